@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `calibrate-bench`: measurements of calibrate's kernels, each printed next to a reference
+/// measured in the same run (memcpy GB/s, sgemm GFLOP/s), so ratios mean something on a
+/// noisy machine. Build with `-c release`.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate-bench",
+        abstract: "Benchmarks of calibrate's kernels against in-run references.",
+        subcommands: [ConvertBench.self])
+}

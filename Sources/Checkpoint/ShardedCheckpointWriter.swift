@@ -1,0 +1,90 @@
+import Foundation
+import Tensors
+
+/// Writes a sharded safetensors checkpoint as tensors arrive (layer by layer in the main job).
+///
+/// Tensors are buffered until adding the next one would pass `maxShardSize`; the buffer is then
+/// written as one shard (sorted by name inside the shard) under a pending name. `finish()` gives
+/// the shards their final names `model-0000i-of-0000N.safetensors` (N is known only then) and
+/// writes `model.safetensors.index.json` last, so a directory without an index is visibly
+/// incomplete. A tensor larger than the limit gets a shard of its own.
+///
+/// Memory: at most one shard's worth of tensors is held (they are usually views or small
+/// quantized tensors; see docs/ARCHITECTURE.md for the bound).
+public final class ShardedCheckpointWriter {
+    public let directory: String
+    public let maxShardSize: Int
+    public let metadata: [String: String]
+    private var pending: [String: Tensor] = [:]
+    private var pendingBytes = 0
+    /// Pending file name and the names it holds, per written shard.
+    private var written: [(file: String, names: [String], bytes: Int)] = []
+    private var seen: Set<String> = []
+
+    /// - Parameters:
+    ///   - directory: an existing directory.
+    ///   - maxShardSize: bytes of tensor data per shard (headers not counted, as transformers counts).
+    ///   - metadata: the `__metadata__` of every shard; transformers expects `format: pt`.
+    public init(directory: String, maxShardSize: Int, metadata: [String: String] = ["format": "pt"]) {
+        precondition(maxShardSize > 0, "maxShardSize must be positive")
+        self.directory = directory
+        self.maxShardSize = maxShardSize
+        self.metadata = metadata
+    }
+
+    /// Adds a tensor; may write a shard.
+    /// - Throws: `CheckpointError` for a duplicate name or a failed write.
+    public func add(_ name: String, _ tensor: Tensor) throws {
+        guard seen.insert(name).inserted else {
+            throw CheckpointError(.invalidValue, file: directory, tensor: name, "added twice to the checkpoint being written")
+        }
+        if !pending.isEmpty && pendingBytes + tensor.byteCount > maxShardSize {
+            try flush()
+        }
+        pending[name] = tensor
+        pendingBytes += tensor.byteCount
+    }
+
+    /// Writes what is buffered, renames every shard to its final name and writes the index.
+    /// - Returns: the index written, and the final file names in order.
+    @discardableResult
+    public func finish() throws -> (index: ShardIndex, files: [String]) {
+        if !pending.isEmpty || written.isEmpty { try flush() }
+        let count = written.count
+        var weightMap: [String: String] = [:]
+        var files: [String] = []
+        var total = 0
+        for (number, shard) in written.enumerated() {
+            let name = Self.shardName(number + 1, of: count)
+            let from = (directory as NSString).appendingPathComponent(shard.file)
+            let to = (directory as NSString).appendingPathComponent(name)
+            guard rename(from, to) == 0 else {
+                throw CheckpointError(.io, file: to, "cannot rename \(from) into place: \(String(cString: strerror(errno)))")
+            }
+            for tensor in shard.names { weightMap[tensor] = name }
+            files.append(name)
+            total += shard.bytes
+        }
+        let index = ShardIndex(totalSize: total, weightMap: weightMap)
+        try AtomicFile.write(Array(index.encoded()), to: (directory as NSString).appendingPathComponent(ShardIndex.fileName))
+        return (index, files)
+    }
+
+    /// `model-00001-of-00003.safetensors`.
+    public static func shardName(_ number: Int, of count: Int) -> String {
+        "model-\(fiveDigits(number))-of-\(fiveDigits(count)).safetensors"
+    }
+
+    private static func fiveDigits(_ value: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+    }
+
+    private func flush() throws {
+        let file = ".shard-\(Self.fiveDigits(written.count + 1)).safetensors.pending"
+        try SafetensorsWriter.write(pending, metadata: metadata, to: (directory as NSString).appendingPathComponent(file))
+        written.append((file, pending.keys.sorted(), pendingBytes))
+        pending = [:]
+        pendingBytes = 0
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `coordinator`: drives a calibration job across workers.
+@main
+struct Coordinator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Calibrate and quantize a large language model across worker processes.",
+        subcommands: [Inspect.self])
+}
