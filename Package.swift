@@ -33,11 +33,19 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
+        // Numerical kernels over buffers: BLAS/LAPACK wrappers, statistics, quantizers, packing.
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftSettings),
+
         // Files: safetensors, sharded checkpoints, model configs.
         .target(name: "Checkpoint", dependencies: ["Tensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CheckpointTests", dependencies: ["Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
+        // Calibration and evaluation data: token files (text and tokenizers come with issue 8).
+        .target(name: "Datasets", swiftSettings: swiftSettings),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
         .executableTarget(
@@ -50,7 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )
