@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -46,6 +47,13 @@ let package = Package(
         // Calibration and evaluation data: token files (text and tokenizers come with issue 8).
         .target(name: "Datasets", swiftSettings: swiftSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
+
+        // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
+        .target(
+            name: "CoordinatorCore",
+            dependencies: ["Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"], swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
         .executableTarget(

@@ -1,0 +1,53 @@
+/// What to quantize and how: the job's recipe, from command-line flags and/or a YAML file.
+///
+/// Defaults are those of the command line (`coordinator --help`): GPTQ, 4 bits, group size 128,
+/// symmetric, no act-order, 1 % damping, 128 samples of 2048 tokens, seed 0, lm_head kept, 5 GB
+/// shards, true-sequential.
+public struct Recipe: Sendable, Equatable {
+    public enum Method: String, Sendable, CaseIterable {
+        /// GPTQ (Frantar et al. 2022) on Hessians from the calibration samples.
+        case gptq
+        /// Round to nearest (no calibration data needed beyond the pass itself).
+        case rtn
+    }
+
+    public var method: Method = .gptq
+    /// Bits per weight, 2…8.
+    public var bits = 4
+    /// Input channels per quantization group; -1 means one group per output channel.
+    public var groupSize = 128
+    public var symmetric = true
+    /// GPTQ's act-order (desc_act): quantize columns in order of decreasing Hessian diagonal.
+    public var actOrder = false
+    /// GPTQ damping as a fraction of the mean Hessian diagonal.
+    public var damp = 0.01
+    public var samples = 128
+    public var sequenceLength = 2048
+    public var seed: UInt64 = 0
+    /// Module names (or name suffixes) left unquantized.
+    public var ignore: [String] = ["lm_head"]
+    /// Bytes of tensor data per output shard.
+    public var maxShardSize = 5_000_000_000
+    /// Capture each stage's inputs with everything upstream already quantized (one forward pass).
+    public var trueSequential = true
+    /// The coordinator sends layer weights instead of workers reading them from the model path.
+    public var streamWeights = false
+
+    public init() {}
+
+    /// Checks every field's range.
+    /// - Throws: `JobError` naming the field, its value and what is allowed.
+    public func validate() throws {
+        guard (2...8).contains(bits) else { throw JobError("bits is \(bits); expected 2 to 8") }
+        guard groupSize == -1 || groupSize > 0 else { throw JobError("group size is \(groupSize); expected a positive divisor of the input width, or -1 for per-channel") }
+        guard damp > 0 && damp < 1 else { throw JobError("damp is \(damp); expected a fraction in (0, 1), e.g. 0.01") }
+        guard samples > 0 else { throw JobError("samples is \(samples); expected at least 1") }
+        guard sequenceLength > 1 else { throw JobError("sequence length is \(sequenceLength); expected at least 2 tokens") }
+        guard maxShardSize > 0 else { throw JobError("max shard size must be positive") }
+    }
+
+    /// Whether the module `name` (e.g. `model.layers.3.mlp.down_proj`) is to be left unquantized.
+    public func ignores(_ name: String) -> Bool {
+        ignore.contains { name == $0 || name.hasSuffix("." + $0) }
+    }
+}

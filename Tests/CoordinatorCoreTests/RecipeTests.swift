@@ -1,0 +1,65 @@
+import CoordinatorCore
+import Testing
+
+@Suite("recipe")
+struct RecipeTests {
+    @Test("a YAML recipe sets every field")
+    func yaml() throws {
+        var recipe = Recipe()
+        try recipe.apply(yaml: """
+            method: rtn
+            bits: 3
+            group_size: -1
+            sym: false
+            act_order: true
+            damp: 0.05
+            samples: 64
+            seq_len: 512
+            seed: 7
+            ignore: [lm_head, down_proj]
+            max_shard_size: 2GiB
+            true_sequential: false
+            stream_weights: true
+            """, file: "r.yaml")
+        #expect(recipe.method == .rtn && recipe.bits == 3 && recipe.groupSize == -1 && !recipe.symmetric && recipe.actOrder)
+        #expect(recipe.damp == 0.05 && recipe.samples == 64 && recipe.sequenceLength == 512 && recipe.seed == 7)
+        #expect(recipe.ignore == ["lm_head", "down_proj"] && recipe.maxShardSize == 2 * 1024 * 1024 * 1024)
+        #expect(!recipe.trueSequential && recipe.streamWeights)
+        #expect(recipe.ignores("model.layers.0.mlp.down_proj") && recipe.ignores("lm_head") && !recipe.ignores("model.layers.0.mlp.up_proj"))
+        try recipe.validate()
+    }
+
+    @Test("bad recipes name the file, the field and the value", arguments: [
+        ("bits: four", "r.yaml: bits must be an integer, found four"),
+        ("method: awqq", "r.yaml: method must be one of gptq, rtn"),
+        ("group-size: 64", "unknown recipe field \"group-size\""),
+        ("- a\n- b", "a recipe is a mapping"),
+        ("bits: [1", "not valid YAML"),
+        ("max_shard_size: lots", "size \"lots\" is not a positive size"),
+    ])
+    func bad(yaml: String, message: String) {
+        var recipe = Recipe()
+        let error = #expect(throws: JobError.self) { try recipe.apply(yaml: yaml, file: "r.yaml") }
+        #expect(error?.description.contains(message) == true, "got \(String(describing: error))")
+    }
+
+    @Test("out-of-range values are refused by validate")
+    func ranges() {
+        for (change, message) in [({ (r: inout Recipe) in r.bits = 9 }, "bits is 9"), ({ $0.damp = 0 }, "damp is 0.0"), ({ $0.groupSize = 0 }, "group size is 0")] as [((inout Recipe) -> Void, String)] {
+            var recipe = Recipe()
+            change(&recipe)
+            let error = #expect(throws: JobError.self) { try recipe.validate() }
+            #expect(error?.description.contains(message) == true)
+        }
+    }
+
+    @Test("byte sizes in decimal and binary units")
+    func sizes() throws {
+        #expect(try ByteSize.parse("5GB") == 5_000_000_000)
+        #expect(try ByteSize.parse("1.5 GiB") == 1_610_612_736)
+        #expect(try ByteSize.parse("4096") == 4096)
+        #expect(try ByteSize.parse("500mb") == 500_000_000)
+        #expect(throws: JobError.self) { try ByteSize.parse("-1GB") }
+        #expect(ByteSize.describe(1_234_567_890) == "1.23 GB")
+    }
+}
