@@ -1,0 +1,127 @@
+import Foundation
+
+/// What a finished job did: provenance, per-layer losses and timings, traffic, memory. Written
+/// as `calibrate-report.json` and rendered as `calibrate-report.md`.
+public struct JobReport: Codable, Sendable {
+    public struct Module: Codable, Sendable {
+        public var name: String
+        /// Hessian-weighted loss of the solve (GPTQ's Σ E²/2 over rows), or the RTN error on the same metric.
+        public var loss: Double
+        /// Damping actually used, as a fraction of mean(diag H), after any retries.
+        public var damp: Double?
+        public var dampRetries: Int
+        public init(name: String, loss: Double, damp: Double? = nil, dampRetries: Int = 0) {
+            (self.name, self.loss, self.damp, self.dampRetries) = (name, loss, damp, dampRetries)
+        }
+    }
+
+    public struct Layer: Codable, Sendable {
+        public var index: Int
+        /// Seconds per phase ("load", "capture", "merge", "solve", "apply", "write").
+        public var seconds: [String: Double]
+        public var modules: [Module]
+        public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = []) {
+            (self.index, self.seconds, self.modules) = (index, seconds, modules)
+        }
+    }
+
+    public struct Process: Codable, Sendable {
+        public var role: String
+        public var address: String
+        public var samples: Int
+        public var peakResidentBytes: Int
+        public init(role: String, address: String, samples: Int, peakResidentBytes: Int) {
+            (self.role, self.address, self.samples, self.peakResidentBytes) = (role, address, samples, peakResidentBytes)
+        }
+    }
+
+    public struct Shard: Codable, Sendable {
+        public var name: String
+        public var bytes: Int
+        public var sha256: String
+        public init(name: String, bytes: Int, sha256: String) { (self.name, self.bytes, self.sha256) = (name, bytes, sha256) }
+    }
+
+    public var tool = "calibrate"
+    public var toolVersion = ToolVersion.current
+    public var model: String
+    public var output: String
+    public var method: String
+    public var bits: Int
+    public var groupSize: Int
+    public var symmetric: Bool
+    public var actOrder: Bool
+    public var damp: Double
+    public var samples: Int
+    public var sequenceLength: Int
+    public var seed: UInt64
+    public var trueSequential: Bool
+    public var layers: [Layer] = []
+    public var processes: [Process] = []
+    public var shards: [Shard] = []
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    public var totalSeconds = 0.0
+    /// Anything the run wants the reader to know (fallbacks taken, non-determinism found).
+    public var notes: [String] = []
+
+    public init(recipe: Recipe, model: String, output: String) {
+        self.model = model
+        self.output = output
+        method = recipe.method.rawValue
+        bits = recipe.bits
+        groupSize = recipe.groupSize
+        symmetric = recipe.symmetric
+        actOrder = recipe.actOrder
+        damp = recipe.damp
+        samples = recipe.samples
+        sequenceLength = recipe.sequenceLength
+        seed = recipe.seed
+        trueSequential = recipe.trueSequential
+    }
+
+    /// The report as pretty-printed JSON with sorted keys.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// The report as Markdown: provenance, a per-layer table, processes, shards, notes.
+    public func markdown() -> String {
+        var lines = ["# calibrate report", ""]
+        lines.append("- model: `\(model)` → `\(output)`")
+        lines.append("- method: \(method), \(bits) bits, group \(groupSize), \(symmetric ? "symmetric" : "asymmetric")\(actOrder ? ", act-order" : ""), damp \(damp)")
+        lines.append("- data: \(samples) samples × \(sequenceLength) tokens, seed \(seed); \(trueSequential ? "true-sequential" : "capture with original weights, then apply")")
+        lines.append("- tool: \(tool) \(toolVersion); total \(Self.seconds(totalSeconds)); moved \(ByteSize.describe(bytesSent)) out, \(ByteSize.describe(bytesReceived)) in")
+        lines += ["", "## Layers", "", "| layer | " + Self.phases.joined(separator: " | ") + " | modules (loss) |", "|---|" + Self.phases.map { _ in "---:" }.joined(separator: "|") + "|---|"]
+        for layer in layers {
+            let times = Self.phases.map { layer.seconds[$0].map { Self.seconds($0) } ?? "" }
+            let losses = layer.modules.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \(Self.scientific($0.loss))" }
+            lines.append("| \(layer.index) | " + times.joined(separator: " | ") + " | " + losses.joined(separator: ", ") + " |")
+        }
+        lines += ["", "## Processes", "", "| role | address | samples | peak RSS |", "|---|---|---:|---:|"]
+        for process in processes {
+            lines.append("| \(process.role) | \(process.address) | \(process.samples) | \(ByteSize.describe(process.peakResidentBytes)) |")
+        }
+        lines += ["", "## Shards", "", "| file | bytes | sha256 |", "|---|---:|---|"]
+        for shard in shards { lines.append("| \(shard.name) | \(shard.bytes) | `\(shard.sha256)` |") }
+        if !notes.isEmpty {
+            lines += ["", "## Notes", ""] + notes.map { "- \($0)" }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let phases = ["load", "capture", "merge", "solve", "apply", "write"]
+
+    static func seconds(_ value: Double) -> String {
+        value >= 60 ? "\(Int(value) / 60)m\(String(format: "%02d", Int(value) % 60))s" : String(format: "%.2fs", value)
+    }
+
+    static func scientific(_ value: Double) -> String { String(format: "%.3g", value) }
+}
+
+/// The version written into reports and manifests.
+public enum ToolVersion {
+    public static let current = "0.1.0"
+}
