@@ -55,18 +55,31 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"], swiftSettings: swiftSettings),
 
+        // The wire: protoc-c output for Protocols/calibrate.proto (generated, checked in), the
+        // Swift message types over it, ZeroMQ and in-process transports, and the worker pool.
+        // C targets do not autolink a system library's module map, hence the explicit linker setting.
+        .target(name: "CWire", dependencies: ["CProtobufC"], linkerSettings: [.linkedLibrary("protobuf-c")]),
+        .target(name: "Wire", dependencies: ["CWire", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WireTests", dependencies: ["Wire"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .target(name: "Transport", dependencies: ["CZMQ", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Wire", "Transport", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Transport"], swiftSettings: swiftSettings),
+
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Cluster", "Wire", "Transport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Cluster", "Wire", "Transport", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Wire", "Transport", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Regenerates the protobuf-c code in Sources/CWire from Protocols/calibrate.proto.
+#
+#   Protocols/generate.sh           write Sources/CWire/calibrate.pb-c.c and include/calibrate.pb-c.h
+#   Protocols/generate.sh --check   regenerate into a temporary folder and fail (status 1, with a diff)
+#                                   when the checked-in files differ; .ci/run calls this
+#
+# Needs protoc-c from protobuf-c-compiler (deploy/setup.sh installs it). The output depends on the
+# compiler's version; the checked-in files were made with the version named below, and --check
+# refuses to compare against another one rather than report a spurious difference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+expected_version="protobuf-c 1.4.1"
+command -v protoc-c >/dev/null || { echo "generate.sh: protoc-c not found; run deploy/setup.sh (protobuf-c-compiler)" >&2; exit 2; }
+found_version="$(protoc-c --version | head -n 1)"
+if [ "$found_version" != "$expected_version" ]; then
+  echo "generate.sh: protoc-c is '$found_version'; the checked-in code was generated with '$expected_version'" >&2
+  [ "${1:-}" = "--check" ] && exit 2
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# Relative paths keep the generated comments free of machine-specific folders.
+(cd Protocols && protoc-c --c_out="$work" calibrate.proto)
+
+if [ "${1:-}" = "--check" ]; then
+  status=0
+  diff -u Sources/CWire/calibrate.pb-c.c "$work/calibrate.pb-c.c" || status=1
+  diff -u Sources/CWire/include/calibrate.pb-c.h "$work/calibrate.pb-c.h" || status=1
+  if [ $status -ne 0 ]; then
+    echo "generate.sh --check: Sources/CWire differs from Protocols/calibrate.proto; run Protocols/generate.sh and commit" >&2
+    exit 1
+  fi
+  echo "generate.sh --check: Sources/CWire matches Protocols/calibrate.proto"
+else
+  mkdir -p Sources/CWire/include
+  cp "$work/calibrate.pb-c.c" Sources/CWire/calibrate.pb-c.c
+  cp "$work/calibrate.pb-c.h" Sources/CWire/include/calibrate.pb-c.h
+  echo "generate.sh: wrote Sources/CWire/calibrate.pb-c.c and Sources/CWire/include/calibrate.pb-c.h"
+fi

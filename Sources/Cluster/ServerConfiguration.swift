@@ -1,0 +1,27 @@
+import Wire
+
+/// How a `WorkerServer` presents itself and what it accepts.
+public struct ServerConfiguration: Sendable {
+    /// Sent in Welcome.
+    public var capabilities: Capabilities
+    /// How the worker describes itself in Welcome (its listen endpoint).
+    public var description: String
+    /// Bounds on inbound messages.
+    public var limits: WireLimits
+    /// The version this worker speaks (another value only in tests of the version check).
+    public var protocolVersion: UInt32
+    /// Bounds on the heartbeat settings a coordinator may ask for, so that a Hello cannot make
+    /// the worker spin (interval too small) or hold a dead session forever (timeout too large).
+    public var heartbeatBounds: ClosedRange<UInt32>
+
+    public init(
+        capabilities: Capabilities, description: String, limits: WireLimits = WireLimits(),
+        protocolVersion: UInt32 = WireProtocol.version, heartbeatBounds: ClosedRange<UInt32> = 10...3_600_000
+    ) {
+        self.capabilities = capabilities
+        self.description = description
+        self.limits = limits
+        self.protocolVersion = protocolVersion
+        self.heartbeatBounds = heartbeatBounds
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Cluster
+
+/// Where a coordinator command finds its workers, and how it watches them.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Hosts file: one host:port per line, optional slots=N, # comments.")
+    var workers: String?
+
+    @Option(help: "Start N worker processes on this machine instead (stopped at the end).")
+    var localWorkers: Int?
+
+    @Option(help: "Compute threads per local worker (default: the cores divided among them).")
+    var workerThreads: Int?
+
+    @Option(help: "Seconds between heartbeats, both ways.")
+    var heartbeatInterval = 1.0
+
+    @Option(help: "Seconds of silence after which a worker is declared lost.")
+    var heartbeatTimeout = 10.0
+
+    @Option(help: "Seconds a worker may take to answer the handshake (local workers: to start).")
+    var handshakeTimeout = 30.0
+
+    func validate() throws {
+        guard (workers == nil) != (localWorkers == nil) else {
+            throw ValidationError("give either --workers hosts.txt or --local-workers N")
+        }
+        if let localWorkers, localWorkers < 1 { throw ValidationError("--local-workers must be at least 1, found \(localWorkers)") }
+        if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1, found \(workerThreads)") }
+        guard heartbeatInterval > 0, heartbeatTimeout >= 2 * heartbeatInterval else {
+            throw ValidationError("--heartbeat-timeout (\(heartbeatTimeout)) must be at least twice --heartbeat-interval (\(heartbeatInterval)), which must be positive")
+        }
+        guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
+    }
+
+    var source: WorkerCluster.Source {
+        if let workers { return .hostsFile(workers) }
+        return .local(count: localWorkers ?? 1, threads: workerThreads, executable: nil)
+    }
+
+    var poolConfiguration: PoolConfiguration {
+        PoolConfiguration(
+            heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), heartbeatTimeout: .milliseconds(Int(heartbeatTimeout * 1000)),
+            handshakeTimeout: .milliseconds(Int(handshakeTimeout * 1000)))
+    }
+}

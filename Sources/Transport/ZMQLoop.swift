@@ -1,0 +1,178 @@
+import Synchronization
+import Tensors
+
+/// The socket thread of a `ZMQTransport`: owns the context and every socket, executes queued
+/// commands, and turns inbound messages into `Inbound` values. Confined to its thread.
+final class ZMQLoop: @unchecked Sendable {
+    // @unchecked: handed once to the thread that runs `run()` and used by no other thread after.
+
+    /// A bound ROUTER socket and the peers seen on it.
+    final class Listener {
+        let socket: ZMQSocket
+        let endpoint: String
+        var peers: [[UInt8]: PeerID] = [:]
+        /// Routing ids of disconnected peers: their messages are dropped.
+        var ignored: Set<[UInt8]> = []
+
+        init(socket: ZMQSocket, endpoint: String) {
+            self.socket = socket
+            self.endpoint = endpoint
+        }
+    }
+
+    /// A connected DEALER socket (one peer) and what it could not send yet.
+    final class Connection {
+        let socket: ZMQSocket
+        var pending: [[TensorStorage]] = []
+
+        init(socket: ZMQSocket) { self.socket = socket }
+    }
+
+    private let shared: ZMQShared
+    private let configuration: ZMQTransport.Configuration
+    private let context: ZMQContext
+    private var listeners: [Listener] = []
+    private var connections: [PeerID: Connection] = [:]
+    /// Listener peers: their socket and routing id.
+    private var routes: [PeerID: (listener: Listener, routingID: [UInt8])] = [:]
+
+    init(shared: ZMQShared, configuration: ZMQTransport.Configuration) throws(TransportError) {
+        self.shared = shared
+        self.configuration = configuration
+        context = try ZMQContext(ioThreads: configuration.ioThreads)
+    }
+
+    /// Polls and serves until a close command; then closes every socket, terminates the context
+    /// and finishes the inbound stream.
+    func run() {
+        var onClose: [@Sendable () -> Void] = []
+        while onClose.isEmpty {
+            let listenerSnapshot = listeners
+            let connectionSnapshot = Array(connections)
+            var entries = [ZMQPollEntry(socket: nil, fileDescriptor: shared.wake.readEnd)]
+            entries += listenerSnapshot.map { ZMQPollEntry(socket: $0.socket) }
+            entries += connectionSnapshot.map { ZMQPollEntry(socket: $0.value.socket, wantsOutput: !$0.value.pending.isEmpty) }
+            let events: [(readable: Bool, writable: Bool)]
+            do { events = try zmqPoll(entries, timeoutMilliseconds: -1) } catch {
+                configuration.diagnostics(error.message)
+                continue
+            }
+            if events[0].readable {
+                shared.wake.drain()
+                for command in shared.takeCommands() {
+                    if case .close(let done) = command { onClose.append(done) } else { execute(command) }
+                }
+            }
+            for (index, listener) in listenerSnapshot.enumerated() where events[1 + index].readable {
+                receiveAll(from: listener)
+            }
+            for (index, (peer, connection)) in connectionSnapshot.enumerated() {
+                let event = events[1 + listenerSnapshot.count + index]
+                if event.readable { receiveAll(from: connection, peer: peer) }
+                if event.writable { flush(connection, peer: peer) }
+            }
+        }
+        shutDown()
+        for done in onClose { done() }
+    }
+
+    private func execute(_ command: ZMQCommand) {
+        switch command {
+        case .listen(let endpoint, let done):
+            do throws(TransportError) {
+                let socket = try ZMQSocket(context: context, kind: .router, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.maxFrameBytes)
+                let bound = try socket.bind(endpoint)
+                listeners.append(Listener(socket: socket, endpoint: bound))
+                done(.success(bound))
+            } catch { done(.failure(error)) }
+        case .connect(let endpoint, let peer, let done):
+            do throws(TransportError) {
+                let socket = try ZMQSocket(context: context, kind: .dealer, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.maxFrameBytes)
+                try socket.connect(endpoint)
+                connections[peer] = Connection(socket: socket)
+                done(.success(()))
+            } catch {
+                _ = shared.peers.withLock { $0.addresses.removeValue(forKey: peer) }
+                done(.failure(error))
+            }
+        case .send(let peer, let frames):
+            send(frames, to: peer)
+        case .disconnect(let peer):
+            if let connection = connections.removeValue(forKey: peer) {
+                connection.socket.close(discardPending: true)
+            } else if let route = routes.removeValue(forKey: peer) {
+                route.listener.peers.removeValue(forKey: route.routingID)
+                route.listener.ignored.insert(route.routingID)
+            }
+        case .close:
+            preconditionFailure("close is handled by run()")
+        }
+    }
+
+    private func send(_ frames: [TensorStorage], to peer: PeerID) {
+        do throws(TransportError) {
+            if let connection = connections[peer] {
+                let sent = connection.pending.isEmpty ? try connection.socket.send(frames, routingID: nil) : false
+                if !sent { connection.pending.append(frames) }
+            } else if let route = routes[peer] {
+                _ = try route.listener.socket.send(frames, routingID: route.routingID)
+            }
+        } catch {
+            configuration.diagnostics("sending to \(peer): \(error.message)")
+        }
+    }
+
+    private func flush(_ connection: Connection, peer: PeerID) {
+        while let frames = connection.pending.first {
+            do throws(TransportError) {
+                guard try connection.socket.send(frames, routingID: nil) else { return }
+            } catch {
+                configuration.diagnostics("sending to \(peer): \(error.message)")
+            }
+            connection.pending.removeFirst()
+        }
+    }
+
+    private func receiveAll(from listener: Listener) {
+        while let message = receive(from: listener.socket), let routingID = message.routingID {
+            if listener.ignored.contains(routingID) { continue }
+            let peer: PeerID
+            if let known = listener.peers[routingID] {
+                peer = known
+            } else {
+                let address = (message.peerAddress.map { "\($0) via " } ?? "a peer of ") + listener.endpoint
+                peer = shared.peers.withLock { $0.add(address: address) }
+                listener.peers[routingID] = peer
+                routes[peer] = (listener, routingID)
+            }
+            shared.continuation.yield(Inbound(peer: peer, frames: message.frames))
+        }
+    }
+
+    private func receiveAll(from connection: Connection, peer: PeerID) {
+        while let message = receive(from: connection.socket) {
+            shared.continuation.yield(Inbound(peer: peer, frames: message.frames))
+        }
+    }
+
+    private func receive(from socket: ZMQSocket) -> ReceivedMessage? {
+        guard socket.handle != nil else { return nil }
+        do {
+            return try socket.receive()
+        } catch {
+            configuration.diagnostics(error.message)
+            return nil
+        }
+    }
+
+    private func shutDown() {
+        for listener in listeners { listener.socket.close() }
+        for connection in connections.values { connection.socket.close() }
+        listeners.removeAll()
+        connections.removeAll()
+        routes.removeAll()
+        context.terminate()
+        shared.continuation.finish()
+        shared.closed.raise()
+    }
+}

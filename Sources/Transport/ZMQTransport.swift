@@ -1,0 +1,178 @@
+import Synchronization
+import Tensors
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `Transport` over ZeroMQ: ROUTER sockets for `listen(on:)`, one DEALER socket per
+/// `connect(to:)`, multipart messages, large frames sent and received without copies.
+///
+/// Every socket belongs to one dedicated thread (`ZMQLoop`), which blocks in `zmq_poll`; the
+/// methods here only queue commands for it and wake it through a pipe, so they never block a
+/// caller and never touch a socket.
+public final class ZMQTransport: Transport {
+    /// Settings of the sockets and the context.
+    public struct Configuration: Sendable {
+        /// libzmq I/O threads; one moves roughly 1 GB/s.
+        public var ioThreads: Int
+        /// How long closing waits for queued messages to leave (never 0: a final Shutdown would be lost).
+        public var lingerMilliseconds: Int
+        /// Inbound frames larger than this make libzmq drop the connection before allocating them.
+        public var maxFrameBytes: Int
+        /// Where unexpected socket failures are reported (the transport has no logger of its own).
+        public var diagnostics: @Sendable (String) -> Void
+
+        public init(
+            ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30,
+            diagnostics: @escaping @Sendable (String) -> Void = { message in
+                var line = "zmq transport: \(message)\n"
+                line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
+        ) {
+            self.ioThreads = ioThreads
+            self.lingerMilliseconds = lingerMilliseconds
+            self.maxFrameBytes = maxFrameBytes
+            self.diagnostics = diagnostics
+        }
+    }
+
+    public let inbound: AsyncStream<Inbound>
+    let shared: ZMQShared
+
+    /// Creates the context and starts the socket thread.
+    /// - Throws: `TransportError` when libzmq cannot create a context or the wake-up pipe fails.
+    public init(configuration: Configuration = Configuration()) throws {
+        let (stream, continuation) = AsyncStream.makeStream(of: Inbound.self)
+        inbound = stream
+        shared = ZMQShared(wake: try WakePipe(), continuation: continuation)
+        let loop = try ZMQLoop(shared: shared, configuration: configuration)
+        startDedicatedThread { loop.run() }
+    }
+
+    deinit {
+        _ = shared.enqueue(.close({}))
+    }
+
+    public func listen(on endpoint: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            let queued = shared.enqueue(.listen(endpoint, { continuation.resume(with: $0) }))
+            if !queued { continuation.resume(throwing: TransportError("cannot listen on \(endpoint): the transport is closed")) }
+        }
+    }
+
+    public func connect(to endpoint: String) async throws -> PeerID {
+        let peer = shared.peers.withLock { $0.add(address: endpoint) }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let queued = shared.enqueue(.connect(endpoint, peer, { continuation.resume(with: $0) }))
+            if !queued { continuation.resume(throwing: TransportError("cannot connect to \(endpoint): the transport is closed")) }
+        }
+        return peer
+    }
+
+    public func send(_ frames: [TensorStorage], to peer: PeerID) throws {
+        guard shared.peers.withLock({ $0.addresses[peer] != nil }) else {
+            throw TransportError("cannot send to \(peer): not connected (disconnected, or never seen)")
+        }
+        guard shared.enqueue(.send(peer, frames)) else { throw TransportError("cannot send to \(peer): the transport is closed") }
+    }
+
+    public func disconnect(_ peer: PeerID) {
+        _ = shared.peers.withLock { $0.addresses.removeValue(forKey: peer) }
+        _ = shared.enqueue(.disconnect(peer))
+    }
+
+    public func address(of peer: PeerID) -> String {
+        shared.peers.withLock { $0.addresses[peer] } ?? "\(peer) (disconnected)"
+    }
+
+    public func close() async {
+        await withCheckedContinuation { continuation in
+            if !shared.enqueue(.close({ continuation.resume() })) { continuation.resume() }
+        }
+        // A second close (or the deinit's) waits until the first has finished.
+        await shared.closed.wait()
+    }
+}
+
+/// A request from any thread to the socket thread.
+enum ZMQCommand: Sendable {
+    case listen(String, @Sendable (Result<String, TransportError>) -> Void)
+    case connect(String, PeerID, @Sendable (Result<Void, TransportError>) -> Void)
+    case send(PeerID, [TensorStorage])
+    case disconnect(PeerID)
+    case close(@Sendable () -> Void)
+}
+
+/// Peers known to a transport, with their addresses; shared by the callers and the socket thread.
+struct PeerTable {
+    var addresses: [PeerID: String] = [:]
+    private var next: UInt64 = 1
+
+    mutating func add(address: String) -> PeerID {
+        let peer = PeerID(next)
+        next += 1
+        addresses[peer] = address
+        return peer
+    }
+}
+
+/// State shared between a `ZMQTransport` and its socket thread, each part behind a lock.
+final class ZMQShared: Sendable {
+    let wake: WakePipe
+    let continuation: AsyncStream<Inbound>.Continuation
+    let peers = Mutex(PeerTable())
+    private let queue = Mutex<(commands: [ZMQCommand], closing: Bool)>(([], false))
+    let closed = OneShotSignal()
+
+    init(wake: WakePipe, continuation: AsyncStream<Inbound>.Continuation) {
+        self.wake = wake
+        self.continuation = continuation
+    }
+
+    /// Queues `command` and wakes the socket thread; false once the transport is closing.
+    func enqueue(_ command: ZMQCommand) -> Bool {
+        let queued = queue.withLock { state -> Bool in
+            guard !state.closing else { return false }
+            if case .close = command { state.closing = true }
+            state.commands.append(command)
+            return true
+        }
+        if queued { wake.wake() }
+        return queued
+    }
+
+    /// Takes every queued command, in order.
+    func takeCommands() -> [ZMQCommand] {
+        queue.withLock { state in
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+    }
+}
+
+/// A flag that is raised once and can be awaited.
+final class OneShotSignal: Sendable {
+    private let state = Mutex<(raised: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Raises the flag and resumes every waiter.
+    func raise() {
+        let waiters = state.withLock { state in
+            state.raised = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the flag is raised.
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let raised = state.withLock { state in
+                if !state.raised { state.waiters.append(continuation) }
+                return state.raised
+            }
+            if raised { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/// The kind of a message: the number of the `Envelope.body` field that carries it.
+public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case hello = 11
+    case welcome = 12
+    case heartbeat = 13
+    case shutdown = 14
+    case error = 15
+    case echo = 16
+    case jobSpec = 20
+    case jobAccepted = 21
+    case loadLayer = 22
+    case layerLoaded = 23
+    case captureStats = 24
+    case statsReport = 25
+    case solveRequest = 26
+    case solveResult = 27
+    case applyLayer = 28
+    case applied = 29
+    case evaluate = 30
+    case evaluated = 31
+
+    public var description: String {
+        switch self {
+        case .hello: "Hello"
+        case .welcome: "Welcome"
+        case .heartbeat: "Heartbeat"
+        case .shutdown: "Shutdown"
+        case .error: "Error"
+        case .echo: "Echo"
+        case .jobSpec: "JobSpec"
+        case .jobAccepted: "JobAccepted"
+        case .loadLayer: "LoadLayer"
+        case .layerLoaded: "LayerLoaded"
+        case .captureStats: "CaptureStats"
+        case .statsReport: "StatsReport"
+        case .solveRequest: "SolveRequest"
+        case .solveResult: "SolveResult"
+        case .applyLayer: "ApplyLayer"
+        case .applied: "Applied"
+        case .evaluate: "Evaluate"
+        case .evaluated: "Evaluated"
+        }
+    }
+
+    /// The reply a worker owes for a request of this type (an `Error` may come instead);
+    /// nil for messages that are not requests.
+    public var replyType: MessageType? {
+        switch self {
+        case .hello: .welcome
+        case .echo: .echo
+        case .jobSpec: .jobAccepted
+        case .loadLayer: .layerLoaded
+        case .captureStats: .statsReport
+        case .solveRequest: .solveResult
+        case .applyLayer: .applied
+        case .evaluate: .evaluated
+        default: nil
+        }
+    }
+
+    /// Requests a worker hands to its job handler (everything that needs a job).
+    public var isJobRequest: Bool {
+        switch self {
+        case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate: true
+        default: false
+        }
+    }
+
+    /// Messages a coordinator may send to a worker.
+    public var isSentByCoordinator: Bool {
+        switch self {
+        case .hello, .heartbeat, .shutdown, .error, .echo: true
+        default: isJobRequest
+        }
+    }
+
+    /// Messages a worker may send to a coordinator.
+    public var isSentByWorker: Bool {
+        switch self {
+        case .welcome, .heartbeat, .error, .echo, .jobAccepted, .layerLoaded, .statsReport, .solveResult, .applied, .evaluated: true
+        default: false
+        }
+    }
+}
