@@ -10,17 +10,19 @@ public enum ChildProcesses {
     private static let running = Mutex<Set<pid_t>>([])
 
     /// Starts `executable` with `arguments` (argv[0] is the executable), inheriting the
-    /// environment and standard output, with SIGINT, SIGTERM and SIGPIPE reset to their defaults
+    /// environment, with SIGINT, SIGTERM and SIGPIPE reset to their defaults
     /// and no signal blocked (this process may ignore or block them).
-    /// - Parameter standardError: a file to append the child's standard error to (nil: inherit this process's).
+    /// - Parameters:
+    ///   - standardOutput: a file to append the child's standard output to (nil: inherit this process's).
+    ///   - standardError: the same for standard error.
     /// - Returns: the child's process id.
     /// - Throws: `ClusterError` (`.configuration`) naming the executable and the errno text.
-    public static func spawn(_ executable: String, arguments: [String], standardError: String? = nil) throws(ClusterError) -> pid_t {
+    public static func spawn(_ executable: String, arguments: [String], standardOutput: String? = nil, standardError: String? = nil) throws(ClusterError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if let standardError {
-            posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        for (descriptor, path) in [(Int32(1), standardOutput), (2, standardError)] {
+            if let path { posix_spawn_file_actions_addopen(&actions, descriptor, path, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -49,6 +49,7 @@ public actor WorkerPool {
     private var jobs: Set<String> = []
     private var nextTaskID: UInt64 = 1
     private var heartbeatSequence: UInt64 = 0
+    private var lastTick = ContinuousClock.now
     private var background: [Task<Void, Never>] = []
     private var isShutDown = false
 
@@ -65,6 +66,7 @@ public actor WorkerPool {
     /// Starts reading inbound messages and sending heartbeats (once).
     private func startIfNeeded() {
         guard background.isEmpty, !isShutDown else { return }
+        lastTick = .now
         let inbound = transport.inbound
         background.append(Task { [weak self] in
             for await message in inbound {
@@ -302,8 +304,18 @@ extension WorkerPool {
     }
 
     /// Every heartbeat interval: heartbeats to live workers; losses and handshake timeouts detected.
+    ///
+    /// Silence is measured in time the pool could listen: when this tick runs late (this process
+    /// was too busy to run it, and replies may be waiting unread), the lateness is not counted
+    /// against the workers — otherwise a long merge on the coordinator would "lose" every worker.
     private func tick() {
         let now = ContinuousClock.now
+        let lateness = now - lastTick - configuration.heartbeatInterval
+        lastTick = now
+        if lateness > configuration.heartbeatInterval {
+            log.debug("heartbeat check ran \(lateness.seconds) s late; not counted as worker silence")
+            for id in records.keys { records[id]?.lastHeard += lateness }
+        }
         heartbeatSequence += 1
         for record in records.values.sorted(by: { $0.id < $1.id }) {
             switch record.phase {

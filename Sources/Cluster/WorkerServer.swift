@@ -20,6 +20,7 @@ public actor WorkerServer {
         let interval: Duration
         let timeout: Duration
         var lastHeard: ContinuousClock.Instant
+        var lastBeat: ContinuousClock.Instant
         var jobID: String?
         let requests: AsyncStream<Message>.Continuation
         var tasks: [Task<Void, Never>]
@@ -171,7 +172,7 @@ public actor WorkerServer {
         nextToken += 1
         session = Session(
             token: token, peer: peer, address: address, coordinator: hello.coordinator, interval: .milliseconds(interval),
-            timeout: .milliseconds(timeout), lastHeard: .now, jobID: nil, requests: continuation, tasks: [])
+            timeout: .milliseconds(timeout), lastHeard: .now, lastBeat: .now, jobID: nil, requests: continuation, tasks: [])
         session?.tasks = [handlerLoop(requests, token: token), heartbeatLoop(token: token, interval: .milliseconds(interval))]
         log.info("session with \(hello.coordinator) at \(address): heartbeat every \(interval) ms, timeout \(timeout) ms")
         send(Message(.welcome(Welcome(capabilities: configuration.capabilities, worker: configuration.description)), taskID: message.taskID, attempt: message.attempt), to: peer)
@@ -224,10 +225,16 @@ public actor WorkerServer {
         }
     }
 
-    /// Sends a heartbeat, or ends a silent session; false once the session is over.
+    /// Sends a heartbeat, or ends a silent session; false once the session is over. As in the
+    /// pool, time this beat ran late (the process was busy) does not count as silence.
     private func beat(token: UInt64) -> Bool {
-        guard let current = session, current.token == token else { return false }
-        let silence = ContinuousClock.now - current.lastHeard
+        guard var current = session, current.token == token else { return false }
+        let now = ContinuousClock.now
+        let lateness = now - current.lastBeat - current.interval
+        if lateness > current.interval { current.lastHeard += lateness }
+        current.lastBeat = now
+        session = current
+        let silence = now - current.lastHeard
         if silence > current.timeout {
             log.error("\(current.coordinator) at \(current.address) silent for \(Double(Int(silence.seconds * 10)) / 10) s (timeout \(current.timeout.seconds) s); ending the session")
             endSession(reason: "the coordinator fell silent")

@@ -3,6 +3,10 @@ import Cluster
 import Tensors
 import Wire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `coordinator ping`: handshake with every worker, print capabilities and round-trip times.
 struct Ping: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,8 +44,8 @@ struct Ping: AsyncParsableCommand {
 
     /// Prints the workers, then echo round trips until `duration` has passed; returns how many were lost.
     private func pingLoop(_ started: WorkerCluster) async throws -> Int {
-        for info in started.workers { print(PingReport.describe(info)) }
-        for failure in started.failures { print("\(failure.endpoint.source): \(failure.error.message)") }
+        for info in started.workers { emit(PingReport.describe(info)) }
+        for failure in started.failures { emit("\(failure.endpoint.source): \(failure.error.message)") }
         let payload = payloadBytes > 0 ? [NamedTensor("payload", try Tensor(dtype: .u8, shape: [payloadBytes], bytes: repeatElement(0x5A, count: payloadBytes)))] : []
         let deadline = ContinuousClock.now + .milliseconds(Int(duration * 1000))
         var lost = Set<WorkerID>()
@@ -54,9 +58,9 @@ struct Ping: AsyncParsableCommand {
                         _ = try await started.pool.request(.echo(Echo(note: "ping \(round)")), tensors: payload, to: info.id)
                         times.append(ContinuousClock.now - start)
                     }
-                    print(PingReport.roundTrips(info, times, payloadBytes: payloadBytes))
+                    emit(PingReport.roundTrips(info, times, payloadBytes: payloadBytes))
                 } catch let error as ClusterError {
-                    print("\(info): \(error.message)")
+                    emit("\(info): \(error.message)")
                     lost.insert(info.id)
                 }
             }
@@ -64,6 +68,13 @@ struct Ping: AsyncParsableCommand {
         } while ContinuousClock.now < deadline && !Task.isCancelled
         return lost.count
     }
+}
+
+/// Writes `line` to standard output at once (unbuffered: whoever reads a pipe or a file sees each
+/// worker as it is checked, not at exit).
+private func emit(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 
 /// Lines `coordinator ping` prints.

@@ -62,8 +62,9 @@ actor Collector<Element: Sendable> {
     var all: [Element] { items }
 }
 
-/// A pool configuration with short heartbeats, for tests.
-func fastPool(interval: Int = 50, timeout: Int = 400, version: UInt32 = WireProtocol.version) -> PoolConfiguration {
+/// A pool configuration with short heartbeats, for tests. The default timeout leaves room for a
+/// machine busy with parallel tests; tests of the timeout itself pass a shorter one.
+func fastPool(interval: Int = 50, timeout: Int = 2000, version: UInt32 = WireProtocol.version) -> PoolConfiguration {
     PoolConfiguration(
         heartbeatInterval: .milliseconds(interval), heartbeatTimeout: .milliseconds(timeout), handshakeTimeout: .seconds(10),
         protocolVersion: version, name: "test coordinator")

@@ -1,0 +1,197 @@
+import Cluster
+import Foundation
+import Tensors
+import Testing
+import Transport
+import Wire
+
+/// The coordinator's pool against real `worker` processes over tcp loopback and ipc.
+@Suite("Cluster over real processes", .serialized)
+struct ProcessClusterTests {
+    static func pool(interval: Int = 100, timeout: Int = 4000, version: UInt32 = WireProtocol.version, logs: LogLines = LogLines()) throws -> WorkerPool {
+        WorkerPool(transport: try ZMQTransport(), configuration: fastPool(interval: interval, timeout: timeout, version: version), log: logs.log)
+    }
+
+    @Test("handshake and a 4 MiB echo over tcp and ipc", arguments: ["tcp://127.0.0.1:0", "ipc://" + NSTemporaryDirectory() + "calibrate-test-\(getpid()).sock"])
+    func handshake(_ listen: String) async throws {
+        let (worker, endpoint) = try await TestProcess.worker(listen: listen)
+        let pool = try Self.pool()
+        let info = try await pool.connect(to: endpoint)
+        #expect(info.capabilities.pid == Int(worker.pid))
+        #expect(info.capabilities.threads == 1)
+        #expect(info.workerDescription == endpoint)
+        let payload = NamedTensor("payload", Tensor(floats: (0..<(1 << 20)).map { Float($0 % 1000) }, shape: [1 << 20]))
+        let reply = try await pool.request(.echo(Echo(note: "big")), tensors: [payload], to: info.id)
+        #expect(reply.message.tensors.first?.checksum == payload.checksum)
+        #expect(reply.message.tensors.first?.tensor.floats() == payload.tensor.floats())
+        await pool.shutdown(reason: "test done", exitProcesses: true)
+        #expect(await worker.waitForExit(), "Shutdown(exitProcess) did not end the worker")
+        #expect(worker.errors.contains("shutdown requested by test coordinator"))
+        await worker.stop()
+    }
+
+    @Test("a worker of another protocol version refuses the handshake, naming both versions, and keeps running")
+    func versionMismatch() async throws {
+        let (worker, endpoint) = try await TestProcess.worker(["--protocol-version", "99"])
+        let pool = try Self.pool()
+        do {
+            _ = try await pool.connect(to: endpoint)
+            Issue.record("the handshake succeeded")
+        } catch let error as ClusterError {
+            #expect(error.code == .versionMismatch)
+            #expect(error.message.contains("version 99") && error.message.contains("version \(WireProtocol.version)"), "\(error.message)")
+        }
+        #expect(worker.errors.contains("a Hello of protocol version \(WireProtocol.version) (this worker speaks 99)"))
+        #expect(!ChildProcesses.hasExited(worker.pid))
+        await pool.shutdown(reason: "done", exitProcesses: false)
+        await worker.stop()
+    }
+
+    @Test("a worker killed with SIGKILL is reported lost, with its address, after the heartbeat timeout")
+    func killedWorker() async throws {
+        let (worker, endpoint) = try await TestProcess.worker()
+        let (survivor, survivorEndpoint) = try await TestProcess.worker()
+        let pool = try Self.pool(interval: 100, timeout: 1500)
+        let events = Collector(pool.events)
+        let info = try await pool.connect(to: endpoint)
+        let other = try await pool.connect(to: survivorEndpoint)
+        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
+                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "j")
+        let pending = Task { try await pool.request(.evaluate(Evaluate(kind: "sleep", parameters: [60])), to: info.id, jobID: "j") }
+        try await Task.sleep(for: .milliseconds(300))
+        let killed = ContinuousClock.now
+        worker.kill(SIGKILL)
+        let lost = await events.first(timeout: 10) { if case .lost = $0 { true } else { false } }
+        guard case .lost(let id, let lostEndpoint, let reason)? = lost else {
+            Issue.record("no loss reported")
+            return
+        }
+        let after = ContinuousClock.now - killed
+        #expect(id == info.id && lostEndpoint == endpoint)
+        #expect(reason.contains("heartbeat timeout 1.5 s"), "\(reason)")
+        #expect(after >= .milliseconds(1400), "lost after \(after), before the timeout")
+        do {
+            _ = try await pending.value
+            Issue.record("the pending request succeeded")
+        } catch let error as ClusterError {
+            #expect(error.code == .workerLost)
+            #expect(error.message.contains(endpoint))
+        }
+        // The other worker carries on.
+        let echo = try await pool.request(.echo(Echo(note: "alive")), to: other.id)
+        #expect(echo.message.body == .echo(Echo(note: "alive")))
+        await pool.shutdown(reason: "done", exitProcesses: true)
+        await worker.stop()
+        await survivor.stop()
+    }
+
+    @Test("three hundred random and mutated envelopes never crash a worker, which drops each sender and keeps serving")
+    func fuzzWorker() async throws {
+        let (worker, endpoint) = try await TestProcess.worker()
+        let client = try ZMQTransport()
+        var generator = SplitMix64(seed: 2024)
+        // One connection per message: the worker drops a sender after its first bad message.
+        for _ in 0..<300 {
+            let peer = try await client.connect(to: endpoint)
+            try client.send(Garbage.frames(&generator), to: peer)
+        }
+        // Each message ends in one log line: dropped, refused as busy, or (a Hello that survived) a session.
+        func handled() -> Int {
+            worker.errors.split(separator: "\n").filter { $0.contains("dropping") || $0.contains("refused") || $0.contains("session with") }.count
+        }
+        for _ in 0..<1000 where handled() < 300 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(handled() >= 300, "\(handled()) of 300 messages handled")
+        #expect(!ChildProcesses.hasExited(worker.pid), "the worker died: \(worker.errors.suffix(2000))")
+        await client.close()
+        // A proper coordinator still gets in (a mutated Hello may hold a session for its 40 ms timeout).
+        var info: WorkerInfo?
+        for _ in 0..<20 where info == nil {
+            let pool = try Self.pool()
+            info = try? await pool.connect(to: endpoint)
+            if let info {
+                #expect(try await pool.request(.echo(Echo(note: "ok")), to: info.id).message.body == .echo(Echo(note: "ok")))
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            await pool.shutdown(reason: "done", exitProcesses: false)
+        }
+        #expect(info != nil, "no handshake after the fuzzing: \(worker.errors.suffix(2000))")
+        await worker.stop()
+    }
+
+    @Test("a hundred fake workers answering with garbage over tcp are dropped; the coordinator and a real worker carry on")
+    func fuzzCoordinator() async throws {
+        let (worker, endpoint) = try await TestProcess.worker()
+        let fake = try ZMQTransport()
+        let fakeEndpoint = try await fake.listen(on: "tcp://127.0.0.1:0")
+        let fakeTask = Task {
+            var generator = SplitMix64(seed: 7)
+            var welcomed = Set<PeerID>()
+            for await inbound in fake.inbound {
+                if !welcomed.contains(inbound.peer) {
+                    welcomed.insert(inbound.peer)
+                    try? fake.send(WireCodec.encode(Message(.welcome(Welcome(capabilities: .local(threads: 1), worker: "fake")))), to: inbound.peer)
+                } else {
+                    try? fake.send(Garbage.frames(&generator), to: inbound.peer)
+                }
+            }
+        }
+        let pool = try Self.pool(interval: 10, timeout: 5000)
+        let events = Collector(pool.events)
+        let real = try await pool.connect(to: endpoint)
+        for round in 0..<100 {
+            let info = try await pool.connect(to: fakeEndpoint)
+            let lost = await events.first(timeout: 10) { if case .lost(let id, _, _) = $0 { id == info.id } else { false } }
+            #expect(lost != nil, "round \(round): the fake worker was not dropped")
+        }
+        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
+                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        _ = try await pool.request(.jobSpec(spec), to: real.id, jobID: "fuzz")
+        let reply = try await pool.request(.evaluate(Evaluate(kind: "sum")), tensors: [NamedTensor("x", floats([1, 2, 3]))], to: real.id, jobID: "fuzz")
+        #expect(reply.message.body == .evaluated(Evaluated(kind: "sum", values: [6])))
+        await pool.shutdown(reason: "done", exitProcesses: true)
+        await fake.close()
+        fakeTask.cancel()
+        await worker.stop()
+    }
+
+    @Test("local workers start next to the test binary, serve, and stop without leaving processes")
+    func localWorkers() async throws {
+        try Binaries.require(Binaries.worker)
+        let local = try LocalWorkers(count: 2, threads: 1)
+        let pool = try Self.pool()
+        let infos = await pool.connect(to: local.endpoints)
+        let pids = try infos.map { try $0.get().capabilities.pid }
+        #expect(Set(pids) == Set(local.processIDs.map(Int.init)))
+        await pool.shutdown(reason: "done", exitProcesses: true)
+        local.stop()
+        #expect(local.allExited)
+        for endpoint in local.endpoints {
+            #expect(!FileManager.default.fileExists(atPath: String(endpoint.dropFirst("ipc://".count))), "socket file left: \(endpoint)")
+        }
+    }
+
+    @Test("SIGTERM to `coordinator ping --local-workers 2` stops it and its workers; SIGKILL leaves no worker behind either", arguments: [SIGTERM, SIGKILL])
+    func coordinatorSignals(_ signal: Int32) async throws {
+        try Binaries.require(Binaries.worker)
+        let coordinator = try TestProcess(Binaries.coordinator, ["ping", "--local-workers", "2", "--worker-threads", "1", "--duration", "120"])
+        guard await coordinator.waitForLine(containing: "worker 1 echo") != nil else {
+            coordinator.kill(SIGKILL)
+            throw TestFailure("ping did not start: \(coordinator.output)\n\(coordinator.errors)")
+        }
+        let pids = coordinator.output.split(separator: "\n").filter { $0.contains(" pid ") }.compactMap { line -> Int32? in
+            let words = line.split(separator: " ").map(String.init)
+            guard let index = words.firstIndex(of: "pid"), index + 1 < words.count else { return nil }
+            return Int32(words[index + 1].filter(\.isNumber))
+        }
+        #expect(pids.count == 2, "\(coordinator.output)")
+        coordinator.kill(signal)
+        #expect(await coordinator.waitForExit(timeout: 15), "the coordinator did not exit")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline && !pids.allSatisfy(processIsGone) { try await Task.sleep(for: .milliseconds(20)) }
+        for pid in pids { #expect(processIsGone(pid), "worker \(pid) outlived the coordinator (signal \(signal))") }
+        if signal == SIGTERM { #expect(coordinator.errors.contains("signal 15: shutting down")) }
+        await coordinator.stop()
+    }
+}
