@@ -4,9 +4,9 @@ import ArgumentParser
 /// measured in the same run (memcpy GB/s, sgemm GFLOP/s), so ratios mean something on a
 /// noisy machine. Build with `-c release`.
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate-bench",
         abstract: "Benchmarks of calibrate's kernels against in-run references.",
-        subcommands: [ConvertBench.self])
+        subcommands: [ConvertBench.self, WireBench.self])
 }

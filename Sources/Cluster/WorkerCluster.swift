@@ -20,12 +20,53 @@ public final class WorkerCluster: Sendable {
     public let workers: [WorkerInfo]
     /// Workers that could not be reached or refused the handshake (only with `requireAll: false`).
     public let failures: [(endpoint: WorkerEndpoint, error: ClusterError)]
+    /// The server loops of embedded workers, awaited at shutdown.
+    private let embedded: [Task<Void, Never>]
 
-    private init(pool: WorkerPool, localWorkers: LocalWorkers?, workers: [WorkerInfo], failures: [(endpoint: WorkerEndpoint, error: ClusterError)]) {
+    private init(
+        pool: WorkerPool, localWorkers: LocalWorkers?, workers: [WorkerInfo], failures: [(endpoint: WorkerEndpoint, error: ClusterError)],
+        embedded: [Task<Void, Never>] = []
+    ) {
         self.pool = pool
         self.localWorkers = localWorkers
         self.workers = workers
         self.failures = failures
+        self.embedded = embedded
+    }
+
+    /// `count` workers inside this process (the embedded mode): each a `WorkerServer` with its own
+    /// handler from `makeHandler`, reached through an `InProcessTransport` — the same protocol,
+    /// validation and heartbeats as over the network, without copies or sockets.
+    /// - Throws: `ClusterError` if a handshake fails (it should not: a programming error).
+    public static func startEmbedded(
+        count: Int, threads: Int = 1, makeHandler: (Int) -> any WorkerHandler, configuration: PoolConfiguration = PoolConfiguration(),
+        log: Log = .standardError(label: "coordinator")
+    ) async throws -> WorkerCluster {
+        precondition(count > 0, "at least one embedded worker")
+        try configuration.validate()
+        let network = InProcessNetwork()
+        var tasks: [Task<Void, Never>] = []
+        var names: [String] = []
+        for index in 0..<count {
+            let name = "embedded-worker-\(index)"
+            let transport = InProcessTransport(network: network)
+            _ = try await transport.listen(on: name)
+            let server = WorkerServer(
+                transport: transport, handler: makeHandler(index),
+                configuration: ServerConfiguration(capabilities: .local(threads: threads), description: name, limits: configuration.limits),
+                log: log.labeled("worker \(index)"))
+            tasks.append(Task { await server.run() })
+            names.append(name)
+        }
+        let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: configuration, log: log)
+        var workers: [WorkerInfo] = []
+        for name in names {
+            do { workers.append(try await pool.connect(to: name)) } catch {
+                await pool.shutdown(reason: "an embedded worker did not join", exitProcesses: true)
+                throw error
+            }
+        }
+        return WorkerCluster(pool: pool, localWorkers: nil, workers: workers, failures: [], embedded: tasks)
     }
 
     /// Starts or finds the workers, connects to all of them concurrently, and performs the handshakes.
@@ -75,10 +116,12 @@ public final class WorkerCluster: Sendable {
         return WorkerCluster(pool: pool, localWorkers: local, workers: workers, failures: failures)
     }
 
-    /// Ends the run: Shutdown to every worker (local workers are asked to exit), the transport
-    /// closed, and local worker processes stopped (SIGTERM, then SIGKILL after `grace`).
+    /// Ends the run: Shutdown to every worker (local and embedded workers are asked to exit), the
+    /// transport closed, local worker processes stopped (SIGTERM, then SIGKILL after `grace`),
+    /// embedded servers awaited.
     public func shutdown(reason: String, grace: Duration = .seconds(5)) async {
-        await pool.shutdown(reason: reason, exitProcesses: localWorkers != nil)
+        await pool.shutdown(reason: reason, exitProcesses: localWorkers != nil || !embedded.isEmpty)
         localWorkers?.stop(grace: grace)
+        for task in embedded { await task.value }
     }
 }

@@ -246,3 +246,20 @@ struct InProcessClusterTests {
         await good.server.stop()
     }
 }
+
+@Suite("Embedded workers")
+struct EmbeddedClusterTests {
+    @Test("startEmbedded runs workers in this process over the in-process transport, and shutdown stops them")
+    func embedded() async throws {
+        let handlers = [RecordingHandler(), RecordingHandler(), RecordingHandler()]
+        let cluster = try await WorkerCluster.startEmbedded(count: 3, makeHandler: { handlers[$0] }, configuration: fastPool(), log: LogLines().log)
+        #expect(cluster.workers.map(\.workerDescription) == ["embedded-worker-0", "embedded-worker-1", "embedded-worker-2"])
+        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
+                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let replies = await cluster.pool.broadcast(.jobSpec(spec), jobID: "e")
+        #expect(replies.values.allSatisfy { (try? $0.get()) != nil })
+        #expect(handlers.allSatisfy { $0.requests == [.jobSpec] })
+        await cluster.shutdown(reason: "done")
+        #expect(handlers.allSatisfy { $0.endings.count == 1 })
+    }
+}
