@@ -12,24 +12,24 @@ import Wire
 /// why (an `Error` message), disconnected, reported as `.lost`, and its pending requests fail.
 /// The pool and every other worker carry on.
 public actor WorkerPool {
-    private struct Pending {
+    struct Pending {
         let requestType: MessageType
         let jobID: String
         let continuation: CheckedContinuation<Reply, any Error>
     }
 
-    private struct TaskKey: Hashable {
+    struct TaskKey: Hashable {
         let taskID: UInt64
         let attempt: UInt32
     }
 
-    private enum Phase {
+    enum Phase {
         case handshaking(started: ContinuousClock.Instant, continuation: CheckedContinuation<WorkerInfo, any Error>)
         case live(WorkerInfo)
         case lost
     }
 
-    private struct Record {
+    struct Record {
         let id: WorkerID
         let endpoint: String
         let peer: PeerID
@@ -40,18 +40,18 @@ public actor WorkerPool {
 
     /// Membership changes: joins and losses. One consumer; finishes at `shutdown`.
     public nonisolated let events: AsyncStream<PoolEvent>
-    private let eventSink: AsyncStream<PoolEvent>.Continuation
-    private let transport: any Transport
-    private let configuration: PoolConfiguration
-    private let log: Log
-    private var records: [WorkerID: Record] = [:]
-    private var workerByPeer: [PeerID: WorkerID] = [:]
-    private var jobs: Set<String> = []
-    private var nextTaskID: UInt64 = 1
-    private var heartbeatSequence: UInt64 = 0
-    private var lastTick = ContinuousClock.now
-    private var background: [Task<Void, Never>] = []
-    private var isShutDown = false
+    let eventSink: AsyncStream<PoolEvent>.Continuation
+    let transport: any Transport
+    let configuration: PoolConfiguration
+    let log: Log
+    var records: [WorkerID: Record] = [:]
+    var workerByPeer: [PeerID: WorkerID] = [:]
+    var jobs: Set<String> = []
+    var nextTaskID: UInt64 = 1
+    var heartbeatSequence: UInt64 = 0
+    var lastTick = ContinuousClock.now
+    var background: [Task<Void, Never>] = []
+    var isShutDown = false
 
     /// A pool over `transport`, which it owns from now on (and closes at `shutdown`).
     /// - Precondition: `configuration.validate()` passes.
@@ -210,171 +210,5 @@ public actor WorkerPool {
     private func allocateTaskID() -> UInt64 {
         defer { nextTaskID += 1 }
         return nextTaskID
-    }
-}
-
-// MARK: Inbound messages, heartbeats, losses
-
-extension WorkerPool {
-    private func receive(_ inbound: Inbound) {
-        guard let id = workerByPeer[inbound.peer], let record = records[id] else { return }
-        if case .lost = record.phase { return }
-        records[id]?.lastHeard = .now
-        let message: Message
-        do {
-            message = try WireCodec.decode(inbound.frames, limits: configuration.limits, protocolVersion: configuration.protocolVersion)
-        } catch {
-            drop(id, report: error.errorReport, reason: "sent an invalid message: \(error)")
-            return
-        }
-        switch record.phase {
-        case .handshaking(let started, let continuation):
-            handshakeReply(message, record: record, started: started, continuation: continuation)
-        case .live:
-            liveMessage(message, record: record)
-        case .lost:
-            break
-        }
-    }
-
-    private func handshakeReply(
-        _ message: Message, record: Record, started: ContinuousClock.Instant, continuation: CheckedContinuation<WorkerInfo, any Error>
-    ) {
-        let ours = configuration.protocolVersion
-        let failure: ClusterError
-        switch message.body {
-        case .welcome(let welcome) where message.protocolVersion == ours:
-            let info = WorkerInfo(
-                id: record.id, endpoint: record.endpoint, capabilities: welcome.capabilities, workerDescription: welcome.worker,
-                handshakeTime: ContinuousClock.now - started)
-            records[record.id]?.phase = .live(info)
-            log.info("\(info): joined; \(welcome.capabilities.cores) cores, \(welcome.capabilities.threads) threads, host \(welcome.capabilities.hostname) pid \(welcome.capabilities.pid)")
-            eventSink.yield(.joined(info))
-            continuation.resume(returning: info)
-            return
-        case .welcome:
-            failure = ClusterError(.versionMismatch, "the worker at \(record.endpoint) speaks protocol version \(message.protocolVersion); this coordinator speaks version \(ours)")
-        case .error(let report) where report.code == .versionMismatch:
-            failure = ClusterError(.versionMismatch, "the worker at \(record.endpoint) (protocol version \(message.protocolVersion)) refused this coordinator (version \(ours)): \(report.message)", report: report)
-        case .error(let report):
-            failure = ClusterError(.handshakeFailed, "the worker at \(record.endpoint) refused the handshake: \(report)", report: report)
-        default:
-            failure = ClusterError(.handshakeFailed, "the worker at \(record.endpoint) answered Hello with \(message.type)")
-        }
-        log.error(failure.message)
-        endHandshake(record, failure)
-    }
-
-    private func liveMessage(_ message: Message, record: Record) {
-        let type = message.type
-        guard type.isSentByWorker, type != .welcome else {
-            drop(record.id, report: ErrorReport(code: .unexpected, message: "a worker does not send \(type)"), reason: "sent \(type), which a worker never sends")
-            return
-        }
-        if case .heartbeat = message.body { return }
-        if !message.jobID.isEmpty && !jobs.contains(message.jobID) {
-            drop(record.id, report: ErrorReport(code: .unknownJob, message: "job \(message.jobID) is unknown to this coordinator"), reason: "sent \(message.summary) for an unknown job")
-            return
-        }
-        let key = TaskKey(taskID: message.taskID, attempt: message.attempt)
-        guard let pending = record.pending[key] else {
-            if case .error(let report) = message.body, message.taskID == 0 {
-                lose(record.id, reason: report.code.endsSession ? "it ended the session: \(report)" : "it reported: \(report)")
-            } else {
-                log.info("\(record.id) (\(record.endpoint)): late or duplicate \(message.summary) dropped (no request waits for it)")
-            }
-            return
-        }
-        guard pending.jobID == message.jobID else {
-            drop(record.id, report: ErrorReport(code: .unknownJob, message: "task \(message.taskID) belongs to job \(pending.jobID), not \(message.jobID)"), reason: "answered task \(message.taskID) of job \(pending.jobID) under job \(message.jobID)")
-            return
-        }
-        records[record.id]?.pending[key] = nil
-        if case .error(let report) = message.body {
-            pending.continuation.resume(throwing: ClusterError(.remote, "\(record.id) (\(record.endpoint)) failed \(pending.requestType) task \(message.taskID) attempt \(message.attempt): \(report)", report: report))
-            if report.code.endsSession { lose(record.id, reason: "it ended the session: \(report)") }
-            return
-        }
-        guard pending.requestType.replyType == type else {
-            pending.continuation.resume(throwing: ClusterError(.workerLost, "\(record.id) (\(record.endpoint)) answered \(pending.requestType) with \(type)"))
-            drop(record.id, report: ErrorReport(code: .unexpected, message: "\(type) does not answer \(pending.requestType)"), reason: "answered \(pending.requestType) with \(type)")
-            return
-        }
-        pending.continuation.resume(returning: Reply(worker: record.id, message: message))
-    }
-
-    /// Every heartbeat interval: heartbeats to live workers; losses and handshake timeouts detected.
-    ///
-    /// Silence is measured in time the pool could listen: when this tick runs late (this process
-    /// was too busy to run it, and replies may be waiting unread), the lateness is not counted
-    /// against the workers — otherwise a long merge on the coordinator would "lose" every worker.
-    private func tick() {
-        let now = ContinuousClock.now
-        let lateness = now - lastTick - configuration.heartbeatInterval
-        lastTick = now
-        if lateness > configuration.heartbeatInterval {
-            log.debug("heartbeat check ran \(lateness.seconds) s late; not counted as worker silence")
-            for id in records.keys { records[id]?.lastHeard += lateness }
-        }
-        heartbeatSequence += 1
-        for record in records.values.sorted(by: { $0.id < $1.id }) {
-            switch record.phase {
-            case .handshaking(let started, _) where now - started > configuration.handshakeTimeout:
-                let failure = ClusterError(.handshakeFailed, "no answer from \(record.endpoint) within \(configuration.handshakeTimeout.seconds) s (is a worker listening there?)")
-                log.error(failure.message)
-                endHandshake(record, failure)
-            case .live where now - record.lastHeard > configuration.heartbeatTimeout:
-                let silence = (now - record.lastHeard).seconds
-                lose(record.id, reason: "no message for \(Double(Int(silence * 10)) / 10) s (heartbeat timeout \(configuration.heartbeatTimeout.seconds) s)")
-            case .live:
-                send(Message(.heartbeat(Heartbeat(sequence: heartbeatSequence)), protocolVersion: configuration.protocolVersion), to: record.id)
-            default:
-                break
-            }
-        }
-    }
-
-    private func send(_ message: Message, to id: WorkerID) {
-        guard let record = records[id] else { return }
-        do { try transport.send(WireCodec.encode(message), to: record.peer) } catch {
-            lose(id, reason: "cannot send to it: \(error)")
-        }
-    }
-
-    /// Tells the worker why (best effort), then loses it.
-    private func drop(_ id: WorkerID, report: ErrorReport, reason: String) {
-        send(Message(.error(report), protocolVersion: configuration.protocolVersion), to: id)
-        lose(id, reason: reason)
-    }
-
-    private func endHandshake(_ record: Record, _ failure: ClusterError) {
-        records[record.id]?.phase = .lost
-        transport.disconnect(record.peer)
-        if case .handshaking(_, let continuation) = record.phase { continuation.resume(throwing: failure) }
-    }
-
-    /// Marks a worker lost: disconnects it, fails its pending requests, reports the loss.
-    private func lose(_ id: WorkerID, reason: String) {
-        guard let record = records[id] else { return }
-        switch record.phase {
-        case .lost: return
-        case .handshaking:
-            endHandshake(record, ClusterError(.handshakeFailed, "\(record.endpoint): \(reason)"))
-            return
-        case .live: break
-        }
-        records[id]?.phase = .lost
-        transport.disconnect(record.peer)
-        log.error("\(id) (\(record.endpoint)) lost: \(reason)")
-        fail(id, ClusterError(.workerLost, "\(id) (\(record.endpoint)) lost: \(reason)"))
-        eventSink.yield(.lost(id, endpoint: record.endpoint, reason: reason))
-    }
-
-    /// Fails everything waiting on worker `id`: its pending requests and an unfinished handshake.
-    private func fail(_ id: WorkerID, _ error: ClusterError) {
-        guard let record = records[id] else { return }
-        records[id]?.pending.removeAll()
-        for (_, request) in record.pending { request.continuation.resume(throwing: error) }
-        if case .handshaking = record.phase { endHandshake(record, error) }
     }
 }
