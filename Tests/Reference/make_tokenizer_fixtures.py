@@ -244,6 +244,42 @@ def goldens(tokenizer: Tokenizer, texts: dict) -> dict:
     return {"vocabularySize": size, "cases": cases, "withSpecialTokens": with_special, "decodes": partial}
 
 
+def variants(gpt2_spec: str, texts: dict) -> dict:
+    """The GPT-2 test tokenizer with other normalizers and pre-tokenizers: every Split behavior,
+    inverted or not, with a regex the Swift side runs through NSRegularExpression; literal,
+    Digits, WhitespaceSplit and prefix-space pre-tokenizers; the other normalizers."""
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    configurations = []
+    for behavior in ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"]:
+        for invert in [False, True]:
+            split = {"type": "Split", "pattern": {"Regex": "[,.;:!?]+| "}, "behavior": behavior, "invert": invert}
+            configurations.append({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [split, byte_level]}})
+    configurations += [
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": ", "}, "behavior": "Isolated", "invert": False}, byte_level]}},
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": GPT2_PATTERN}, "behavior": "Isolated", "invert": False}, byte_level]}},
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": False}, dict(byte_level, use_regex=True)]}},
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, byte_level]}},
+        {"pre_tokenizer": dict(byte_level, add_prefix_space=True)},
+        {"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}]}},
+        {"normalizer": {"type": "NFKD"}},
+        {"normalizer": {"type": "Strip", "strip_left": True, "strip_right": False}},
+        {"normalizer": {"type": "Strip", "strip_left": True, "strip_right": True}},
+        {"normalizer": {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "#"}},
+    ]
+    inputs = [texts["varied"]] + EDGE_CASES
+    results = []
+    for configuration in configurations:
+        spec = json.loads(gpt2_spec)
+        spec.update(configuration)
+        tokenizer = Tokenizer.from_str(json.dumps(spec))
+        ids = [tokenizer.encode(text, add_special_tokens=False).ids for text in inputs]
+        results.append(dict(configuration, ids=ids))
+    return {"texts": inputs, "variants": results}
+
+
 def write(path: str, text: str):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as f:
@@ -273,6 +309,8 @@ def main():
         write(os.path.join(FIXTURES, "tokenizers", f"{name}.json"), spec)
     specs["smollm2-digits"] = with_digit_split(specs["smollm2"])
 
+    write(os.path.join(FIXTURES, "goldens", "gpt2-variants.json"),
+          json.dumps(variants(specs["gpt2-bytelevel"], texts), ensure_ascii=False, separators=(",", ":")))
     for name, spec in specs.items():
         tokenizer = Tokenizer.from_str(spec)
         write(os.path.join(FIXTURES, "goldens", f"{name}.json"), json.dumps(goldens(tokenizer, texts), ensure_ascii=False, separators=(",", ":")))
