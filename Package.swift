@@ -52,7 +52,9 @@ let package = Package(
 
         // Calibration and evaluation data: token files, text and JSON lines through a tokenizer.
         .target(name: "Datasets", dependencies: ["Tokenizer"], swiftSettings: swiftSettings),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
         .executableTarget(
