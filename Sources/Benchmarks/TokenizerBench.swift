@@ -53,8 +53,9 @@ struct TokenizerBench: ParsableCommand {
         print("  \(pad("decode", 26)) \(pad(format(Double(tokens) / decodeSeconds / 1e6) + " M tokens/s", 18)) \(format(Double(bytes) / decodeSeconds / 1e6)) MB/s  (round trip \(decoded.utf8.count >= bytes - 8 ? "complete" : "SHORT"))")
 
         if let reference = pythonReference(textPath: textPath) {
-            let match = reference.tokens == tokens ? "same token count" : "DIFFERENT token count \(reference.tokens)"
-            print("  \(pad("python tokenizers encode", 26)) \(pad(format(Double(reference.tokens) / reference.seconds / 1e6) + " M tokens/s", 18)) \(format(Double(bytes) / reference.seconds / 1e6)) MB/s  (\(match); this encode is \(format(reference.seconds / encodeSeconds))× its speed)")
+            let match = reference.checksum == Self.checksum(tokenizer.encode(text)) ? "identical ids" : "DIFFERENT ids (\(reference.tokens) tokens)"
+            print("  \(pad("python tokenizers encode", 26)) \(pad(format(Double(reference.tokens) / reference.seconds / 1e6) + " M tokens/s", 18)) \(format(Double(bytes) / reference.seconds / 1e6)) MB/s  (whole text in one call; \(match); this encode is \(format(reference.seconds / encodeSeconds))× its speed)")
+            print("  \(pad("python encode_batch", 26)) \(pad(format(Double(reference.batchTokens) / reference.batchSeconds / 1e6) + " M tokens/s", 18)) \(format(Double(bytes) / reference.batchSeconds / 1e6)) MB/s  (line by line, all cores; this encode, one core, is \(format(reference.batchSeconds / encodeSeconds))× its speed)")
         } else {
             print("  python tokenizers: not available at \(python)")
         }
@@ -75,9 +76,18 @@ struct TokenizerBench: ParsableCommand {
         return (path, "test fixtures varied.txt + kjv.txt × 200")
     }
 
-    /// Seconds and token count of the Rust tokenizers library on the same file (fastest of the
-    /// same number of repetitions), or nil without a Python that has it.
-    private func pythonReference(textPath: String) -> (seconds: Double, tokens: Int)? {
+    /// Σ (i + 1) · id_i mod 2⁶¹ − 1: equal ids give equal sums (the Python side computes the same).
+    static func checksum(_ ids: [Int32]) -> UInt64 {
+        let modulus: UInt64 = (1 << 61) - 1
+        var sum: UInt64 = 0
+        for (index, id) in ids.enumerated() { sum = (sum + UInt64(index + 1) % modulus * UInt64(id) % modulus) % modulus }
+        return sum
+    }
+
+    /// Seconds, token count and id checksum of the Rust tokenizers library on the same file
+    /// (fastest of the same number of repetitions), and seconds and tokens of `encode_batch` over
+    /// its lines (parallel on every core), or nil without a Python that has it.
+    private func pythonReference(textPath: String) -> (seconds: Double, tokens: Int, checksum: UInt64, batchSeconds: Double, batchTokens: Int)? {
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
         let script = """
             import sys, time
@@ -92,13 +102,21 @@ struct TokenizerBench: ParsableCommand {
                 start = time.perf_counter()
                 ids = t.encode(text if r % 2 == 0 else text + " ", add_special_tokens=False).ids
                 best = min(best, time.perf_counter() - start)
-                if r == 0: count = len(ids)
-            print(best, count)
+                if r == 0: first = ids
+            m = (1 << 61) - 1
+            lines = text.splitlines(keepends=True)
+            batch = 1e9
+            for r in range(int(sys.argv[3])):
+                start = time.perf_counter()
+                count = sum(len(e.ids) for e in t.encode_batch(lines, add_special_tokens=False))
+                batch = min(batch, time.perf_counter() - start)
+            print(best, len(first), sum((i + 1) * x for i, x in enumerate(first)) % m, batch, count)
             """
         guard let output = try? runProcess(python, ["-c", script, tokenizer, textPath, String(repetitions)]) else { return nil }
         let fields = output.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard fields.count == 2, let seconds = Double(fields[0]), let tokens = Int(fields[1]) else { return nil }
-        return (seconds, tokens)
+        guard fields.count == 5, let seconds = Double(fields[0]), let tokens = Int(fields[1]), let checksum = UInt64(fields[2]),
+              let batchSeconds = Double(fields[3]), let batchTokens = Int(fields[4]) else { return nil }
+        return (seconds, tokens, checksum, batchSeconds, batchTokens)
     }
 
     private func runProcess(_ executable: String, _ arguments: [String]) throws -> String {
