@@ -2,8 +2,8 @@
 # Writes public-domain English text for calibration and evaluation from the King James Bible of
 # Debian's bible-kjv packages, from disjoint books:
 #
-#   OUT_DIR/calibration.txt   the Old Testament, Genesis 1:1 – Malachi 4:6 (23,145 verses, 3.3 MB)
-#   OUT_DIR/evaluation.txt    Matthew 1:1 – Acts 28:31 (4,786 verses, 0.9 MB)
+#   OUT_DIR/calibration.txt   the Old Testament, Genesis 1:1 – Malachi 4:6 (23,145 verses, 3.2 MB)
+#   OUT_DIR/evaluation.txt    Matthew 1:1 – Acts 28:31 (4,786 verses, 0.57 MB)
 #
 # One verse per line, without its reference ("In the beginning God created the heaven and the
 # earth."), UTF-8 (the text is ASCII). Installs bible-kjv (the `bible` program, which depends on

@@ -13,7 +13,9 @@ public enum DataFileKind: String, Sendable, Equatable {
 
 /// The tokens of a data file as one stream, and where they came from.
 public struct TokenStream: Sendable {
+    /// Every token of the file, documents joined by the separator.
     public let tokens: [Int32]
+    /// What the file was recognized as.
     public let kind: DataFileKind
     /// Documents in a JSON lines file; 1 for text and token ids.
     public let documents: Int

@@ -1,7 +1,9 @@
 /// A token of tokenizer.json's `added_tokens`: matched in the text before pre-tokenization and
 /// never split (`<|endoftext|>`, `<s>`, `<|im_start|>`, …).
 public struct AddedToken: Sendable, Equatable {
+    /// Its id (usually also in the model's vocabulary).
     public let id: Int32
+    /// The exact text it matches.
     public let content: String
     /// Skipped by `decode(_:skipSpecialTokens: true)`.
     public let special: Bool
