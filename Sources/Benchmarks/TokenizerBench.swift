@@ -26,6 +26,7 @@ struct TokenizerBench: ParsableCommand {
         let tokenizer = try Tokenizer(contentsOf: self.tokenizer)
         let loadSeconds = now() - loadStart
         let (textPath, source) = try benchmarkText()
+        defer { if textPath != text { try? FileManager.default.removeItem(atPath: textPath) } }
         let text = try String(contentsOfFile: textPath, encoding: .utf8)
         let bytes = text.utf8.count
         print("tokenizer \(self.tokenizer) (vocabulary \(tokenizer.vocabularySize), loaded in \(format(loadSeconds * 1000, 0)) ms)")
