@@ -44,9 +44,18 @@ let package = Package(
             name: "CheckpointTests", dependencies: ["Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
-        // Calibration and evaluation data: token files (text and tokenizers come with issue 8).
-        .target(name: "Datasets", swiftSettings: swiftSettings),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
+        // Tokenizers from tokenizer.json: byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM) and
+        // SentencePiece-style BPE with byte fallback (Llama 2, Mistral). Foundation only.
+        .target(name: "Tokenizer", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizerTests", dependencies: ["Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
+        // Calibration and evaluation data: token files, text and JSON lines through a tokenizer.
+        .target(name: "Datasets", dependencies: ["Tokenizer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
         .target(
@@ -66,7 +75,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )
