@@ -47,10 +47,16 @@ let package = Package(
         .target(name: "Datasets", swiftSettings: swiftSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
 
+        // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
+        .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Model", "Datasets", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
@@ -58,7 +64,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )
