@@ -50,7 +50,7 @@ let package = Package(
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
         .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors"],
+            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
