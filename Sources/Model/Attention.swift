@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Checkpoint
 import Kernels
 
@@ -75,16 +72,11 @@ struct Attention {
 
     /// Softmax over `visible` of a row of `count` scores, in float32; the other entries become 0.
     private func softmax(_ row: UnsafeMutablePointer<Float>, count: Int, visible: ClosedRange<Int>) {
-        var maximum = -Float.infinity
-        for j in visible { maximum = max(maximum, row[j]) }
-        var sum: Float = 0
-        for j in visible {
-            let e = expf(row[j] - maximum)
-            row[j] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for j in visible { row[j] *= inverse }
+        let first = row + visible.lowerBound
+        let width = visible.count
+        let maximum = VectorExp.maximum(first, count: width)
+        let inverse = 1 / VectorExp.exponentiate(first, count: width, subtracting: maximum)
+        for j in 0..<width { first[j] *= inverse }
         for j in 0..<visible.lowerBound { row[j] = 0 }
         for j in (visible.upperBound + 1)..<count { row[j] = 0 }
     }

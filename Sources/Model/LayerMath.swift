@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The elementwise parts of a decoder layer over raw row-major buffers: RMSNorm, bias, SwiGLU's
 /// product, a finiteness scan. Matrix products go through BLAS elsewhere; these loops touch
 /// every value once and allocate nothing.
@@ -50,9 +46,20 @@ enum LayerMath {
 
     /// gate ← silu(gate) ⊙ up, the SwiGLU product (silu(x) = x·σ(x) = x / (1 + e⁻ˣ)).
     static func siluMultiply(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let x = gate[i]
-            gate[i] = x / (1 + expf(-x)) * up[i]
+        let g = UnsafeMutableRawPointer(gate)
+        let u = UnsafeRawPointer(up)
+        var i = 0
+        while i + 8 <= count {
+            let x = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let y = x / (1 + VectorExp.exp(-x)) * u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            g.storeBytes(of: y, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        if i < count {
+            var x = SIMD8<Float>(repeating: 0)
+            for lane in 0..<(count - i) { x[lane] = gate[i + lane] }
+            let s = x / (1 + VectorExp.exp(-x))
+            for lane in 0..<(count - i) { gate[i + lane] = s[lane] * up[i + lane] }
         }
     }
 

@@ -84,12 +84,9 @@ public final class OutputHead {
         }
     }
 
-    /// m + log Σ exp(x − m), m = max x: exponentials in float32 (each within an ulp), summed in Double.
+    /// m + log Σ exp(x − m), m = max x: exponentials in float32 (`VectorExp`), summed in Double.
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        var maximum = -Float.infinity
-        for j in 0..<count { maximum = max(maximum, x[j]) }
-        var sum = 0.0
-        for j in 0..<count { sum += Double(expf(x[j] - maximum)) }
-        return Double(maximum) + log(sum)
+        let maximum = VectorExp.maximum(x, count: count)
+        return Double(maximum) + log(VectorExp.sumOfExponentials(x, count: count, subtracting: maximum))
     }
 }
