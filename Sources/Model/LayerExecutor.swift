@@ -40,7 +40,7 @@ public final class LayerExecutor {
     let k: FloatBuffer
     let v: FloatBuffer
     let attended: FloatBuffer
-    let scores: FloatBuffer
+    let attentionWorkspace: FloatBuffer
     let gate: FloatBuffer
     let up: FloatBuffer
     var stageBuffer: FloatBuffer?
@@ -68,14 +68,14 @@ public final class LayerExecutor {
         k = FloatBuffer(count: groupRows * config.keyValueWidth)
         v = FloatBuffer(count: groupRows * config.keyValueWidth)
         attended = FloatBuffer(count: groupRows * config.queryWidth)
-        scores = FloatBuffer(count: attention.scoresCount(maxLength: batch.maxLength))
+        attentionWorkspace = FloatBuffer(count: attention.workspaceCount(maxLength: batch.maxLength))
         gate = FloatBuffer(count: pieceRows * config.intermediateSize)
         up = FloatBuffer(count: pieceRows * config.intermediateSize)
     }
 
     /// Bytes of the workspaces (not counting the hidden states or the stage buffer).
     public var workspaceBytes: Int {
-        [normed, q, k, v, attended, scores, gate, up].reduce(0) { $0 + $1.byteCount }
+        [normed, q, k, v, attended, attentionWorkspace, gate, up].reduce(0) { $0 + $1.byteCount }
     }
 
     /// Bytes of the stage buffer that stage-wise execution allocates (once, on first `begin`):
@@ -169,7 +169,7 @@ public final class LayerExecutor {
             rope.apply(rows: length, heads: config.numAttentionHeads, x: q.base + row * qWidth, ld: qWidth, firstPosition: 0)
             rope.apply(rows: length, heads: config.numKeyValueHeads, x: k.base + row * kvWidth, ld: kvWidth, firstPosition: 0)
             flops += attention.run(length: length, q: q.base + row * qWidth, k: k.base + row * kvWidth, v: v.base + row * kvWidth,
-                                   out: attended.base + row * qWidth, scores: scores.base)
+                                   out: attended.base + row * qWidth, workspace: attentionWorkspace.base)
         }
         profile.attentionSeconds += ExecutionProfile.now() - start
         profile.attentionFlops += flops

@@ -14,7 +14,9 @@ enum VectorExp {
 
     @inline(__always)
     static func exp(_ input: SIMD8<Float>) -> SIMD8<Float> {
-        let x = input.clamped(lowerBound: SIMD8(repeating: -87.33654), upperBound: SIMD8(repeating: 88))
+        var x = input
+        x.replace(with: -87.33654, where: x .< -87.33654)
+        x.replace(with: 88, where: x .> 88)
         let shifted = x * 1.442_695_04 + roundingShift
         let n = shifted - roundingShift
         // ln2 split in a part exact in float (0.693359375) and the remainder, so that x − n·ln2 is exact.
@@ -82,7 +84,8 @@ enum VectorExp {
         var i = 0
         let raw = UnsafeRawPointer(x)
         while i + 8 <= count {
-            lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
             i += 8
         }
         var result = lanes.max()
