@@ -34,6 +34,7 @@ public enum Evaluation {
     /// predicted token (tokens 1 … L−1 of every window given their prefix in the window).
     public static func perplexity(source: any WeightSource, windows: EvaluationWindows, options: Options = Options(),
                                   progress: Progress? = nil) throws -> PerplexityResult {
+        try checkLength(windows, source)
         let head = try OutputHead(weights: source.outputWeights(), config: source.config, chunkTokens: options.logitsChunkTokens)
         var result = PerplexityResult()
         for batch in batches(windows, options) {
@@ -60,6 +61,7 @@ public enum Evaluation {
         guard reference.config.vocabSize == candidate.config.vocabSize else {
             throw ModelError(.badInput, "vocabularies differ: reference \(reference.config.vocabSize), candidate \(candidate.config.vocabSize) tokens")
         }
+        for source in [reference, candidate] { try checkLength(windows, source) }
         let chunk = options.logitsChunkTokens
         let referenceHead = try OutputHead(weights: reference.outputWeights(), config: reference.config, chunkTokens: chunk)
         let candidateHead = try OutputHead(weights: candidate.outputWeights(), config: candidate.config, chunkTokens: chunk)
@@ -107,6 +109,13 @@ public enum Evaluation {
             sum += exp(logP) * (logP - (Double(q.logits[j]) - q.logSumExp))
         }
         return sum
+    }
+
+    private static func checkLength(_ windows: EvaluationWindows, _ source: any WeightSource) throws {
+        let limit = source.config.maxPositionEmbeddings
+        guard windows.length <= limit else {
+            throw ModelError(.sequenceTooLong, "windows of \(windows.length) tokens are longer than the model's max_position_embeddings of \(limit)")
+        }
     }
 
     private static func batches(_ windows: EvaluationWindows, _ options: Options) -> [Range<Int>] {

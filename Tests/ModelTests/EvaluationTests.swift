@@ -80,3 +80,15 @@ struct EvaluationTests {
         #expect(itself.reference == itself.candidate)
     }
 }
+
+@Suite("Evaluation input checks")
+struct EvaluationInputTests {
+    @Test("windows longer than max_position_embeddings are refused before any work, naming the limit")
+    func tooLongWindows() throws {
+        let windows = try EvaluationWindows(tokens: (0..<70).map { Int32($0) }, length: 33)
+        #expect(windows.count == 2 && windows.predictedTokens == 64)
+        let error = #expect(throws: ModelError.self) { try Evaluation.perplexity(source: try FixtureModel.llama.source(), windows: windows) }
+        #expect(error?.code == .sequenceTooLong)
+        #expect(error?.message.contains("max_position_embeddings of 32") == true)
+    }
+}
