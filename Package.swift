@@ -64,10 +64,16 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"], swiftSettings: swiftSettings),
 
+        // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
+        .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Model", "Datasets", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
@@ -75,7 +81,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )
