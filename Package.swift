@@ -44,9 +44,18 @@ let package = Package(
             name: "CheckpointTests", dependencies: ["Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
-        // Calibration and evaluation data: token files (text and tokenizers come with issue 8).
-        .target(name: "Datasets", swiftSettings: swiftSettings),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
+        // Tokenizers from tokenizer.json: byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM) and
+        // SentencePiece-style BPE with byte fallback (Llama 2, Mistral). Foundation only.
+        .target(name: "Tokenizer", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizerTests", dependencies: ["Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
+        // Calibration and evaluation data: token files, text and JSON lines through a tokenizer.
+        .target(name: "Datasets", dependencies: ["Tokenizer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
         .target(
@@ -54,6 +63,12 @@ let package = Package(
             dependencies: ["Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"], swiftSettings: swiftSettings),
+
+        // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
+        .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The wire: protoc-c output for Protocols/calibrate.proto (generated, checked in), the
         // Swift message types over it, ZeroMQ and in-process transports, and the worker pool.
@@ -71,7 +86,7 @@ let package = Package(
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Cluster", "Wire", "Transport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
@@ -79,7 +94,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", "Wire", "Transport", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -6,5 +6,5 @@ struct Coordinator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Calibrate and quantize a large language model across worker processes.",
-        subcommands: [Inspect.self, Ping.self])
+        subcommands: [Inspect.self, Eval.self, Ping.self])
 }
