@@ -4,7 +4,8 @@ public struct GPTQFactorOptions: Sendable, Hashable {
     public var dampingPercent: Double
     /// Process columns in order of decreasing diag H (GPTQ's `act_order` / `desc_act`).
     public var activationOrder: Bool
-    /// When the Cholesky factorization fails, retry with dampingPercent · growth^r, r = 1…maxRetries.
+    /// When the Cholesky factorization fails, retry with dampingPercent · growth^r, r = 1…maxRetries
+    /// (starting from 0.01 when dampingPercent is 0).
     public var maxDampingRetries: Int
     public var dampingGrowth: Double
     /// Arithmetic of the factorization. `.float32` is what the GPTQ references do and twice as fast;
@@ -138,8 +139,10 @@ extension GPTQ {
 
         var percent = options.dampingPercent
         var lastFailure = ""
+        var lastPercent = percent
         for retry in 0...options.maxDampingRetries {
             let lambda = percent * meanDiagonal
+            lastPercent = percent
             let factor: [Float]?
             switch options.precision {
             case .float32: factor = inverseCholeskyFactor(Float.self, statistics, scale: scaleFactor, order: order, dead: dead, damping: lambda, failure: &lastFailure)
@@ -150,9 +153,9 @@ extension GPTQ {
                                   hessianDiagonal: order.map { Float(diagonal[$0]) }, inverseFactor: factor,
                                   dampingPercent: percent, damping: lambda, dampingRetries: retry, tokenCount: statistics.tokenCount)
             }
-            percent *= options.dampingGrowth
+            percent = percent > 0 ? percent * options.dampingGrowth : 0.01
         }
-        throw KernelError(.factorizationFailed, "\(context): H + λI is not positive definite (\(lastFailure)) even at damping \(percent / options.dampingGrowth) · mean(diag H) after \(options.maxDampingRetries) retries; raise the damping percent or collect more calibration tokens")
+        throw KernelError(.factorizationFailed, "\(context): H + λI is not positive definite (\(lastFailure)) even at damping \(lastPercent) · mean(diag H) after \(options.maxDampingRetries) retries; raise the damping percent or collect more calibration tokens")
     }
 
     /// U for one damping, or nil (with `failure` set) when the factorization fails.
@@ -173,6 +176,14 @@ extension GPTQ {
             for i in 0..<k { a[i * k + i] += T(damping) }
             do {
                 try T.choleskyFactor(a, n: k, triangle: .lower)
+                // H = 2XᵀX/n is positive semidefinite, so every eigenvalue of H + λI, and hence every
+                // squared pivot, is at least λ. A pivot far below that means H is not PSD to working
+                // precision (a Cholesky that "succeeds" on a numerically singular matrix yields a
+                // huge, meaningless U): treat it as a failure and damp more.
+                for i in 0..<k where Double(a[i * k + i]) * Double(a[i * k + i]) < damping / 2 {
+                    failure = "squared pivot \(Double(a[i * k + i]) * Double(a[i * k + i])) at position \(k - 1 - i) is below λ/2 = \(damping / 2)"
+                    return false
+                }
                 try T.triangularInverse(a, n: k, triangle: .lower)
             } catch {
                 failure = "\(error)"

@@ -41,7 +41,7 @@ struct TensorTests {
 struct Float64TensorTests {
     @Test("doubles round-trip bit for bit, and Float conversion rounds to nearest")
     func exactRoundTrip() {
-        let values: [Double] = [0, -0.0, 1.0 / 3.0, -1e300, 5e-324, .infinity, 0.1 + 0.2, Double(Float.greatestFiniteMagnitude) * 4]
+        let values: [Double] = [0, -0.0, 1.0 / 3.0, -1e300, .leastNonzeroMagnitude, .infinity, 0.1 + 0.2, Double(Float.greatestFiniteMagnitude) * 4]
         let tensor = Tensor(doubles: values, shape: [2, 4])
         #expect(tensor.dtype == .f64 && tensor.byteCount == 64)
         #expect(tensor.doubles().map(\.bitPattern) == values.map(\.bitPattern))
