@@ -8,5 +8,5 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate-bench",
         abstract: "Benchmarks of calibrate's kernels against in-run references.",
-        subcommands: [ConvertBench.self])
+        subcommands: [ConvertBench.self, GPTQBench.self, StatsBench.self])
 }
