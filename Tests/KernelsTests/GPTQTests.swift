@@ -107,6 +107,13 @@ struct GPTQTests {
             #expect(assembled == whole, "slices \(slicing), \(threadCount) BLAS threads")
         }
         #expect(whole.loss == whole.rowLosses.reduce(0, +) && whole.loss > 0)
+        // The solve's output passes the checked initializer: codes and zero points in range, scales
+        // finite and positive, g_idx within the groups.
+        let q = whole.quantized
+        #expect(throws: Never.self) {
+            try QuantizedWeights(scheme: q.scheme, rows: q.rows, columns: q.columns, codes: q.codes, scales: q.scales,
+                                 zeroPoints: q.zeroPoints, groupIndex: q.groupIndex)
+        }
         #expect(whole.quantized.hasTrivialGroupIndex == staticGroups)
     }
 
