@@ -35,8 +35,10 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Numerical kernels over buffers: BLAS/LAPACK wrappers, statistics, quantizers, packing.
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftSettings),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KernelsTests", dependencies: ["Kernels", "Tensors", "Checkpoint"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Files: safetensors, sharded checkpoints, model configs.
         .target(name: "Checkpoint", dependencies: ["Tensors"], swiftSettings: swiftSettings),

@@ -54,6 +54,20 @@ public enum LAPACK {
         guard info == 0 else { throw Failure(routine: "spotri", info: Int(info)) }
     }
 
+    /// The inverse of a triangular row-major n×n matrix, in place, in the same triangle
+    /// (`LAPACKE_dtrtri`, non-unit diagonal). The other triangle is left untouched.
+    public static func triangularInverse(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: Triangle) throws(Failure) {
+        let info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, nonUnitChar, Int32(n), a, Int32(n))
+        guard info == 0 else { throw Failure(routine: "dtrtri", info: Int(info)) }
+    }
+
+    /// Single-precision `triangularInverse` (`LAPACKE_strtri`).
+    public static func triangularInverse(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: Triangle) throws(Failure) {
+        let info = LAPACKE_strtri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, nonUnitChar, Int32(n), a, Int32(n))
+        guard info == 0 else { throw Failure(routine: "strtri", info: Int(info)) }
+    }
+
+    private static let nonUnitChar = Int8(UInt8(ascii: "N"))
     private static let upperChar = Int8(UInt8(ascii: "U"))
     private static let lowerChar = Int8(UInt8(ascii: "L"))
 }

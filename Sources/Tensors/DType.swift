@@ -4,6 +4,9 @@
 /// `dtype` field maps onto a case with `DType(rawValue:)`.
 public enum DType: String, Sendable, CaseIterable, Hashable {
     case f32 = "F32"
+    /// IEEE binary64. Used for float64 sums (activation statistics) that must survive a round
+    /// trip through `[String: Tensor]` exactly; converting to Float rounds to nearest.
+    case f64 = "F64"
     case f16 = "F16"
     case bf16 = "BF16"
     /// 8-bit float, 4 exponent bits, 3 mantissa bits, bias 7, no infinities (the "fn" variant, max 448).
@@ -23,14 +26,14 @@ public enum DType: String, Sendable, CaseIterable, Hashable {
         case .f32, .i32: 4
         case .f16, .bf16, .i16: 2
         case .f8e4m3, .f8e5m2, .i8, .u8, .bool: 1
-        case .i64: 8
+        case .i64, .f64: 8
         }
     }
 
     /// Whether the type is a floating-point format.
     public var isFloatingPoint: Bool {
         switch self {
-        case .f32, .f16, .bf16, .f8e4m3, .f8e5m2: true
+        case .f32, .f64, .f16, .bf16, .f8e4m3, .f8e5m2: true
         default: false
         }
     }

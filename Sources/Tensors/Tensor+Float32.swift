@@ -40,6 +40,10 @@ extension Tensor {
             if let from = source.baseAddress, let to = destination.baseAddress {
                 UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: source.count)
             }
+        case .f64:
+            for i in 0..<destination.count {
+                destination[i] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 &* i, as: UInt64.self))))
+            }
         case .f16: HalfConversion.float16ToFloat32(source, into: destination)
         case .bf16: HalfConversion.bfloat16ToFloat32(source, into: destination)
         case .f8e4m3: Float8Conversion.widen(source, table: Float8Conversion.e4m3Table, into: destination)
@@ -58,6 +62,10 @@ extension Tensor {
         case .f32:
             if let from = source.baseAddress, let to = destination.baseAddress {
                 to.copyMemory(from: from, byteCount: destination.count)
+            }
+        case .f64:
+            for i in 0..<source.count {
+                destination.storeBytes(of: Double(source[i]).bitPattern.littleEndian, toByteOffset: 8 &* i, as: UInt64.self)
             }
         case .f16: HalfConversion.float32ToFloat16(source, into: destination)
         case .bf16: HalfConversion.float32ToBFloat16(source, into: destination)

@@ -45,4 +45,23 @@ struct BLASTests {
         var a: [Double] = [1, 2, 2, 1]
         #expect(throws: LAPACK.Failure(routine: "dpotrf", info: 2)) { try LAPACK.choleskyFactor(&a, n: 2, triangle: .upper) }
     }
+
+    @Test("trtri inverts a triangular matrix in place, in either triangle and precision")
+    func triangularInverse() throws {
+        let n = 5
+        var lower = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0...i { lower[i * n + j] = i == j ? Double(i + 2) : Double((i * 3 + j) % 5) - 2 } }
+        var inverse = lower
+        try LAPACK.triangularInverse(&inverse, n: n, triangle: .lower)
+        var product = [Double](repeating: 0, count: n * n)
+        BLAS.dgemm(m: n, n: n, k: n, a: lower, lda: n, b: inverse, ldb: n, c: &product, ldc: n)
+        for i in 0..<n { for j in 0..<n { #expect(abs(product[i * n + j] - (i == j ? 1 : 0)) < 1e-12) } }
+        let upper = Matrix(rows: n, columns: n, values: lower.map { Float($0) }).transposed()
+        var upperInverse = upper.values
+        try LAPACK.triangularInverse(&upperInverse, n: n, triangle: .upper)
+        let identity = upper.multiplied(by: Matrix(rows: n, columns: n, values: upperInverse))
+        for i in 0..<n { for j in 0..<n { #expect(abs(identity[i, j] - (i == j ? 1 : 0)) < 1e-5) } }
+        var singular: [Float] = [1, 0, 0, 0]
+        #expect(throws: LAPACK.Failure(routine: "strtri", info: 2)) { try LAPACK.triangularInverse(&singular, n: 2, triangle: .lower) }
+    }
 }

@@ -36,3 +36,17 @@ struct TensorTests {
         #expect(empty.elementCount == 0 && empty.floats().isEmpty)
     }
 }
+
+@Suite("F64 tensors")
+struct Float64TensorTests {
+    @Test("doubles round-trip bit for bit, and Float conversion rounds to nearest")
+    func exactRoundTrip() {
+        let values: [Double] = [0, -0.0, 1.0 / 3.0, -1e300, .leastNonzeroMagnitude, .infinity, 0.1 + 0.2, Double(Float.greatestFiniteMagnitude) * 4]
+        let tensor = Tensor(doubles: values, shape: [2, 4])
+        #expect(tensor.dtype == .f64 && tensor.byteCount == 64)
+        #expect(tensor.doubles().map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(tensor.floats() == values.map { Float($0) })
+        #expect(Tensor(floats: [1.5, -2], shape: [2], dtype: .f64).doubles() == [1.5, -2])
+        #expect(Tensor(floats: [1.5, -2], shape: [2], dtype: .bf16).doubles() == [1.5, -2])
+    }
+}

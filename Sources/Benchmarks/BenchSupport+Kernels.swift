@@ -1,0 +1,32 @@
+import Kernels
+
+/// The in-run BLAS reference of the kernel benchmarks: the fastest of `repetitions` n×n×n
+/// sgemm calls, in GFLOP/s.
+func measuredSgemmRate(n: Int = 4096, repetitions: Int = 3) -> Double {
+    var a = [Float](repeating: 0, count: n * n)
+    for i in 0..<(n * n) { a[i] = Float(i % 97) * 0.01 - 0.4 }
+    let b = a
+    var c = [Float](repeating: 0, count: n * n)
+    let seconds = fastest(of: repetitions) { r in
+        a[r] += 1
+        BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+    }
+    if c[n + 1].isNaN { print("") }
+    return 2 * Double(n) * Double(n) * Double(n) / seconds / 1e9
+}
+
+/// Deterministic pseudo-random values in [−1, 1) (SplitMix64), cheap enough for gigabytes.
+func benchValues(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for i in 0..<count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            buffer[i] = Float(Int32(truncatingIfNeeded: z)) * 0x1p-31
+        }
+        initialized = count
+    }
+}
