@@ -1,7 +1,6 @@
 import Tensors
 
-/// The `DType` enum of calibrate.proto. F64 (12) is defined on the wire but has no `Tensors.DType`
-/// case yet, so a frame of that type is refused as malformed until one is added here.
+/// The `DType` enum of calibrate.proto (F64 carries the statistics' float64 sums).
 extension DType {
     /// The value of this type in calibrate.proto's `DType` enum.
     public var wireValue: UInt32 {
@@ -17,6 +16,7 @@ extension DType {
         case .i64: 9
         case .u8: 10
         case .bool: 11
+        case .f64: 12
         }
     }
 

@@ -97,6 +97,7 @@ struct CodecTests {
         }
         #expect(Set(DType.allCases.map(\.wireValue)).count == DType.allCases.count)
         #expect(DType(wireValue: 0) == nil)
-        #expect(DType(wireValue: 12) == nil, "F64 has no Tensors.DType yet")
+        #expect(DType(wireValue: 12) == .f64)
+        #expect(DType(wireValue: 13) == nil)
     }
 }

@@ -126,8 +126,9 @@ struct ValidationTests {
         #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(2, varint: 2); $0.field(3, bytes: [2, 2]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == nil)
         // dtype × shape differs from byte_length.
         #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(2, varint: 1); $0.field(3, bytes: [2, 2]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == .frameMismatch)
-        // F64 is not supported by this build; 0 is no type.
-        #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(2, varint: 12); $0.field(3, bytes: [1]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == .malformed)
+        // F64 [1] is 8 bytes; 13 is no type, nor is a missing one.
+        #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(2, varint: 12); $0.field(3, bytes: [1]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == nil)
+        #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(2, varint: 13); $0.field(3, bytes: [1]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == .malformed)
         #expect(withDescriptor({ $0.field(1, string: "x"); $0.field(3, bytes: [8]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == .malformed)
         // No name, no checksum, no length.
         #expect(withDescriptor({ $0.field(2, varint: 10); $0.field(3, bytes: [8]); $0.field(4, varint: 8); $0.field(5, fixed64: checksum) }, frameBytes: data) == .malformed)
