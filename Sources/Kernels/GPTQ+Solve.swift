@@ -1,5 +1,5 @@
 /// The column loop of GPTQ over one tile of rows at a time (see `GPTQ`).
-struct SolvePlan {
+struct GPTQTilePlan {
     let factor: GPTQFactor
     let options: GPTQSolveOptions
     let columns: Int

@@ -34,7 +34,7 @@ public enum GPTQ {
             throw KernelError(.invalidArgument, "\(context): a row slice must start on a multiple of the row tile \(options.rowTile), found row \(request.firstRow)")
         }
         try RoundToNearest.checkFinite(request.weights, context)
-        let plan = SolvePlan(factor: factor, options: options)
+        let plan = GPTQTilePlan(factor: factor, options: options)
         var output = SolveOutput(rows: rows, columns: k, groups: plan.groups)
         request.weights.values.withUnsafeBufferPointer { weights in
             plan.run(weights.baseAddress!, rows: rows, output: &output)
