@@ -59,12 +59,17 @@ let package = Package(
             name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
+        // The worker's side of the job: its samples' hidden states, capture, solve, apply.
+        .target(name: "WorkerCore", dependencies: ["Model", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+
         // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
         .target(
             name: "CoordinatorCore",
-            dependencies: ["Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
+            dependencies: ["WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore", "WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors"],
+            swiftSettings: swiftSettings),
 
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
         .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),

@@ -46,9 +46,12 @@ public final class ShardedCheckpointWriter {
     }
 
     /// Writes what is buffered, renames every shard to its final name and writes the index.
+    /// - Parameter beforeIndex: runs after the shards have their final names and before the
+    ///   index is written (side files, config.json: anything that must exist before the
+    ///   checkpoint looks complete); gets the final shard names in order.
     /// - Returns: the index written, and the final file names in order.
     @discardableResult
-    public func finish() throws -> (index: ShardIndex, files: [String]) {
+    public func finish(beforeIndex: ([String]) throws -> Void = { _ in }) throws -> (index: ShardIndex, files: [String]) {
         if !pending.isEmpty || written.isEmpty { try flush() }
         let count = written.count
         var weightMap: [String: String] = [:]
@@ -66,6 +69,7 @@ public final class ShardedCheckpointWriter {
             total += shard.bytes
         }
         let index = ShardIndex(totalSize: total, weightMap: weightMap)
+        try beforeIndex(files)
         try AtomicFile.write(Array(index.encoded()), to: (directory as NSString).appendingPathComponent(ShardIndex.fileName))
         return (index, files)
     }

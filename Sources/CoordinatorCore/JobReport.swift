@@ -87,6 +87,17 @@ public struct JobReport: Codable, Sendable {
         return try encoder.encode(self)
     }
 
+    /// The provenance manifest (`calibrate-manifest.json`): what made the checkpoint — method,
+    /// bits, group size, samples, sequence length, seed, tool version —, per-layer losses, and
+    /// the sha256 of every shard.
+    public func manifest() throws -> Data {
+        var copy = self
+        copy.processes = []
+        copy.notes = []
+        copy.layers = layers.map { Layer(index: $0.index, modules: $0.modules) }
+        return try copy.json()
+    }
+
     /// The report as Markdown: provenance, a per-layer table, processes, shards, notes.
     public func markdown() -> String {
         var lines = ["# calibrate report", ""]

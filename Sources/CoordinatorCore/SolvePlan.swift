@@ -35,22 +35,27 @@ public struct SolvePlan: Sendable, Equatable {
     public let pieces: [Piece]
 
     /// Plans `matrices` over `workers` workers.
-    /// - Parameter minimumRows: pieces are never cut smaller than this (keeps messages worth sending).
-    public init(matrices: [Matrix], workers: Int, minimumRows: Int = 64) {
-        precondition(workers > 0, "a plan needs at least one worker")
+    /// - Parameters:
+    ///   - minimumRows: pieces are never cut smaller than this (keeps messages worth sending).
+    ///   - rowAlignment: every piece starts on a multiple of this (GPTQ solves rows in tiles, and
+    ///     a slice is identical to the whole matrix's rows only when it starts on the tile grid).
+    public init(matrices: [Matrix], workers: Int, minimumRows: Int = 64, rowAlignment: Int = 1) {
+        precondition(workers > 0 && rowAlignment > 0, "a plan needs at least one worker and a positive alignment")
         let total = matrices.reduce(0.0) { $0 + Double($1.rows) * $1.costPerRow }
         let share = total / Double(workers) / 4
         var candidates: [(matrix: Matrix, rows: Range<Int>, cost: Double)] = []
         for matrix in matrices where matrix.rows > 0 {
+            let units = (matrix.rows + rowAlignment - 1) / rowAlignment
             let rowsPerShare = max(minimumRows, Int((share / matrix.costPerRow).rounded(.up)))
-            let pieceCount = max(1, (matrix.rows + rowsPerShare - 1) / rowsPerShare)
-            let base = matrix.rows / pieceCount
-            let extra = matrix.rows % pieceCount
+            let unitsPerPiece = max(1, (rowsPerShare + rowAlignment - 1) / rowAlignment)
+            let pieceCount = max(1, (units + unitsPerPiece - 1) / unitsPerPiece)
+            let base = units / pieceCount
+            let extra = units % pieceCount
             var start = 0
             for piece in 0..<pieceCount {
-                let count = base + (piece < extra ? 1 : 0)
-                candidates.append((matrix, start..<(start + count), Double(count) * matrix.costPerRow))
-                start += count
+                let end = min(matrix.rows, start + (base + (piece < extra ? 1 : 0)) * rowAlignment)
+                candidates.append((matrix, start..<end, Double(end - start) * matrix.costPerRow))
+                start = end
             }
         }
         let ordered = candidates.enumerated().sorted { ($0.element.cost, -$0.offset) > ($1.element.cost, -$1.offset) }

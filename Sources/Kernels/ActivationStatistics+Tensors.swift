@@ -3,20 +3,21 @@ import Tensors
 /// Statistics as `[String: Tensor]`, to travel between machines and be saved and merged later.
 ///
 ///   "token_count"  I64 [1]
-///   "xtx_upper"    F64 [K(K+1)/2]  Σ xxᵀ, upper triangle packed row-major
+///   "xtx_upper"    I64 [K(K+1)/2, 2]  Σ xxᵀ, upper triangle packed row-major
 ///   "absmax"       F32 [K]
-///   "sum_abs"      F64 [K]
-///   "sum_squares"  F64 [K]
-/// Every value survives the round trip bit for bit.
+///   "sum_abs"      I64 [K, 2]
+///   "sum_squares"  I64 [K, 2]
+/// Sums are `FixedPointSum` integers (units of 2⁻⁴⁸), each as two little-endian 64-bit words
+/// (low, then high, two's complement): the round trip is exact.
 extension ActivationStatistics {
     /// The statistics as named tensors.
     public func tensors() -> [String: Tensor] {
         [
             "token_count": .integers([Int64(tokenCount)], dtype: .i64, shape: [1]),
-            "xtx_upper": Tensor(doubles: gramUpper, shape: [gramUpper.count]),
+            "xtx_upper": Self.tensor(gramSums),
             "absmax": Tensor(floats: absMax, shape: [columns]),
-            "sum_abs": Tensor(doubles: sumAbs, shape: [columns]),
-            "sum_squares": Tensor(doubles: sumSquares, shape: [columns]),
+            "sum_abs": Self.tensor(absSums),
+            "sum_squares": Self.tensor(squareSums),
         ]
     }
 
@@ -30,15 +31,49 @@ extension ActivationStatistics {
         try reader.require(absMaxTensor.shape.count == 1 && absMaxTensor.shape[0] > 0, "\"absmax\" has shape \(absMaxTensor.shape), expected [K] with K > 0")
         let k = absMaxTensor.shape[0]
         let count = try reader.int64s("token_count", count: 1)[0]
-        let gram = try reader.doubles("xtx_upper", count: k * (k + 1) / 2)
+        let gram = try Self.sums(reader, "xtx_upper", count: k * (k + 1) / 2)
         let absMax = absMaxTensor.floats()
-        let sumAbs = try reader.doubles("sum_abs", count: k)
-        let sumSquares = try reader.doubles("sum_squares", count: k)
+        let sumAbs = try Self.sums(reader, "sum_abs", count: k)
+        let sumSquares = try Self.sums(reader, "sum_squares", count: k)
         try reader.require(count >= 0, "token count \(count) is negative")
         try reader.require(absMax.allSatisfy { $0 >= 0 && $0.isFinite }, "\"absmax\" holds a negative or non-finite value")
-        try reader.require(sumAbs.allSatisfy { $0 >= 0 && $0.isFinite } && sumSquares.allSatisfy { $0 >= 0 && $0.isFinite },
-                           "\"sum_abs\" or \"sum_squares\" holds a negative or non-finite value")
-        try reader.require(gram.allSatisfy(\.isFinite), "\"xtx_upper\" holds a non-finite value")
-        self.init(columns: k, tokenCount: count, gramUpper: gram, absMax: absMax, sumAbs: sumAbs, sumSquares: sumSquares)
+        try reader.require(sumAbs.allSatisfy { $0 >= 0 } && sumSquares.allSatisfy { $0 >= 0 },
+                           "\"sum_abs\" or \"sum_squares\" holds a negative value")
+        try reader.require((0..<k).allSatisfy { gram[Self.packedRowStart($0, columns: k)] >= 0 }, "\"xtx_upper\" has a negative diagonal entry")
+        self.init(columns: k, tokenCount: count, gramSums: gram, absMax: absMax, absSums: sumAbs, squareSums: sumSquares)
+    }
+
+    /// Statistics from float64 sums computed elsewhere (another tool, a reference
+    /// implementation), converted to fixed point (`FixedPointSum`: truncated below 2⁻⁴⁸).
+    /// - Throws: `KernelError.invalidArgument` for arrays of the wrong length, negative counts or
+    ///   sums; `.unrepresentable` for a sum beyond the fixed-point range or not finite.
+    public init(columns k: Int, tokenCount: Int, gramUpper: [Double], absMax: [Float], sumAbs: [Double], sumSquares: [Double]) throws(KernelError) {
+        guard k > 0, tokenCount >= 0, gramUpper.count == k * (k + 1) / 2, absMax.count == k, sumAbs.count == k, sumSquares.count == k else {
+            throw KernelError(.invalidArgument, "statistics of width \(k): arrays of \(gramUpper.count), \(absMax.count), \(sumAbs.count), \(sumSquares.count) values and \(tokenCount) tokens do not fit")
+        }
+        for (name, values) in [("XᵀX", gramUpper), ("Σ|x|", sumAbs), ("Σx²", sumSquares)] {
+            if let bad = values.first(where: { !$0.isFinite || abs($0) >= 0x1p78 }) {
+                throw KernelError(.unrepresentable, "statistics: \(name) holds \(bad), outside the fixed-point range ±2⁷⁸")
+            }
+        }
+        self.init(columns: k, tokenCount: tokenCount, gramSums: gramUpper.map(FixedPointSum.fixed), absMax: absMax,
+                  absSums: sumAbs.map(FixedPointSum.fixed), squareSums: sumSquares.map(FixedPointSum.fixed))
+    }
+
+    /// Fixed-point sums as an I64 [n, 2] tensor (their memory, copied as it is).
+    private static func tensor(_ sums: [Int128]) -> Tensor {
+        let storage = sums.withUnsafeBytes { TensorStorage(copying: $0) }
+        return try! Tensor(dtype: .i64, shape: [sums.count, 2], storage: storage)
+    }
+
+    /// Fixed-point sums read back from an I64 [count, 2] tensor.
+    private static func sums(_ reader: TensorReader, _ name: String, count: Int) throws(KernelError) -> [Int128] {
+        let tensor = try reader.tensor(name, dtypes: [.i64])
+        try reader.require(tensor.shape == [count, 2], "tensor \"\(name)\" has shape \(tensor.shape), expected [\(count), 2]")
+        var sums = [Int128](repeating: 0, count: count)
+        sums.withUnsafeMutableBytes { destination in
+            tensor.withUnsafeBytes { destination.copyMemory(from: $0) }
+        }
+        return sums
     }
 }

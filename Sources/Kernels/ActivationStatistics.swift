@@ -3,31 +3,42 @@
 ///
 ///   K            the input width (`columns`)
 ///   n            tokens seen (`tokenCount`)
-///   XᵀX          Σ_t x_t x_tᵀ, float64, upper triangle packed row-major (`gramUpper`): row i holds
+///   XᵀX          Σ_t x_t x_tᵀ, upper triangle packed row-major (`gramSums`): row i holds
 ///                columns i..<K starting at offset i·K − i·(i−1)/2
 ///   absMax       max_t |x_t,k|, Float (exact: a max of Floats)
-///   sumAbs       Σ_t |x_t,k|, float64
-///   sumSquares   Σ_t x_t,k², float64 (each square of a Float is exact in float64)
+///   sumAbs       Σ_t |x_t,k|
+///   sumSquares   Σ_t x_t,k²
+/// The three sums are exact fixed-point integers (`FixedPointSum`, units of 2⁻⁴⁸); `gramUpper`,
+/// `sumAbs` and `sumSquares` give them as Doubles.
 ///
 /// Accumulation: each batch's XᵀX is computed in Float through BLAS, one column panel at a time
 /// (`sgemm` for the rectangle above the diagonal block, `ssyrk` for the block), and each panel is
-/// added into the float64 sum at once. Why not `dsyrk`: it runs at half sgemm's rate and needs a
-/// float64 copy of X; the Float products of one batch carry a relative error of about
-/// √rows · 2⁻²⁴ (≈3·10⁻⁶ for 2048 tokens), far below the sampling noise of a Hessian, while the
-/// sum across batches — where millions of tokens accumulate — is float64. Why panels: the Float
-/// buffer is K × panelWidth instead of K × K (58 MB rather than 3.3 GB for K = 28672).
+/// added into the sum at once; a batch's per-channel sums are float64 over its tokens. Why not
+/// `dsyrk`: it runs at half sgemm's rate and needs a float64 copy of X; the Float products of one
+/// batch carry a relative error of about √rows · 2⁻²⁴ (≈3·10⁻⁶ for 2048 tokens), far below the
+/// sampling noise of a Hessian. Why panels: the Float buffer is K × panelWidth instead of K × K
+/// (58 MB rather than 3.3 GB for K = 28672).
 ///
-/// Merging: element-wise addition (max for absMax). A batch's contribution depends only on the
-/// batch, so statistics of shards that split the batches differently from one pass agree with it
-/// to float64 rounding (≈10⁻¹⁶ relative per addition); merge in a fixed order (by shard index) and
-/// the result is reproducible bit for bit.
+/// Merging: integer addition (max for absMax), which is exact and associative. A batch's
+/// contribution depends only on the batch, so statistics of any split of the same batches over
+/// shards, merged in any order, equal one pass **bit for bit**. The price is 16 bytes per XᵀX
+/// entry instead of 8 (6.6 GB for K = 28672).
 public struct ActivationStatistics: Sendable, Equatable {
     public let columns: Int
     public private(set) var tokenCount: Int
-    public private(set) var gramUpper: [Double]
+    /// XᵀX, upper triangle packed, in units of 2⁻⁴⁸.
+    public private(set) var gramSums: [Int128]
     public private(set) var absMax: [Float]
-    public private(set) var sumAbs: [Double]
-    public private(set) var sumSquares: [Double]
+    /// Σ|x| and Σx² per channel, in units of 2⁻⁴⁸.
+    public private(set) var absSums: [Int128]
+    public private(set) var squareSums: [Int128]
+
+    /// XᵀX, upper triangle packed, as Doubles.
+    public var gramUpper: [Double] { gramSums.map(FixedPointSum.double) }
+    /// Σ_t |x_t,k| per channel.
+    public var sumAbs: [Double] { absSums.map(FixedPointSum.double) }
+    /// Σ_t x_t,k² per channel.
+    public var sumSquares: [Double] { squareSums.map(FixedPointSum.double) }
 
     /// Columns of X per panel of the batched XᵀX product.
     public static let panelWidth = 512
@@ -35,18 +46,18 @@ public struct ActivationStatistics: Sendable, Equatable {
     /// Empty statistics for inputs of width `columns`.
     public init(columns: Int) {
         precondition(columns > 0, "ActivationStatistics: width must be positive, found \(columns)")
-        self.init(columns: columns, tokenCount: 0, gramUpper: [Double](repeating: 0, count: columns * (columns + 1) / 2),
-                  absMax: [Float](repeating: 0, count: columns), sumAbs: [Double](repeating: 0, count: columns),
-                  sumSquares: [Double](repeating: 0, count: columns))
+        self.init(columns: columns, tokenCount: 0, gramSums: [Int128](repeating: 0, count: columns * (columns + 1) / 2),
+                  absMax: [Float](repeating: 0, count: columns), absSums: [Int128](repeating: 0, count: columns),
+                  squareSums: [Int128](repeating: 0, count: columns))
     }
 
-    init(columns: Int, tokenCount: Int, gramUpper: [Double], absMax: [Float], sumAbs: [Double], sumSquares: [Double]) {
+    init(columns: Int, tokenCount: Int, gramSums: [Int128], absMax: [Float], absSums: [Int128], squareSums: [Int128]) {
         self.columns = columns
         self.tokenCount = tokenCount
-        self.gramUpper = gramUpper
+        self.gramSums = gramSums
         self.absMax = absMax
-        self.sumAbs = sumAbs
-        self.sumSquares = sumSquares
+        self.absSums = absSums
+        self.squareSums = squareSums
     }
 
     /// Where row i of the packed upper triangle starts.
@@ -57,7 +68,8 @@ public struct ActivationStatistics: Sendable, Equatable {
     /// - Parameters:
     ///   - layer, module: named in the error when the batch holds NaN or ±Inf.
     /// - Throws: `KernelError.nonFinite` naming layer, module, token row and channel; the statistics
-    ///   are unchanged then. `.invalidArgument` when `x.count != rows · K`.
+    ///   are unchanged then. `.invalidArgument` when `x.count != rows · K`; `.unrepresentable` when
+    ///   a channel's sum of squares over the batch reaches 2⁶⁴ (see `FixedPointSum`).
     public mutating func accumulate(_ x: UnsafeBufferPointer<Float>, rows: Int, layer: Int, module: String) throws(KernelError) {
         let k = columns
         guard rows >= 0, x.count == rows * k else {
@@ -92,11 +104,16 @@ public struct ActivationStatistics: Sendable, Equatable {
             let row = (0..<rows).first { !x[$0 * k + channel].isFinite } ?? 0
             throw KernelError(.nonFinite, "layer \(layer) \(module): input token \(row), channel \(channel) of a \(rows)×\(k) batch is \(x[row * k + channel])")
         }
+        // Every XᵀX entry of the batch is at most max(diag) by Cauchy–Schwarz, so checking the
+        // squares bounds every summand of `accumulateGram` too.
+        if let channel = batchSquares.firstIndex(where: { !FixedPointSum.isRepresentable($0) }) {
+            throw KernelError(.unrepresentable, "layer \(layer) \(module): channel \(channel) sums to \(batchSquares[channel]) over a \(rows)-token batch, beyond the statistics' range of 2⁶⁴ per batch")
+        }
         accumulateGram(base, rows: rows)
         for c in 0..<k {
             absMax[c] = max(absMax[c], batchMax[c])
-            sumAbs[c] += batchAbs[c]
-            sumSquares[c] += batchSquares[c]
+            absSums[c] &+= FixedPointSum.fixed(batchAbs[c])
+            squareSums[c] &+= FixedPointSum.fixed(batchSquares[c])
         }
         tokenCount += rows
     }
@@ -107,13 +124,13 @@ public struct ActivationStatistics: Sendable, Equatable {
     }
 
     /// Adds XᵀX of the batch, panel by panel: for columns c0..<c1, the rectangle rows 0..<c0 by sgemm
-    /// and the diagonal block by ssyrk (upper triangle), then the upper part into the float64 sum.
+    /// and the diagonal block by ssyrk (upper triangle), then the upper part into the fixed-point sum.
     private mutating func accumulateGram(_ x: UnsafePointer<Float>, rows: Int) {
         let k = columns
         let width = min(Self.panelWidth, k)
         var panel = [Float](repeating: 0, count: k * width)
         panel.withUnsafeMutableBufferPointer { p in
-            gramUpper.withUnsafeMutableBufferPointer { gram in
+            gramSums.withUnsafeMutableBufferPointer { gram in
                 for c0 in stride(from: 0, to: k, by: width) {
                     let c1 = min(c0 + width, k), w = c1 - c0
                     // panel[i, j − c0] = Σ_t x[t, i] · x[t, j] for i < c0 (rectangle), c0 ≤ i ≤ j (block).
@@ -124,7 +141,7 @@ public struct ActivationStatistics: Sendable, Equatable {
                         let first = max(i, c0)
                         let target = gram.baseAddress! + Self.packedRowStart(i, columns: k) - i
                         let source = p.baseAddress! + i * w - c0
-                        for j in first..<c1 { target[j] += Double(source[j]) }
+                        for j in first..<c1 { target[j] &+= FixedPointSum.fixed(source[j]) }
                     }
                 }
             }
@@ -138,15 +155,19 @@ public struct ActivationStatistics: Sendable, Equatable {
             throw KernelError(.invalidArgument, "statistics merge: width \(other.columns) into width \(columns)")
         }
         tokenCount += other.tokenCount
-        for i in 0..<gramUpper.count { gramUpper[i] += other.gramUpper[i] }
+        gramSums.withUnsafeMutableBufferPointer { sums in
+            other.gramSums.withUnsafeBufferPointer { more in
+                for i in 0..<sums.count { sums[i] &+= more[i] }
+            }
+        }
         for c in 0..<columns {
             absMax[c] = max(absMax[c], other.absMax[c])
-            sumAbs[c] += other.sumAbs[c]
-            sumSquares[c] += other.sumSquares[c]
+            absSums[c] &+= other.absSums[c]
+            squareSums[c] &+= other.squareSums[c]
         }
     }
 
-    /// The merge of `parts` in their order (callers order them by shard index).
+    /// The merge of `parts` (the same bits in any order; callers order them by shard index).
     /// - Throws: `KernelError.invalidArgument` for no parts or differing widths.
     public static func merged(_ parts: [ActivationStatistics]) throws(KernelError) -> ActivationStatistics {
         guard var result = parts.first else { throw KernelError(.invalidArgument, "statistics merge: no parts") }
@@ -161,8 +182,9 @@ public struct ActivationStatistics: Sendable, Equatable {
         for i in 0..<k {
             let start = Self.packedRowStart(i, columns: k) - i
             for j in i..<k {
-                full[i * k + j] = gramUpper[start + j]
-                full[j * k + i] = gramUpper[start + j]
+                let value = FixedPointSum.double(gramSums[start + j])
+                full[i * k + j] = value
+                full[j * k + i] = value
             }
         }
         return full
@@ -180,9 +202,9 @@ public struct ActivationStatistics: Sendable, Equatable {
     public func hessianDiagonal() throws(KernelError) -> [Float] {
         guard tokenCount > 0 else { throw KernelError(.invalidArgument, "statistics: no tokens seen, so no Hessian") }
         let factor = 2 / Double(tokenCount)
-        return (0..<columns).map { Float(gramUpper[Self.packedRowStart($0, columns: columns)] * factor) }
+        return (0..<columns).map { Float(FixedPointSum.double(gramSums[Self.packedRowStart($0, columns: columns)]) * factor) }
     }
 
     /// Per-channel mean |x| (what AWQ scales by).
-    public var meanAbs: [Float] { sumAbs.map { Float($0 / Double(max(tokenCount, 1))) } }
+    public var meanAbs: [Float] { absSums.map { Float(FixedPointSum.double($0) / Double(max(tokenCount, 1))) } }
 }

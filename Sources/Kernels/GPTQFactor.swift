@@ -127,7 +127,7 @@ extension GPTQ {
         }
         let scaleFactor = 2 / Double(statistics.tokenCount)
         // diag H, dead columns set to 1 (GPTQ: H[dead, dead] = 1, W[:, dead] = 0).
-        var diagonal = (0..<k).map { statistics.gramUpper[ActivationStatistics.packedRowStart($0, columns: k)] * scaleFactor }
+        var diagonal = (0..<k).map { FixedPointSum.double(statistics.gramSums[ActivationStatistics.packedRowStart($0, columns: k)]) * scaleFactor }
         let dead = (0..<k).filter { diagonal[$0] == 0 }.map(Int32.init)
         for d in dead { diagonal[Int(d)] = 1 }
         // act-order: decreasing diag H, ties by column index (a stable order, reproducible anywhere).
@@ -215,10 +215,10 @@ extension GPTQ {
     static func fillReversedHessian<T: BinaryFloatingPoint>(_ a: UnsafeMutablePointer<T>, _ statistics: ActivationStatistics,
                                                            scale: Double, order: [Int]) {
         let k = statistics.columns
-        statistics.gramUpper.withUnsafeBufferPointer { gram in
+        statistics.gramSums.withUnsafeBufferPointer { gram in
             for i in 0..<k {
                 let source = gram.baseAddress! + ActivationStatistics.packedRowStart(i, columns: k) - i
-                for j in i..<k { a[i * k + j] = T(source[j] * scale) }
+                for j in i..<k { a[i * k + j] = T(FixedPointSum.double(source[j]) * scale) }
             }
         }
         let tile = 64

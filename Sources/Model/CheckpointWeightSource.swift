@@ -2,12 +2,12 @@ import Checkpoint
 import Kernels
 import Tensors
 
-/// Weights read from a Hugging Face checkpoint (safetensors, sharded or not) and converted to
-/// float32 on load. Every tensor is checked when read: present, a float dtype, the shape the
+/// Weights read from a Hugging Face checkpoint (safetensors, sharded or not) — or from any
+/// `TensorStore` holding tensors under Hugging Face names — and converted to float32 on load. Every tensor is checked when read: present, a float dtype, the shape the
 /// config implies, no NaN or Inf. Errors name the tensor and the checkpoint.
 public final class CheckpointWeightSource: WeightSource, Sendable {
     public let config: ModelConfig
-    public let reader: CheckpointReader
+    public let reader: any TensorStore
 
     /// Opens the model directory `path` (config.json plus safetensors).
     public convenience init(directory path: String) throws {
@@ -17,6 +17,12 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
     public init(config: ModelConfig, reader: CheckpointReader) {
         self.config = config
         self.reader = reader
+    }
+
+    /// Weights from any store of Hugging Face-named tensors (e.g. streamed over the network).
+    public init(config: ModelConfig, store: any TensorStore) {
+        self.config = config
+        reader = store
     }
 
     public func embeddings(of tokens: [Int32]) throws -> Matrix {

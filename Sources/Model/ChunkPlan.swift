@@ -1,7 +1,7 @@
 /// How `LayerExecutor` cuts a batch: **groups** of whole consecutive sequences (attention needs a
 /// whole sequence), each cut into **pieces** of at most `chunkTokens` rows for the linear layers.
-/// Short sequences are packed into one group up to `chunkTokens` tokens; a longer sequence is a
-/// group of its own with several pieces. Every path through the executor uses the same plan, so
+/// Short sequences are packed into one group up to `chunkTokens` tokens (unless `packSequences`
+/// is false); a longer sequence is a group of its own with several pieces. Every path through the executor uses the same plan, so
 /// every matrix product has the same shape whichever path runs it.
 struct ChunkPlan {
     struct Group {
@@ -16,13 +16,13 @@ struct ChunkPlan {
     let maxGroupTokens: Int
     let maxPieceTokens: Int
 
-    init(batch: SequenceBatch, chunkTokens: Int) {
+    init(batch: SequenceBatch, chunkTokens: Int, packSequences: Bool = true) {
         var groups: [Group] = []
         var first = 0
         while first < batch.count {
             var last = first + 1
             var tokens = batch.lengths[first]
-            while last < batch.count, tokens + batch.lengths[last] <= chunkTokens {
+            while packSequences, last < batch.count, tokens + batch.lengths[last] <= chunkTokens {
                 tokens += batch.lengths[last]
                 last += 1
             }

@@ -59,7 +59,7 @@ public final class LayerExecutor {
         self.options = options
         self.states = states
         batch = states.batch
-        plan = ChunkPlan(batch: states.batch, chunkTokens: options.chunkTokens)
+        plan = ChunkPlan(batch: states.batch, chunkTokens: options.chunkTokens, packSequences: options.packSequences)
         rope = RotaryEmbedding(config: config, positions: batch.maxLength)
         attention = Attention(config: config, blockRows: options.attentionBlockRows)
         let (pieceRows, groupRows) = (plan.maxPieceTokens, plan.maxGroupTokens)
@@ -74,6 +74,15 @@ public final class LayerExecutor {
     }
 
     /// Bytes of the workspaces (not counting the hidden states or the stage buffer).
+    /// Replaces the hidden states with `saved` (same batch), e.g. to replay a layer from its
+    /// input; abandons a layer in progress.
+    /// - Precondition: `saved` has this executor's batch and hidden size.
+    public func restore(_ saved: HiddenStates) {
+        precondition(saved.batch == batch && saved.hiddenSize == config.hiddenSize, "restore: states of another batch")
+        staged = nil
+        states = saved
+    }
+
     public var workspaceBytes: Int {
         [normed, q, k, v, attended, attentionWorkspace, gate, up].reduce(0) { $0 + $1.byteCount }
     }

@@ -54,10 +54,7 @@ struct GPTQTests {
     func dampingRetries() throws {
         // XᵀX = [[1, 2], [2, 1]] is indefinite: fails at 1 % and 10 % damping, is singular at
         // 100 % (a zero pivot, exactly), and factors at 1000 %.
-        var tensors = ActivationStatistics(columns: 2).tensors()
-        tensors["token_count"] = Tensor(floats: [2], shape: [1], dtype: .i64)
-        tensors["xtx_upper"] = Tensor(doubles: [1, 2, 1], shape: [3])
-        let statistics = try ActivationStatistics(tensors: tensors, name: "synthetic")
+        let statistics = try ActivationStatistics(columns: 2, tokenCount: 2, gramUpper: [1, 2, 1], absMax: [1, 1], sumAbs: [1, 1], sumSquares: [1, 1])
         for precision in [FactorPrecision.float32, .float64] {
             let factor = try GPTQ.prepareFactor(statistics: statistics, options: GPTQFactorOptions(precision: precision))
             #expect(factor.dampingRetries == 3 && abs(factor.dampingPercent - 10) < 1e-12 && abs(factor.damping - 10) < 1e-12)

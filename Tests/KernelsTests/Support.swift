@@ -35,7 +35,14 @@ final class KernelFixtures: Sendable {
             name: name, spec: spec,
             x: Matrix(rows: spec.tokens, columns: spec.columns, values: floats("\(name).x")),
             w: Matrix(rows: spec.rows, columns: spec.columns, values: floats("\(name).w")),
-            statistics: try! ActivationStatistics(tensors: group("\(name).stats."), name: name))
+            statistics: statistics(group("\(name).stats."), columns: spec.columns))
+    }
+
+    /// The reference's float64 statistics, converted to fixed point.
+    func statistics(_ tensors: [String: Tensor], columns: Int) -> ActivationStatistics {
+        try! ActivationStatistics(
+            columns: columns, tokenCount: Int(tensors["token_count"]!.floats()[0]), gramUpper: tensors["xtx_upper"]!.doubles(),
+            absMax: tensors["absmax"]!.floats(), sumAbs: tensors["sum_abs"]!.doubles(), sumSquares: tensors["sum_squares"]!.doubles())
     }
 
     /// The reference's factor (float64 U rounded to Float), as a coordinator would ship it.

@@ -1,0 +1,205 @@
+import Checkpoint
+import Foundation
+import Kernels
+import Model
+import Tensors
+import WorkerCore
+
+/// What a calibration job works on: the model, the output, the recipe and the samples.
+public struct JobInputs: Sendable {
+    public var modelPath: String
+    public var outputPath: String
+    public var overwrite: Bool
+    public var recipe: Recipe
+    /// The calibration sequences (token ids), already cut and sampled.
+    public var sequences: [[Int32]]
+    /// BLAS threads each worker uses (0: leave each worker's setting alone).
+    public var workerThreads: Int
+
+    public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0) {
+        self.modelPath = modelPath
+        self.outputPath = outputPath
+        self.overwrite = overwrite
+        self.recipe = recipe
+        self.sequences = sequences
+        self.workerThreads = workerThreads
+    }
+}
+
+/// The coordinator's side of the distributed, layer-by-layer calibration (docs/ARCHITECTURE.md,
+/// "The main job"):
+///
+///     start workers (each embeds its share of the samples)
+///     for each layer: load → for each stage (q/k/v, o, gate/up, down):
+///         capture statistics on every worker → merge in worker order → prepare the factor →
+///         solve row pieces across workers → assemble → apply on every worker
+///     → write the layer's tensors
+///     finish: side files, config.json, then the index (the checkpoint is complete only then)
+///
+/// Without true-sequential the whole layer is captured with the original weights first.
+public final class CalibrationJob {
+    let inputs: JobInputs
+    let workers: [any WorkerConnection]
+    let progress: ProgressReporter?
+    let config: ModelConfig
+    let reader: CheckpointReader
+    let configJSON: [UInt8]
+    /// What each worker is doing, for the progress line.
+    var states: [String]
+
+    /// Opens the model and checks the inputs against it, before any work starts.
+    /// - Throws: `JobError` (or the checkpoint's error) naming what does not fit.
+    public init(inputs: JobInputs, workers: [any WorkerConnection], progress: ProgressReporter? = nil) throws {
+        guard !workers.isEmpty else { throw JobError("no workers: give --workers hosts.txt or --local-workers N") }
+        self.inputs = inputs
+        self.workers = workers
+        self.progress = progress
+        try inputs.recipe.validate()
+        config = try ModelConfig(directory: inputs.modelPath)
+        reader = try CheckpointReader(path: inputs.modelPath)
+        guard let data = FileManager.default.contents(atPath: (inputs.modelPath as NSString).appendingPathComponent("config.json")) else {
+            throw JobError("\(inputs.modelPath)/config.json: cannot read")
+        }
+        configJSON = [UInt8](data)
+        states = workers.map { _ in "idle" }
+        try checkFits()
+    }
+
+    private func checkFits() throws {
+        let recipe = inputs.recipe
+        if recipe.groupSize != -1 {
+            for stage in LayerStage.allCases where stage.inputWidth(config) % recipe.groupSize != 0 {
+                throw JobError("group size \(recipe.groupSize) does not divide the \(stage) input width \(stage.inputWidth(config)) of \(inputs.modelPath); choose a divisor or -1 (per channel)")
+            }
+        }
+        guard !inputs.sequences.isEmpty else { throw JobError("no calibration samples") }
+        if let long = inputs.sequences.firstIndex(where: { $0.count > config.maxPositionEmbeddings }) {
+            throw JobError("sample \(long) has \(inputs.sequences[long].count) tokens, more than max_position_embeddings \(config.maxPositionEmbeddings)")
+        }
+        for name in ["model.embed_tokens.weight"] where !reader.contains(name) {
+            throw JobError("\(inputs.modelPath): the checkpoint has no \(name)")
+        }
+    }
+
+    /// Runs the job to the end and writes the checkpoint.
+    /// - Returns: the report (also written beside the checkpoint).
+    /// - Throws: the first error of any worker, naming the worker; the output directory is then
+    ///   left without its index, visibly incomplete.
+    public func run() async throws -> JobReport {
+        let start = Date()
+        let output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
+        var report = JobReport(recipe: inputs.recipe, model: inputs.modelPath, output: inputs.outputPath)
+        let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity))
+        try await startWorkers(shards: shards)
+        let writer = ShardedCheckpointWriter(directory: output.path, maxShardSize: inputs.recipe.maxShardSize)
+        for name in reader.names where !name.hasPrefix("model.layers.") {
+            try writer.add(name, try reader.tensor(name))
+        }
+        var quantizedModules: [String] = []
+        for layer in 0..<config.numHiddenLayers {
+            let (layerReport, quantized) = try await calibrate(layer: layer, writer: writer)
+            report.layers.append(layerReport)
+            quantizedModules += quantized
+            progress?.layerDone(layer)
+        }
+        let summaries = try await broadcast("finish") { _ in .finish }.map { reply -> WorkerSummary in
+            guard case .finished(let summary)? = reply else { throw JobError("unexpected reply to finish: \(String(describing: reply))") }
+            return summary
+        }
+        for (index, worker) in workers.enumerated() {
+            report.processes.append(.init(role: "worker", address: worker.address, samples: shards[index].count, peakResidentBytes: summaries[index].peakResidentBytes))
+        }
+        report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0), at: 0)
+        for worker in workers {
+            let traffic = await worker.traffic()
+            report.bytesSent += traffic.sent
+            report.bytesReceived += traffic.received
+        }
+        let ignored = ignoredModules(quantized: Set(quantizedModules))
+        try writer.finish { files in
+            report.shards = try files.map { name in
+                let path = output.file(name)
+                let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                return JobReport.Shard(name: name, bytes: size, sha256: try SHA256.hexDigest(ofFile: path))
+            }
+            report.totalSeconds = Date().timeIntervalSince(start)
+            try output.copyAuxiliaryFiles(from: inputs.modelPath)
+            try output.writeJSON(try JSONSerialization.jsonObject(with: report.manifest()), to: "calibrate-manifest.json")
+            try AtomicFile.write(Array(try report.json()), to: output.file("calibrate-report.json"))
+            try AtomicFile.write(Array(report.markdown().utf8), to: output.file("calibrate-report.md"))
+            try output.writeConfig(from: inputs.modelPath, quantizationConfig: QuantizationConfig.compressedTensors(recipe: inputs.recipe, ignore: ignored))
+        }
+        progress?.finish()
+        return report
+    }
+
+    /// Full names of the linear modules not quantized: lm_head and everything the recipe ignores.
+    private func ignoredModules(quantized: Set<String>) -> [String] {
+        var names: [String] = ["lm_head"]
+        for layer in 0..<config.numHiddenLayers {
+            for stage in LayerStage.allCases {
+                for linear in stage.linearNames {
+                    let name = LayerWeights.tensorName(layer: layer, linear)
+                    if !quantized.contains(name) { names.append(name) }
+                }
+            }
+        }
+        return names
+    }
+
+    // MARK: - Workers
+
+    private func startWorkers(shards: [Range<Int>]) async throws {
+        let streaming = inputs.recipe.streamWeights
+        let embeddingSource = streaming ? CheckpointWeightSource(config: config, reader: reader) : nil
+        _ = try await broadcast("start") { index in
+            let sequences = Array(self.inputs.sequences[shards[index]])
+            let job = WorkerJob(jobID: self.jobID, modelPath: streaming ? nil : self.inputs.modelPath, configJSON: self.configJSON,
+                                sequences: sequences, firstSample: shards[index].lowerBound, threads: self.inputs.workerThreads,
+                                trueSequential: self.inputs.recipe.trueSequential)
+            var embeddings: Tensor?
+            if let embeddingSource {
+                let tokens = sequences.flatMap { $0 }
+                let rows = try embeddingSource.embeddings(of: tokens)
+                embeddings = Tensor(floats: rows.values, shape: [tokens.count, self.config.hiddenSize])
+            }
+            return .start(job, embeddings: embeddings)
+        }
+    }
+
+    /// A job identifier unique enough to tell jobs apart in logs.
+    lazy var jobID: String = "job-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt32.random(in: 0...UInt32.max))"
+
+    /// Sends `makeRequest(i)` to every worker concurrently (none where it returns nil).
+    /// - Returns: the replies in worker order, nil where nothing was sent.
+    /// - Throws: `JobError` naming the worker whose request failed (the first failure).
+    func broadcast(_ what: String, _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
+        let requests = try workers.indices.map { try makeRequest($0) }
+        for index in workers.indices where requests[index] != nil { states[index] = what }
+        report()
+        let replies = try await withThrowingTaskGroup(of: (Int, WorkerReply?).self) { group in
+            for (index, worker) in workers.enumerated() {
+                guard let request = requests[index] else { continue }
+                group.addTask {
+                    do {
+                        return (index, try await worker.send(request))
+                    } catch {
+                        throw JobError("worker \(worker.address) failed during \(what): \(error)")
+                    }
+                }
+            }
+            var replies = [WorkerReply?](repeating: nil, count: workers.count)
+            for try await (index, reply) in group { replies[index] = reply }
+            return replies
+        }
+        for index in workers.indices { states[index] = "idle" }
+        return replies
+    }
+
+    var currentPhase = (layer: 0, phase: "start")
+
+    func report() {
+        progress?.phase(layer: currentPhase.layer, currentPhase.phase,
+                        workers: workers.indices.map { "w\($0) \(states[$0])" })
+    }
+}

@@ -1,0 +1,256 @@
+import Checkpoint
+import Foundation
+import Kernels
+import Model
+import Tensors
+
+/// A worker's side of a calibration job: its share of the samples' hidden states, the layer
+/// being calibrated, and the arithmetic the coordinator asks for (`handle`).
+///
+/// One request at a time, in the order the job sends them: start → per layer (load →
+/// per stage: capture → solve → apply) → finish. Requests out of turn are refused with a
+/// `WorkerError` naming what was expected. Not thread-safe: one thread drives a worker.
+public final class CalibrationWorker {
+    /// Rows per statistics batch, counted from the start of each sequence: the batches are a
+    /// function of the sequence alone, so statistics merged from any split of the samples over
+    /// workers sum the same per-batch products (see `accumulate`).
+    public static let statisticsChunk = 512
+
+    private var job: WorkerJob?
+    private var config: ModelConfig?
+    private var source: (any WeightSource)?
+    private var executor: LayerExecutor?
+    /// The loaded layer's original weights.
+    private var layer: LayerWeights?
+    /// Hidden states before the loaded layer (only without true-sequential: apply replays from them).
+    private var savedStates: HiddenStates?
+    private var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
+
+    public init() {}
+
+    /// Carries out one request.
+    /// - Throws: `WorkerError` for a request out of turn; errors of the model, the kernels or
+    ///   the checkpoint (naming layer, module or tensor) for bad input.
+    public func handle(_ request: WorkerRequest) throws -> WorkerReply {
+        switch request {
+        case .start(let job, let embeddings):
+            return .started(tokens: try start(job, embeddings: embeddings))
+        case .loadLayer(let index, let weights):
+            try loadLayer(index, streamed: weights)
+            return .loaded
+        case .capture(let layer, let stages):
+            return .statistics(try capture(layer: layer, stages: stages))
+        case .solve(let task):
+            return .solved(try solve(task))
+        case .apply(let layer, let stage, let weights):
+            try apply(layer: layer, stage: stage, weights: weights)
+            return .applied
+        case .finish:
+            summary.peakResidentBytes = ProcessMemory.peakResidentBytes ?? 0
+            let result = summary
+            (job, source, executor, layer, savedStates) = (nil, nil, nil, nil, nil)
+            return .finished(result)
+        }
+    }
+
+    // MARK: - Start and load
+
+    private func start(_ job: WorkerJob, embeddings: Tensor?) throws -> Int {
+        guard self.job == nil else { throw WorkerError("job \(job.jobID): this worker already runs job \(self.job!.jobID)") }
+        if job.threads > 0 { BLAS.setThreadCount(job.threads) }
+        let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
+        let lengths = job.sequences.map(\.count)
+        let tokens = job.sequences.flatMap { $0 }
+        var states: Matrix
+        if let modelPath = job.modelPath {
+            let source = try CheckpointWeightSource(config: config, reader: CheckpointReader(path: modelPath))
+            states = try source.embeddings(of: tokens)
+            self.source = source
+        } else {
+            guard let embeddings, embeddings.shape == [tokens.count, config.hiddenSize] else {
+                throw WorkerError("job \(job.jobID): streamed embeddings must be [\(tokens.count), \(config.hiddenSize)], found \(embeddings?.shape.description ?? "none")")
+            }
+            states = Matrix(rows: tokens.count, columns: config.hiddenSize, values: embeddings.floats())
+        }
+        if tokens.isEmpty { states = Matrix(rows: 0, columns: config.hiddenSize) }
+        self.job = job
+        self.config = config
+        if !lengths.isEmpty {
+            let batch = try SequenceBatch(lengths: lengths)
+            // One sequence per product: results independent of how samples are split over workers.
+            executor = try LayerExecutor(config: config, states: HiddenStates(batch: batch, values: states),
+                                         options: ExecutionOptions(chunkTokens: Self.statisticsChunk, packSequences: false))
+        }
+        return tokens.count
+    }
+
+    private func loadLayer(_ index: Int, streamed: [String: Tensor]?) throws {
+        guard let config else { throw WorkerError("layer \(index): no job started") }
+        guard layer == nil else { throw WorkerError("layer \(index): layer \(layer!.index) is still loaded") }
+        let weights: LayerWeights
+        if let streamed {
+            weights = try CheckpointWeightSource(config: config, store: InMemoryTensorStore(streamed, label: "layer \(index) as streamed")).layer(index)
+        } else if let source {
+            weights = try source.layer(index)
+            source.releaseLayer(index)
+        } else {
+            throw WorkerError("layer \(index): this worker has no model path and no weights were streamed")
+        }
+        layer = weights
+        guard let executor, let job else { return }
+        if job.trueSequential {
+            try timedForward { try executor.begin(weights) }
+        } else {
+            savedStates = executor.states
+        }
+    }
+
+    // MARK: - Capture
+
+    private func capture(layer index: Int, stages: [LayerStage]) throws -> [ActivationStatistics] {
+        let (config, weights) = try loaded(index)
+        var statistics = stages.map { ActivationStatistics(columns: $0.inputWidth(config)) }
+        guard let executor, let job else { return statistics }
+        let names = stages.map { "\(LayerWeights.tensorName(layer: index, $0.linearNames.joined(separator: "+")))" }
+        if job.trueSequential {
+            guard stages.count == 1, let stage = stages.first else {
+                throw WorkerError("layer \(index): true-sequential capture takes one stage at a time, got \(stages)")
+            }
+            try executor.withStageInput(stage) { input in
+                try timedStatistics {
+                    try accumulate(input, batch: executor.batch, into: &statistics[0], layer: index, module: names[0])
+                }
+            }
+        } else {
+            guard stages == LayerStage.allCases else {
+                throw WorkerError("layer \(index): capture with the original weights takes every stage at once, got \(stages)")
+            }
+            try timedForward {
+                try executor.forward(weights) { input in
+                    let position = input.stage.rawValue
+                    try self.timedStatistics {
+                        try self.accumulate(input, batch: executor.batch, into: &statistics[position], layer: index, module: names[position])
+                    }
+                }
+            }
+        }
+        return statistics
+    }
+
+    /// Adds the rows of `input` to `statistics` in batches that never cross a sequence and that
+    /// restart every `statisticsChunk` rows from each sequence's first token.
+    private func accumulate(_ input: StageInput, batch: SequenceBatch, into statistics: inout ActivationStatistics,
+                            layer: Int, module: String) throws {
+        var row = input.firstToken
+        let end = input.firstToken + input.rows
+        var sequence = batch.offsets.lastIndex { $0 <= row } ?? 0
+        while row < end {
+            while sequence + 1 < batch.count && batch.offsets[sequence + 1] <= row { sequence += 1 }
+            let sequenceStart = batch.offsets[sequence]
+            let chunkEnd = sequenceStart + ((row - sequenceStart) / Self.statisticsChunk + 1) * Self.statisticsChunk
+            let stop = min(end, sequenceStart + batch.lengths[sequence], chunkEnd)
+            let slice = UnsafeBufferPointer(rebasing: input.values[((row - input.firstToken) * input.width)..<((stop - input.firstToken) * input.width)])
+            try statistics.accumulate(slice, rows: stop - row, layer: layer, module: module)
+            row = stop
+        }
+    }
+
+    // MARK: - Solve
+
+    private func solve(_ task: SolveTask) throws -> [SolvedPiece] {
+        let (_, weights) = try loaded(task.layer)
+        let linears = weights.linears(of: task.stage)
+        let start = ExecutionProfile.now()
+        defer { summary.solveSeconds += ExecutionProfile.now() - start }
+        return try task.pieces.map { piece in
+            guard linears.indices.contains(piece.linear) else {
+                throw WorkerError("layer \(task.layer) stage \(task.stage): no linear \(piece.linear)")
+            }
+            let name = LayerWeights.tensorName(layer: task.layer, task.stage.linearNames[piece.linear])
+            let matrix = linears[piece.linear].weight
+            guard piece.rows.lowerBound >= 0, piece.rows.upperBound <= matrix.rows, !piece.rows.isEmpty else {
+                throw WorkerError("\(name): rows \(piece.rows) are outside 0..<\(matrix.rows)")
+            }
+            let rows = Matrix(rows: piece.rows.count, columns: matrix.columns,
+                              values: Array(matrix.values[(piece.rows.lowerBound * matrix.columns)..<(piece.rows.upperBound * matrix.columns)]))
+            return SolvedPiece(linear: piece.linear, result: try solve(rows, firstRow: piece.rows.lowerBound, task: task, name: name))
+        }
+    }
+
+    private func solve(_ rows: Matrix, firstRow: Int, task: SolveTask, name: String) throws -> GPTQSolveResult {
+        switch task.method {
+        case .gptq:
+            guard let factor = task.factor else { throw WorkerError("\(name): a GPTQ solve needs the factor of H⁻¹") }
+            return try GPTQ.solve(GPTQSolveRequest(firstRow: firstRow, weights: rows, options: task.options), factor: factor, name: name)
+        case .rtn:
+            guard let hessian = task.hessian else { throw WorkerError("\(name): an RTN task needs the Hessian for its loss") }
+            let quantized = try RoundToNearest.quantize(rows, scheme: task.options.scheme, clipping: task.options.clipping)
+            let losses = Self.rowLosses(original: rows, quantized: quantized.dequantized(), hessian: hessian)
+            return GPTQSolveResult(firstRow: firstRow, quantized: quantized, rowLosses: losses)
+        }
+    }
+
+    /// ½·e H eᵀ for each row e of W − Q: the Hessian-weighted loss GPTQ reports, for RTN.
+    static func rowLosses(original: Matrix, quantized: Matrix, hessian: [Float]) -> [Double] {
+        let (rows, k) = (original.rows, original.columns)
+        let error = zip(original.values, quantized.values).map { $0 - $1 }
+        var product = [Float](repeating: 0, count: rows * k)
+        BLAS.sgemm(m: rows, n: k, k: k, a: error, lda: k, b: hessian, ldb: k, c: &product, ldc: k)
+        return (0..<rows).map { r in
+            var sum = 0.0
+            for j in (r * k)..<((r + 1) * k) { sum += Double(error[j]) * Double(product[j]) }
+            return sum / 2
+        }
+    }
+
+    // MARK: - Apply
+
+    private func apply(layer index: Int, stage: LayerStage, weights replacement: [QuantizedWeights?]) throws {
+        let (_, weights) = try loaded(index)
+        let originals = weights.linears(of: stage)
+        guard replacement.count == originals.count else {
+            throw WorkerError("layer \(index) stage \(stage): \(originals.count) linears, got \(replacement.count) weights")
+        }
+        let matrices = zip(replacement, originals).map { quantized, original in quantized?.dequantized() ?? original.weight }
+        guard let executor, let job else {
+            if stage == .down { finishLayer() }
+            return
+        }
+        try timedForward {
+            if !job.trueSequential && stage == .qkv {
+                guard let saved = savedStates else { throw WorkerError("layer \(index): no saved hidden states to replay") }
+                executor.restore(saved)
+                try executor.begin(weights)
+            }
+            try executor.apply(stage, weights: matrices)
+        }
+        if stage == .down { finishLayer() }
+    }
+
+    private func finishLayer() {
+        layer = nil
+        savedStates = nil
+    }
+
+    // MARK: - Helpers
+
+    private func loaded(_ index: Int) throws -> (ModelConfig, LayerWeights) {
+        guard let config else { throw WorkerError("layer \(index): no job started") }
+        guard let layer, layer.index == index else {
+            throw WorkerError("layer \(index): not loaded (loaded: \(self.layer.map { String($0.index) } ?? "none"))")
+        }
+        return (config, layer)
+    }
+
+    private func timedForward(_ body: () throws -> Void) throws {
+        let start = ExecutionProfile.now()
+        defer { summary.forwardSeconds += ExecutionProfile.now() - start }
+        try body()
+    }
+
+    private func timedStatistics(_ body: () throws -> Void) throws {
+        let start = ExecutionProfile.now()
+        defer { summary.statisticsSeconds += ExecutionProfile.now() - start }
+        try body()
+    }
+}

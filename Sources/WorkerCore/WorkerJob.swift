@@ -1,0 +1,81 @@
+import Kernels
+import Model
+import Tensors
+
+/// What a worker is asked to do for one job: which model, which samples, how to compute.
+public struct WorkerJob: Sendable {
+    /// The job's identifier (echoed in every message of the job).
+    public var jobID: String
+    /// The model directory as this worker sees it (a shared filesystem), or nil when the
+    /// coordinator streams the weights (`--stream-weights`).
+    public var modelPath: String?
+    /// The model's `config.json` text, so a streaming worker needs no file at all.
+    public var configJSON: [UInt8]
+    /// This worker's calibration sequences (token ids), and the global index of the first.
+    public var sequences: [[Int32]]
+    public var firstSample: Int
+    /// BLAS threads for this worker's arithmetic (0: leave OpenBLAS's setting alone).
+    public var threads: Int
+    /// Whether each stage is captured after the upstream stages were quantized (true) or the
+    /// whole layer is captured with the original weights first (false).
+    public var trueSequential: Bool
+
+    public init(jobID: String, modelPath: String?, configJSON: [UInt8], sequences: [[Int32]], firstSample: Int,
+                threads: Int = 0, trueSequential: Bool = true) {
+        self.jobID = jobID
+        self.modelPath = modelPath
+        self.configJSON = configJSON
+        self.sequences = sequences
+        self.firstSample = firstSample
+        self.threads = threads
+        self.trueSequential = trueSequential
+    }
+}
+
+/// One piece of quantization work: rows of the linears of one stage of one layer, quantized
+/// against the merged statistics of the stage's input.
+public struct SolveTask: Sendable {
+    public enum Method: String, Sendable {
+        case gptq, rtn
+    }
+
+    /// A row range of one linear (`LayerStage.linearNames` position).
+    public struct Piece: Sendable, Equatable {
+        public var linear: Int
+        public var rows: Range<Int>
+        public init(linear: Int, rows: Range<Int>) {
+            self.linear = linear
+            self.rows = rows
+        }
+    }
+
+    public var layer: Int
+    public var stage: LayerStage
+    public var method: Method
+    public var options: GPTQSolveOptions
+    /// GPTQ: the shared factor of the stage's Hessian.
+    public var factor: GPTQFactor?
+    /// RTN: H = 2·XᵀX/n (K×K, row-major), to report each row's Hessian-weighted loss.
+    public var hessian: [Float]?
+    public var pieces: [Piece]
+
+    public init(layer: Int, stage: LayerStage, method: Method, options: GPTQSolveOptions, factor: GPTQFactor?, hessian: [Float]?, pieces: [Piece]) {
+        self.layer = layer
+        self.stage = stage
+        self.method = method
+        self.options = options
+        self.factor = factor
+        self.hessian = hessian
+        self.pieces = pieces
+    }
+}
+
+/// The result of one piece: the quantized rows and each row's loss.
+public struct SolvedPiece: Sendable, Equatable {
+    public var linear: Int
+    public var result: GPTQSolveResult
+    public init(linear: Int, result: GPTQSolveResult) {
+        self.linear = linear
+        self.result = result
+    }
+}

@@ -1,0 +1,120 @@
+import Checkpoint
+import CoordinatorCore
+import Foundation
+import Kernels
+import Model
+import Tensors
+import Testing
+
+/// The whole job on in-process workers, on the small random models of the forward-pass fixtures.
+@Suite("calibration job, in process")
+struct InProcessJobTests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func model(_ name: String) -> String { root + "/Tests/ModelTests/Fixtures/" + name }
+
+    /// `count` sequences of `length` pseudo-random token ids below `vocabulary`.
+    static func samples(count: Int, length: Int, vocabulary: Int, seed: UInt64 = 1) -> [[Int32]] {
+        var state = seed
+        return (0..<count).map { _ in
+            (0..<length).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Int32((state >> 33) % UInt64(vocabulary))
+            }
+        }
+    }
+
+    static func run(model: String, workers: Int, recipe: Recipe, samples: [[Int32]]) async throws -> (JobReport, String) {
+        let out = NSTemporaryDirectory() + "calibrate-job-\(UUID().uuidString)"
+        let connections = (0..<workers).map { InProcessWorker(index: $0) }
+        let job = try CalibrationJob(
+            inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples, workerThreads: 1),
+            workers: connections)
+        return (try await job.run(), out)
+    }
+
+    static var recipe: Recipe {
+        var recipe = Recipe()
+        recipe.groupSize = 32
+        recipe.samples = 6
+        recipe.sequenceLength = 13
+        return recipe
+    }
+
+    @Test("1, 2 and 3 workers write the same bytes", arguments: ["llama", "qwen3"])
+    func workerCountDoesNotMatter(name: String) async throws {
+        let samples = Self.samples(count: 6, length: 13, vocabulary: 101)
+        var digests: [[String]] = []
+        for workers in 1...3 {
+            let (report, _) = try await Self.run(model: Self.model(name), workers: workers, recipe: Self.recipe, samples: samples)
+            digests.append(report.shards.map(\.sha256))
+        }
+        #expect(digests[0] == digests[1] && digests[1] == digests[2], "\(digests)")
+    }
+
+    @Test("the output is a complete compressed-tensors checkpoint whose tensors unpack to the quantized weights")
+    func outputFormat() async throws {
+        let samples = Self.samples(count: 6, length: 13, vocabulary: 101)
+        let (report, out) = try await Self.run(model: Self.model("llama"), workers: 2, recipe: Self.recipe, samples: samples)
+        let reader = try CheckpointReader(path: out)
+        let source = try CheckpointReader(path: Self.model("llama"))
+        let scheme = try QuantizationScheme(bits: 4, symmetric: true, groupSize: 32, scaleFormat: .float16)
+        let config = try ModelConfig(directory: Self.model("llama"))
+        for layer in 0..<2 {
+            for stage in LayerStage.allCases {
+                for (linear, shape) in zip(stage.linearNames, stage.weightShapes(config)) {
+                    let module = "model.layers.\(layer).\(linear)"
+                    #expect(!reader.contains(module + ".weight"))
+                    let tensors = try ["weight_packed", "weight_scale", "weight_shape"].reduce(into: [String: Tensor]()) { $0[$1] = try reader.tensor("\(module).\($1)") }
+                    let weights = try CompressedTensorsPacking.unpack(tensors, scheme: scheme, name: module)
+                    #expect(weights.rows == shape.rows && weights.columns == shape.columns)
+                    // The dequantized weights are close to the originals. 4-bit symmetric RTN on groups
+                    // of 32 Gaussian weights leaves ≈ 0.7 % relative squared error (step ≈ 0.28σ,
+                    // step²/12 ≈ 0.0065σ²); GPTQ trades weight error for output error, 2–5× more
+                    // here. 5 % catches a wrong scale or transposed codes (≥ 100 %).
+                    let original = try source.tensor(module + ".weight").floats()
+                    let restored = weights.dequantized().values
+                    let error = zip(original, restored).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / original.map { $0 * $0 }.reduce(0, +)
+                    #expect(error < 0.05, "\(module): relative squared error \(error)")
+                }
+            }
+            #expect(reader.contains("model.layers.\(layer).input_layernorm.weight"))
+        }
+        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"] {
+            #expect(try reader.tensor(name).withUnsafeBytes { Array($0) } == source.tensor(name).withUnsafeBytes { Array($0) }, "\(name) copied as is")
+        }
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as! [String: Any]
+        let quantization = written["quantization_config"] as! [String: Any]
+        #expect(quantization["format"] as? String == "pack-quantized" && quantization["ignore"] as? [String] == ["lm_head"])
+        #expect(FileManager.default.fileExists(atPath: out + "/calibrate-manifest.json"))
+        #expect(report.layers.count == 2 && report.layers.allSatisfy { $0.modules.count == 7 && $0.modules.allSatisfy { $0.loss.isFinite && $0.loss > 0 } })
+    }
+
+    @Test("GPTQ's loss is below RTN's on the first stage, where both see the same inputs")
+    func gptqBeatsRTN() async throws {
+        let samples = Self.samples(count: 6, length: 13, vocabulary: 101)
+        var rtn = Self.recipe
+        rtn.method = .rtn
+        let (gptqReport, _) = try await Self.run(model: Self.model("llama"), workers: 2, recipe: Self.recipe, samples: samples)
+        let (rtnReport, _) = try await Self.run(model: Self.model("llama"), workers: 2, recipe: rtn, samples: samples)
+        for position in 0..<3 {
+            let (g, r) = (gptqReport.layers[0].modules[position], rtnReport.layers[0].modules[position])
+            #expect(g.name == r.name && g.loss < r.loss, "\(g.name): GPTQ \(g.loss), RTN \(r.loss)")
+        }
+    }
+
+    @Test("an output directory holding a checkpoint is refused before any work")
+    func refusesExistingOutput() async throws {
+        let samples = Self.samples(count: 2, length: 5, vocabulary: 101)
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await CalibrationJob(
+                inputs: JobInputs(modelPath: Self.model("llama"), outputPath: Self.model("llama"), overwrite: false, recipe: Self.recipe, sequences: samples),
+                workers: [InProcessWorker(index: 0)]).run()
+        }
+        #expect("\(error!)".contains("already holds a checkpoint"))
+    }
+}
