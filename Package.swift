@@ -93,7 +93,7 @@ let package = Package(
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",

@@ -12,6 +12,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Compute threads per local worker (default: the cores divided among them).")
     var workerThreads: Int?
 
+    @Option(help: ArgumentHelp("Run N workers inside the coordinator process (no sockets; for debugging).", visibility: .hidden))
+    var inProcessWorkers: Int?
+
     @Option(help: "Seconds between heartbeats, both ways.")
     var heartbeatInterval = 1.0
 
@@ -22,9 +25,10 @@ struct WorkerOptions: ParsableArguments {
     var handshakeTimeout = 30.0
 
     func validate() throws {
-        guard (workers == nil) != (localWorkers == nil) else {
-            throw ValidationError("give either --workers hosts.txt or --local-workers N")
+        guard [workers != nil, localWorkers != nil, inProcessWorkers != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give one of --workers hosts.txt or --local-workers N")
         }
+        if let inProcessWorkers, inProcessWorkers < 1 { throw ValidationError("--in-process-workers must be at least 1") }
         if let localWorkers, localWorkers < 1 { throw ValidationError("--local-workers must be at least 1, found \(localWorkers)") }
         if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1, found \(workerThreads)") }
         guard heartbeatInterval > 0, heartbeatTimeout >= 2 * heartbeatInterval else {

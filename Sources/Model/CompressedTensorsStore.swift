@@ -1,0 +1,102 @@
+import Checkpoint
+import Foundation
+import Kernels
+import Tensors
+
+/// A compressed-tensors `pack-quantized` checkpoint seen as plain weights: every quantized
+/// linear's `weight_packed` / `weight_scale` / `weight_zero_point` / `weight_g_idx` / `weight_shape`
+/// appear as one dequantized F32 `weight`, W = (q − z)·s as compressed-tensors computes it; every
+/// other tensor passes through. Wrap it in `CheckpointWeightSource(config:store:)` to run or
+/// evaluate the quantized model.
+public struct CompressedTensorsStore: TensorStore {
+    public let path: String
+    private let reader: CheckpointReader
+    private let scheme: QuantizationScheme
+    /// Module prefixes (e.g. "model.layers.0.mlp.down_proj") stored quantized.
+    private let quantized: Set<String>
+
+    /// Opens the checkpoint in `directory` and reads its `quantization_config`.
+    /// - Throws: `CheckpointError` for a missing or unsupported quantization config (another
+    ///   format, activation quantization, more than one config group), naming the field.
+    public init(directory: String) throws {
+        path = directory
+        reader = try CheckpointReader(path: directory)
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configPath),
+              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw CheckpointError(.badConfig, file: configPath, "cannot read config.json as a JSON object")
+        }
+        scheme = try Self.scheme(config["quantization_config"], file: configPath)
+        quantized = Set(reader.names.filter { $0.hasSuffix(".weight_packed") }.map { String($0.dropLast(".weight_packed".count)) })
+    }
+
+    /// Whether `directory`'s config.json declares a compressed-tensors quantization.
+    public static func isQuantized(_ directory: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent("config.json")),
+              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let quantization = config["quantization_config"] as? [String: Any] else { return false }
+        return quantization["quant_method"] as? String == "compressed-tensors"
+    }
+
+    public var names: [String] {
+        var names = reader.names.filter { name in !quantized.contains { name.hasPrefix($0 + ".weight_") } }
+        names += quantized.map { $0 + ".weight" }
+        return names.sorted()
+    }
+
+    public func contains(_ name: String) -> Bool {
+        if let module = quantizedModule(name), quantized.contains(module) { return true }
+        return reader.contains(name)
+    }
+
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let module = quantizedModule(name), quantized.contains(module) else { return try reader.tensor(name) }
+        var parts: [String: Tensor] = [:]
+        for suffix in ["weight_packed", "weight_scale", "weight_shape", "weight_zero_point", "weight_g_idx"] where reader.contains("\(module).\(suffix)") {
+            parts[suffix] = try reader.tensor("\(module).\(suffix)")
+        }
+        let weights: QuantizedWeights
+        do {
+            weights = try CompressedTensorsPacking.unpack(parts, scheme: scheme, name: module)
+        } catch {
+            throw CheckpointError(.invalidValue, file: path, tensor: module + ".weight_packed", error.message)
+        }
+        let matrix = weights.dequantized()
+        return Tensor(floats: matrix.values, shape: [matrix.rows, matrix.columns])
+    }
+
+    public func release(_ name: String) {
+        guard let module = quantizedModule(name), quantized.contains(module) else { return reader.release(name) }
+        for suffix in ["weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.release("\(module).\(suffix)") }
+    }
+
+    /// "X" for "X.weight", nil otherwise.
+    private func quantizedModule(_ name: String) -> String? {
+        name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil
+    }
+
+    /// The weight scheme of a `quantization_config` with one config group of int weights.
+    private static func scheme(_ value: Any?, file: String) throws -> QuantizationScheme {
+        guard let config = value as? [String: Any] else {
+            throw CheckpointError(.badConfig, file: file, "has no quantization_config")
+        }
+        guard config["quant_method"] as? String == "compressed-tensors", config["format"] as? String == "pack-quantized" else {
+            throw CheckpointError(.badConfig, file: file, "quantization_config is \(config["quant_method"] ?? "?")/\(config["format"] ?? "?"); expected compressed-tensors/pack-quantized")
+        }
+        guard let groups = config["config_groups"] as? [String: Any], groups.count == 1,
+              let group = groups.values.first as? [String: Any], let weights = group["weights"] as? [String: Any] else {
+            throw CheckpointError(.badConfig, file: file, "quantization_config.config_groups must hold exactly one group with weights")
+        }
+        guard let bits = weights["num_bits"] as? Int, let symmetric = weights["symmetric"] as? Bool,
+              weights["type"] as? String == "int" else {
+            throw CheckpointError(.badConfig, file: file, "quantization_config weights need num_bits, symmetric and type int")
+        }
+        let strategy = weights["strategy"] as? String ?? "group"
+        let groupSize = strategy == "channel" ? -1 : (weights["group_size"] as? Int ?? -1)
+        do {
+            return try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize)
+        } catch {
+            throw CheckpointError(.badConfig, file: file, "quantization_config weights: \(error.message)")
+        }
+    }
+}
