@@ -1,4 +1,6 @@
+import Checkpoint
 import CoordinatorCore
+import Foundation
 import Testing
 
 @Suite("planning")
@@ -34,5 +36,21 @@ struct PlanningTests {
             }
             #expect(plan == SolvePlan(matrices: matrices, workers: workers, rowAlignment: 256), "deterministic")
         }
+    }
+}
+
+@Suite("job cost")
+struct JobCostTests {
+    @Test("SmolLM2-135M at 128 × 512 tokens costs ≈ 2.2e13 FLOP, as DESIGN.md estimates")
+    func smolLM2() throws {
+        let config = try ModelConfig(parsing: Data("""
+            {"model_type": "llama", "vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+             "num_attention_heads": 9, "num_key_value_heads": 3}
+            """.utf8), file: "config.json")
+        let cost = JobCost(config: config, samples: 128, sequenceLength: 512)
+        // Linears: 2·(576·(576+384) + 576² + 3·576·1536) = 7.08e6 per token-layer; × 65536 tokens × 30 layers.
+        #expect(abs(cost.forwardFLOPs / (30 * 65536 * 7_077_888 + 30 * 2 * 2 * 576 * (512.0 * 513 / 2) * 128) - 1) < 1e-12)
+        #expect(cost.totalFLOPs > 1.9e13 && cost.totalFLOPs < 2.4e13, "\(cost.totalFLOPs)")
+        #expect(abs(cost.seconds(atGFLOPS: 100) - cost.totalFLOPs / 1e11) < 1e-9)
     }
 }
