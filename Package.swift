@@ -90,10 +90,16 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Wire", "Transport", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Transport"], swiftSettings: swiftSettings),
 
+        // GGUF files (llama.cpp's format): reading, dequantization, import as a Hugging Face checkpoint.
+        .target(name: "GGUF", dependencies: ["Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GGUFTests", dependencies: ["GGUF", "Checkpoint", "Tensors", "Tokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", "GGUF", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",

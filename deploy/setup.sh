@@ -45,6 +45,6 @@ if [ $full -eq 1 ]; then
   # torch first (a CPU wheel where the machine's pip offers one), so that pip does not pull
   # CUDA builds of torch for the packages after it.
   .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q transformers compressed-tensors gguf tokenizers
+  .venv/bin/pip install -q transformers compressed-tensors gguf tokenizers accelerate
 fi
 echo "setup: ready"
