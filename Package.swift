@@ -69,7 +69,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore", "WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors"],
-            swiftSettings: swiftSettings),
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
         .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),

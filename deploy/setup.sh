@@ -45,6 +45,9 @@ if [ $full -eq 1 ]; then
   # torch first (a CPU wheel where the machine's pip offers one), so that pip does not pull
   # CUDA builds of torch for the packages after it.
   .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q transformers compressed-tensors gguf tokenizers accelerate
+  # compressed-tensors 0.20 (with transformers 5.23) builds asymmetric pack-quantized models with
+  # unpacked zero-point shapes and refuses checkpoints that pack them as the format specifies;
+  # 0.19 with transformers 5.17 loads them (docs/ARCHITECTURE.md, "Known limits").
+  .venv/bin/pip install -q "transformers==5.17.*" "compressed-tensors==0.19.*" gguf tokenizers accelerate
 fi
 echo "setup: ready"

@@ -10,7 +10,8 @@ enum ModelInputs {
     /// checkpoint dequantized as it is read.
     static func weightSource(_ directory: String) throws -> CheckpointWeightSource {
         guard CompressedTensorsStore.isQuantized(directory) else { return try CheckpointWeightSource(directory: directory) }
-        return CheckpointWeightSource(config: try ModelConfig(directory: directory), store: try CompressedTensorsStore(directory: directory))
+        let store = try CompressedTensorsStore(directory: directory)
+        return CheckpointWeightSource(config: try ModelConfig(directory: directory), store: store, activationBits: store.activationBits)
     }
 
     /// The tokenizer of the model in `directory`, or nil when it has no tokenizer.json.

@@ -23,16 +23,16 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: "Output directory for the quantized checkpoint.")
     var out: String
 
-    @Option(help: "YAML recipe with the fields below (method, bits, group_size, sym, act_order, damp, samples, seq_len, seed, ignore, max_shard_size, true_sequential, stream_weights).")
+    @Option(help: "YAML recipe with the fields below (method, bits, group_size, sym, act_order, damp, samples, seq_len, seed, ignore, max_shard_size, true_sequential, stream_weights, awq_grid, awq_duo_scaling, awq_clip, awq_gptq, smoothquant, act_bits).")
     var recipe: String?
 
-    @Option(help: "gptq or rtn (default: gptq).")
+    @Option(help: "gptq, rtn or awq (default: gptq).")
     var method: String?
 
     @Option(help: "Bits per weight, 2–8 (default: 4).")
     var bits: Int?
 
-    @Option(help: "Input channels per group; -1 = per channel (default: 128).")
+    @Option(parsing: .unconditional, help: "Input channels per group; -1 = per channel (default: 128).")
     var groupSize: Int?
 
     @Flag(help: "Symmetric (default) or asymmetric quantization with zero points.")
@@ -64,6 +64,24 @@ struct Quantize: AsyncParsableCommand {
 
     @Flag(help: "Send layer weights to the workers instead of letting them read --model.")
     var streamWeights = false
+
+    @Option(help: "AWQ: ratios tried per scaling group (default: 20).")
+    var awqGrid: Int?
+
+    @Flag(help: "AWQ: quantize the scaled weights with GPTQ instead of round-to-nearest.")
+    var awqGptq = false
+
+    @Flag(help: "AWQ: scale by activations alone (x̄^α) instead of AutoAWQ's duo scaling.")
+    var noAwqDuoScaling = false
+
+    @Flag(help: "AWQ: skip the weight clip search.")
+    var noAwqClip = false
+
+    @Option(help: "SmoothQuant migration strength α (e.g. 0.5): smooth the q/k/v and gate/up inputs before quantizing.")
+    var smoothquant: Double?
+
+    @Option(help: "Activation bits: 8 writes W8A8 (int8 weights per channel, int8 dynamic per-token activations).")
+    var actBits: Int?
 
     @Flag(help: "Replace a checkpoint already in --out.")
     var overwrite = false
@@ -97,6 +115,12 @@ struct Quantize: AsyncParsableCommand {
         if let maxShardSize { recipe.maxShardSize = try ByteSize.parse(maxShardSize) }
         if noTrueSequential { recipe.trueSequential = false }
         if streamWeights { recipe.streamWeights = true }
+        if let awqGrid { recipe.awqGrid = awqGrid }
+        if awqGptq { recipe.awqGPTQ = true }
+        if noAwqDuoScaling { recipe.awqDuoScaling = false }
+        if noAwqClip { recipe.awqClip = false }
+        if let smoothquant { recipe.smoothQuant = smoothquant }
+        if let actBits { recipe.activationBits = actBits }
         try recipe.validate()
         return recipe
     }

@@ -13,6 +13,15 @@ extension CalibrationJob {
         var modules: [JobReport.Module]
     }
 
+    /// What the coordinator knows of the layer being calibrated: its original weights (loaded only
+    /// when smoothing or AWQ needs them) and the scales folded into it so far.
+    struct LayerState {
+        var index: Int
+        var original: LayerWeights?
+        var fold = LayerFold()
+        var ratios: [String: Double] = [:]
+    }
+
     /// Calibrates layer `layer` on every worker and adds its tensors to `writer`.
     /// - Returns: the layer's report and the names of the modules quantized.
     func calibrate(layer: Int, writer: ShardedCheckpointWriter) async throws -> (JobReport.Layer, [String]) {
@@ -20,16 +29,24 @@ extension CalibrationJob {
         currentPhase = (layer, "load")
         let streamed = inputs.recipe.streamWeights ? try layerTensors(layer) : nil
         _ = try await timing.measure("load") { try await broadcast("load") { _ in .loadLayer(index: layer, weights: streamed) } }
+        var state = LayerState(index: layer)
+        if inputs.recipe.method == .awq || inputs.recipe.smoothQuant != nil {
+            state.original = try CheckpointWeightSource(config: config, reader: reader).layer(layer)
+        }
         var results: [LayerStage: StageResult] = [:]
-        if inputs.recipe.trueSequential {
+        if inputs.recipe.method == .awq {
+            results = try await calibrateAWQ(&state, timing: &timing)
+        } else if inputs.recipe.trueSequential {
             for stage in LayerStage.allCases {
-                let statistics = try await capture(layer: layer, stages: [stage], timing: &timing)
-                results[stage] = try await quantize(layer: layer, stage: stage, statistics: statistics[0], timing: &timing)
+                var statistics = try await capture(layer: layer, stages: [stage], timing: &timing)[0]
+                statistics = try await smooth(stage, statistics, &state, timing: &timing)
+                results[stage] = try await quantize(layer: layer, stage: stage, statistics: statistics, timing: &timing)
                 try await apply(layer: layer, stage: stage, result: results[stage]!, timing: &timing)
             }
         } else {
-            let statistics = try await capture(layer: layer, stages: LayerStage.allCases, timing: &timing)
+            var statistics = try await capture(layer: layer, stages: LayerStage.allCases, timing: &timing)
             for stage in LayerStage.allCases {
+                statistics[stage.rawValue] = try await smooth(stage, statistics[stage.rawValue], &state, timing: &timing)
                 results[stage] = try await quantize(layer: layer, stage: stage, statistics: statistics[stage.rawValue], timing: &timing)
             }
             for stage in LayerStage.allCases {
@@ -38,13 +55,13 @@ extension CalibrationJob {
         }
         currentPhase = (layer, "write")
         report()
-        let written = try timing.measureSync("write") { try write(layer: layer, results: results, to: writer) }
+        let written = try timing.measureSync("write") { try write(state, results: results, to: writer) }
         let modules = LayerStage.allCases.flatMap { results[$0]!.modules }
-        return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules), written)
+        return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios), written)
     }
 
     /// Statistics of `stages`' inputs, merged over the workers in worker order.
-    private func capture(layer: Int, stages: [LayerStage], timing: inout PhaseTimer) async throws -> [ActivationStatistics] {
+    func capture(layer: Int, stages: [LayerStage], timing: inout PhaseTimer) async throws -> [ActivationStatistics] {
         currentPhase = (layer, "capture " + stages.map(\.description).joined(separator: "+"))
         let replies = try await timing.measure("capture") { try await broadcast("capture") { _ in .capture(layer: layer, stages: stages) } }
         return try timing.measureSync("merge") {
@@ -59,7 +76,11 @@ extension CalibrationJob {
     }
 
     /// Quantizes the stage's linears: the factor once, row pieces solved across the workers.
-    private func quantize(layer: Int, stage: LayerStage, statistics: ActivationStatistics, timing: inout PhaseTimer) async throws -> StageResult {
+    /// - Parameters:
+    ///   - method: GPTQ or round-to-nearest (the recipe's, unless AWQ chooses).
+    ///   - clip: RTN only: which linears (by position) get AWQ's clip search first.
+    func quantize(layer: Int, stage: LayerStage, statistics: ActivationStatistics, method: SolveTask.Method? = nil,
+                  clip: Set<Int> = [], timing: inout PhaseTimer) async throws -> StageResult {
         currentPhase = (layer, "solve \(stage)")
         let names = stage.linearNames.map { LayerWeights.tensorName(layer: layer, $0) }
         let shapes = stage.weightShapes(config)
@@ -70,8 +91,9 @@ extension CalibrationJob {
         let options = GPTQSolveOptions(scheme: try scheme(), staticGroups: inputs.recipe.actOrder)
         var factor: GPTQFactor?
         var hessian: [Float]?
+        let method = method ?? (inputs.recipe.method == .gptq ? .gptq : .rtn)
         try timing.measureSync("solve") {
-            switch inputs.recipe.method {
+            switch method {
             case .gptq:
                 factor = try GPTQ.prepareFactor(
                     statistics: statistics, options: GPTQFactorOptions(dampingPercent: inputs.recipe.damp, activationOrder: inputs.recipe.actOrder), name: context)
@@ -81,10 +103,11 @@ extension CalibrationJob {
         }
         let plan = SolvePlan(matrices: active.map { SolvePlan.Matrix(name: String($0), rows: shapes[$0].rows, columns: shapes[$0].columns) },
                              workers: workers.count, rowAlignment: options.rowTile)
-        let method: SolveTask.Method = inputs.recipe.method == .gptq ? .gptq : .rtn
         let replies = try await timing.measure("solve") {
             try await broadcast("solve") { index in
-                let pieces = plan.pieces.filter { $0.worker == index }.map { SolveTask.Piece(linear: Int($0.matrix)!, rows: $0.rows) }
+                let pieces = plan.pieces.filter { $0.worker == index }.map {
+                    SolveTask.Piece(linear: Int($0.matrix)!, rows: $0.rows, clip: clip.contains(Int($0.matrix)!))
+                }
                 guard !pieces.isEmpty else { return nil }
                 return .solve(SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor, hessian: hessian, pieces: pieces))
             }
@@ -124,7 +147,7 @@ extension CalibrationJob {
     }
 
     /// Runs the stage with its quantized weights on every worker.
-    private func apply(layer: Int, stage: LayerStage, result: StageResult, timing: inout PhaseTimer) async throws {
+    func apply(layer: Int, stage: LayerStage, result: StageResult, timing: inout PhaseTimer) async throws {
         currentPhase = (layer, "apply \(stage)")
         _ = try await timing.measure("apply") { try await broadcast("apply") { _ in .apply(layer: layer, stage: stage, weights: result.weights) } }
     }
@@ -144,21 +167,30 @@ extension CalibrationJob {
 
     // MARK: - Writing
 
-    /// Adds layer `layer`'s tensors: packed quantized linears, and every other tensor of the layer
-    /// (norms, biases, ignored linears) copied as it is in the source.
+    /// Adds the layer's tensors: packed quantized linears, the ops scales were folded into (norms,
+    /// biases, unquantized linears) with the fold applied in the source dtype, and every other
+    /// tensor of the layer copied as it is in the source.
     /// - Returns: the names of the modules written quantized.
-    private func write(layer: Int, results: [LayerStage: StageResult], to writer: ShardedCheckpointWriter) throws -> [String] {
+    private func write(_ state: LayerState, results: [LayerStage: StageResult], to writer: ShardedCheckpointWriter) throws -> [String] {
+        let layer = state.index
         var replaced: Set<String> = []
         var quantized: [String] = []
         for stage in LayerStage.allCases {
             for (position, linear) in stage.linearNames.enumerated() {
                 guard let weights = results[stage]?.weights[position] else { continue }
                 let module = LayerWeights.tensorName(layer: layer, linear)
-                for (suffix, tensor) in CompressedTensorsPacking.pack(weights, scaleDType: scaleDType) {
+                for (suffix, tensor) in try packed(weights) {
                     try writer.add("\(module).\(suffix)", tensor)
                 }
                 replaced.insert("\(module).weight")
                 quantized.append(module)
+            }
+        }
+        if let original = state.original, !state.fold.isEmpty {
+            for (name, values, shape) in try foldedTensors(original, state.fold) where !replaced.contains(name) {
+                let dtype = try reader.entry(name).dtype
+                try writer.add(name, Tensor(floats: values, shape: shape, dtype: dtype.isFloatingPoint ? dtype : .f32))
+                replaced.insert(name)
             }
         }
         let prefix = "model.layers.\(layer)."
@@ -166,6 +198,31 @@ extension CalibrationJob {
             try writer.add(name, try reader.tensor(name))
         }
         return quantized
+    }
+
+    /// The tensors of `original` that folding `fold` changes, as (name, values, shape).
+    private func foldedTensors(_ original: LayerWeights, _ fold: LayerFold) throws -> [(String, [Float], [Int])] {
+        let folded = try original.folded(fold)
+        let name = { LayerWeights.tensorName(layer: original.index, $0) }
+        var tensors: [(String, [Float], [Int])] = []
+        if fold.attentionInput != nil { tensors.append((name("input_layernorm.weight"), folded.inputNorm, [folded.inputNorm.count])) }
+        if fold.mlpInput != nil { tensors.append((name("post_attention_layernorm.weight"), folded.postAttentionNorm, [folded.postAttentionNorm.count])) }
+        for stage in LayerStage.allCases {
+            for (linear, (before, after)) in zip(stage.linearNames, zip(original.linears(of: stage), folded.linears(of: stage))) {
+                if after.weight != before.weight {
+                    tensors.append((name(linear + ".weight"), after.weight.values, [after.weight.rows, after.weight.columns]))
+                }
+                if let bias = after.bias, bias != before.bias { tensors.append((name(linear + ".bias"), bias, [bias.count])) }
+            }
+        }
+        return tensors
+    }
+
+    /// The checkpoint tensors of a quantized linear, in the output format.
+    func packed(_ weights: QuantizedWeights) throws -> [String: Tensor] {
+        inputs.recipe.activationBits != nil
+            ? try IntQuantizedPacking.pack(weights, scaleDType: scaleDType)
+            : CompressedTensorsPacking.pack(weights, scaleDType: scaleDType)
     }
 
     /// The source tensors of layer `layer`, for workers that cannot read the model.

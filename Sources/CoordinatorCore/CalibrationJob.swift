@@ -46,6 +46,8 @@ public final class CalibrationJob {
     let configJSON: [UInt8]
     /// What each worker is doing, for the progress line.
     var states: [String]
+    /// Remarks for the report (fallbacks taken, groups skipped).
+    var notes: [String] = []
 
     /// Opens the model and checks the inputs against it, before any work starts.
     /// - Throws: `JobError` (or the checkpoint's error) naming what does not fit.
@@ -115,6 +117,7 @@ public final class CalibrationJob {
             report.bytesSent += traffic.sent
             report.bytesReceived += traffic.received
         }
+        report.notes += notes
         let ignored = ignoredModules(quantized: Set(quantizedModules))
         try writer.finish { files in
             report.shards = try files.map { name in
@@ -156,7 +159,7 @@ public final class CalibrationJob {
             let sequences = Array(self.inputs.sequences[shards[index]])
             let job = WorkerJob(jobID: self.jobID, modelPath: streaming ? nil : self.inputs.modelPath, configJSON: self.configJSON,
                                 sequences: sequences, firstSample: shards[index].lowerBound, threads: self.inputs.workerThreads,
-                                trueSequential: self.inputs.recipe.trueSequential)
+                                trueSequential: self.inputs.recipe.trueSequential && self.inputs.recipe.method != .awq)
             var embeddings: Tensor?
             if let embeddingSource {
                 let tokens = sequences.flatMap { $0 }

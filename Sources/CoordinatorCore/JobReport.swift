@@ -20,8 +20,10 @@ public struct JobReport: Codable, Sendable {
         /// Seconds per phase ("load", "capture", "merge", "solve", "apply", "write").
         public var seconds: [String: Double]
         public var modules: [Module]
-        public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = []) {
-            (self.index, self.seconds, self.modules) = (index, seconds, modules)
+        /// AWQ's chosen ratio α per scaling group (empty for other methods).
+        public var ratios: [String: Double]
+        public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = [], ratios: [String: Double] = [:]) {
+            (self.index, self.seconds, self.modules, self.ratios) = (index, seconds, modules, ratios)
         }
     }
 
@@ -94,7 +96,7 @@ public struct JobReport: Codable, Sendable {
         var copy = self
         copy.processes = []
         copy.notes = []
-        copy.layers = layers.map { Layer(index: $0.index, modules: $0.modules) }
+        copy.layers = layers.map { Layer(index: $0.index, modules: $0.modules, ratios: $0.ratios) }
         return try copy.json()
     }
 

@@ -14,17 +14,22 @@ enum QuantizationConfig {
         ]
         weights["group_size"] = recipe.groupSize == -1 ? NSNull() : recipe.groupSize
         weights["actorder"] = recipe.actOrder ? "static" : NSNull()
+        // W8A8: int8 activations quantized per token at run time, symmetric.
+        let activations: Any = recipe.activationBits.map { bits -> [String: Any] in
+            ["num_bits": bits, "type": "int", "symmetric": true, "strategy": "token", "dynamic": true]
+        } ?? NSNull()
+        let format = recipe.activationBits == nil ? "pack-quantized" : "int-quantized"
         return [
             "quant_method": "compressed-tensors",
-            "format": "pack-quantized",
+            "format": format,
             "quantization_status": "compressed",
             "config_groups": [
                 "group_0": [
                     "targets": ["Linear"],
                     "weights": weights,
-                    "input_activations": NSNull(),
+                    "input_activations": activations,
                     "output_activations": NSNull(),
-                    "format": "pack-quantized",
+                    "format": format,
                 ] as [String: Any],
             ],
             "ignore": ignore,

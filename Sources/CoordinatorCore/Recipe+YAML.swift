@@ -4,9 +4,11 @@ import Yams
 extension Recipe {
     /// The recipe fields of a YAML file, with their command-line spellings: `method`, `bits`,
     /// `group_size`, `sym` (true/false), `act_order`, `damp`, `samples`, `seq_len`, `seed`,
-    /// `ignore` (a list), `max_shard_size` (`5GB` or bytes), `true_sequential`, `stream_weights`.
+    /// `ignore` (a list), `max_shard_size` (`5GB` or bytes), `true_sequential`, `stream_weights`,
+    /// `awq_grid`, `awq_duo_scaling`, `awq_clip`, `awq_gptq`, `smoothquant` (α), `act_bits`.
     public static let yamlKeys = ["method", "bits", "group_size", "sym", "act_order", "damp", "samples", "seq_len",
-                                  "seed", "ignore", "max_shard_size", "true_sequential", "stream_weights"]
+                                  "seed", "ignore", "max_shard_size", "true_sequential", "stream_weights",
+                                  "awq_grid", "awq_duo_scaling", "awq_clip", "awq_gptq", "smoothquant", "act_bits"]
 
     /// Applies the fields of the YAML recipe at `path` on top of `self`.
     /// - Throws: `JobError` naming the file and the key for unknown keys and values of the wrong type.
@@ -77,6 +79,14 @@ extension Recipe {
             }
         case "true_sequential": trueSequential = try flag()
         case "stream_weights": streamWeights = try flag()
+        case "awq_grid": awqGrid = try integer()
+        case "awq_duo_scaling": awqDuoScaling = try flag()
+        case "awq_clip": awqClip = try flag()
+        case "awq_gptq": awqGPTQ = try flag()
+        case "smoothquant":
+            guard let number = (value as? Double) ?? (value as? Int).map(Double.init) else { throw wrong("a number α in [0, 1]") }
+            smoothQuant = number
+        case "act_bits": activationBits = try integer()
         default:
             throw JobError("\(file): unknown recipe field \"\(key)\"; known fields: \(Self.yamlKeys.joined(separator: ", "))")
         }

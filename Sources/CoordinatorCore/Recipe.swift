@@ -9,6 +9,9 @@ public struct Recipe: Sendable, Equatable {
         case gptq
         /// Round to nearest (no calibration data needed beyond the pass itself).
         case rtn
+        /// AWQ (Lin et al. 2023): activation-aware per-channel scales searched on the samples,
+        /// folded into the layer, then round-to-nearest with AWQ's clip search (or GPTQ).
+        case awq
     }
 
     public var method: Method = .gptq
@@ -32,6 +35,19 @@ public struct Recipe: Sendable, Equatable {
     public var trueSequential = true
     /// The coordinator sends layer weights instead of workers reading them from the model path.
     public var streamWeights = false
+    /// AWQ: ratios α = i/grid, i < grid, tried per scaling group.
+    public var awqGrid = 20
+    /// AWQ: s = x̄^α / w̄^(1−α) ("duo" scaling, AutoAWQ's default) rather than x̄^α.
+    public var awqDuoScaling = true
+    /// AWQ: clip weights per group before quantizing (AutoAWQ's default; not q/k).
+    public var awqClip = true
+    /// AWQ: quantize the scaled weights with GPTQ instead of round-to-nearest.
+    public var awqGPTQ = false
+    /// SmoothQuant's migration strength α, or nil for no smoothing.
+    public var smoothQuant: Double?
+    /// Activation bits (8: int8 dynamic per-token activations, the W8A8 int-quantized format), or
+    /// nil for weight-only quantization.
+    public var activationBits: Int?
 
     public init() {}
 
@@ -44,6 +60,18 @@ public struct Recipe: Sendable, Equatable {
         guard samples > 0 else { throw JobError("samples is \(samples); expected at least 1") }
         guard sequenceLength > 1 else { throw JobError("sequence length is \(sequenceLength); expected at least 2 tokens") }
         guard maxShardSize > 0 else { throw JobError("max shard size must be positive") }
+        guard awqGrid >= 1 else { throw JobError("AWQ grid is \(awqGrid); expected at least 1") }
+        if let alpha = smoothQuant {
+            guard alpha >= 0 && alpha <= 1 else { throw JobError("SmoothQuant α is \(alpha); expected a value in [0, 1], e.g. 0.5") }
+            guard method != .awq else { throw JobError("SmoothQuant and AWQ both fold scales into the norms; choose one (--method gptq or rtn with --smoothquant)") }
+        }
+        if let bits = activationBits {
+            guard bits == 8 else { throw JobError("activation bits are \(bits); only 8 (int8 dynamic per token) is supported") }
+            guard self.bits == 8, groupSize == -1 else {
+                throw JobError("int8 activations go with int8 weights per output channel (W8A8): use --bits 8 --group-size -1")
+            }
+            guard symmetric else { throw JobError("W8A8 int-quantized weights are symmetric here; drop --asym") }
+        }
     }
 
     /// Whether the module `name` (e.g. `model.layers.3.mlp.down_proj`) is to be left unquantized.

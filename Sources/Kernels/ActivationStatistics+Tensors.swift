@@ -77,3 +77,30 @@ extension ActivationStatistics {
         return sums
     }
 }
+
+extension ActivationStatistics {
+    /// The statistics the same tokens would have after each input channel j is multiplied by
+    /// c_j (x' = x·diag(c)): XᵀX entries scaled by c_i·c_j, |x| sums and maxima by |c_j|, squares
+    /// by c_j². What a linear sees after SmoothQuant/AWQ scales s are folded (c = 1/s).
+    /// Computed in Double from the exact sums and converted back, so equal inputs give equal bits.
+    /// - Throws: `KernelError.invalidArgument` for a vector of the wrong length or a non-finite entry.
+    public func scaledInputs(by c: [Float]) throws(KernelError) -> ActivationStatistics {
+        guard c.count == columns, c.allSatisfy(\.isFinite) else {
+            throw KernelError(.invalidArgument, "statistics: \(c.count) input scales for width \(columns), or a non-finite one")
+        }
+        let k = columns
+        var gram = gramSums
+        gram.withUnsafeMutableBufferPointer { sums in
+            for i in 0..<k {
+                let start = Self.packedRowStart(i, columns: k) - i
+                for j in i..<k {
+                    sums[start + j] = FixedPointSum.fixed(FixedPointSum.double(sums[start + j]) * Double(c[i]) * Double(c[j]))
+                }
+            }
+        }
+        return ActivationStatistics(
+            columns: k, tokenCount: tokenCount, gramSums: gram, absMax: zip(absMax, c).map { $0 * abs($1) },
+            absSums: zip(absSums, c).map { FixedPointSum.fixed(FixedPointSum.double($0) * Double(abs($1))) },
+            squareSums: zip(squareSums, c).map { FixedPointSum.fixed(FixedPointSum.double($0) * Double($1) * Double($1)) })
+    }
+}

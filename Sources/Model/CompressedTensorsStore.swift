@@ -3,17 +3,22 @@ import Foundation
 import Kernels
 import Tensors
 
-/// A compressed-tensors `pack-quantized` checkpoint seen as plain weights: every quantized
+/// A compressed-tensors checkpoint seen as plain weights. `pack-quantized`: every quantized
 /// linear's `weight_packed` / `weight_scale` / `weight_zero_point` / `weight_g_idx` / `weight_shape`
-/// appear as one dequantized F32 `weight`, W = (q − z)·s as compressed-tensors computes it; every
-/// other tensor passes through. Wrap it in `CheckpointWeightSource(config:store:)` to run or
-/// evaluate the quantized model.
+/// appear as one dequantized F32 `weight`; `int-quantized`: the I8 `weight` with its
+/// `weight_scale` (and `weight_zero_point`) likewise; W = (q − z)·s as compressed-tensors computes
+/// it. Every other tensor passes through. Wrap it in
+/// `CheckpointWeightSource(config:store:activationBits:)` to run or evaluate the quantized model;
+/// `activationBits` says which linears quantize their inputs (W8A8), as the config prescribes.
 public struct CompressedTensorsStore: TensorStore {
     public let path: String
     private let reader: CheckpointReader
     private let scheme: QuantizationScheme
     /// Module prefixes (e.g. "model.layers.0.mlp.down_proj") stored quantized.
     private let quantized: Set<String>
+    private let packed: Bool
+    /// Module → bits of its input activations (config `input_activations`), for quantized modules.
+    public let activationBits: [String: Int]
 
     /// Opens the checkpoint in `directory` and reads its `quantization_config`.
     /// - Throws: `CheckpointError` for a missing or unsupported quantization config (another
@@ -26,8 +31,15 @@ public struct CompressedTensorsStore: TensorStore {
               let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CheckpointError(.badConfig, file: configPath, "cannot read config.json as a JSON object")
         }
-        scheme = try Self.scheme(config["quantization_config"], file: configPath)
-        quantized = Set(reader.names.filter { $0.hasSuffix(".weight_packed") }.map { String($0.dropLast(".weight_packed".count)) })
+        let (scheme, packed, inputBits) = try Self.scheme(config["quantization_config"], file: configPath)
+        self.scheme = scheme
+        self.packed = packed
+        let marker = packed ? ".weight_packed" : ".weight_scale"
+        let reader = self.reader
+        let modules = Set(reader.names.filter { $0.hasSuffix(marker) }.map { String($0.dropLast(marker.count)) })
+        let quantized = packed ? modules : modules.filter { (try? reader.entry($0 + ".weight").dtype) == .i8 }
+        self.quantized = quantized
+        activationBits = inputBits.map { bits in Dictionary(uniqueKeysWithValues: quantized.map { ($0, bits) }) } ?? [:]
     }
 
     /// Whether `directory`'s config.json declares a compressed-tensors quantization.
@@ -39,7 +51,7 @@ public struct CompressedTensorsStore: TensorStore {
     }
 
     public var names: [String] {
-        var names = reader.names.filter { name in !quantized.contains { name.hasPrefix($0 + ".weight_") } }
+        var names = reader.names.filter { name in !quantized.contains { name.hasPrefix($0 + ".weight") } }
         names += quantized.map { $0 + ".weight" }
         return names.sorted()
     }
@@ -52,14 +64,15 @@ public struct CompressedTensorsStore: TensorStore {
     public func tensor(_ name: String) throws -> Tensor {
         guard let module = quantizedModule(name), quantized.contains(module) else { return try reader.tensor(name) }
         var parts: [String: Tensor] = [:]
-        for suffix in ["weight_packed", "weight_scale", "weight_shape", "weight_zero_point", "weight_g_idx"] where reader.contains("\(module).\(suffix)") {
+        for suffix in ["weight", "weight_packed", "weight_scale", "weight_shape", "weight_zero_point", "weight_g_idx"] where reader.contains("\(module).\(suffix)") {
             parts[suffix] = try reader.tensor("\(module).\(suffix)")
         }
         let weights: QuantizedWeights
         do {
-            weights = try CompressedTensorsPacking.unpack(parts, scheme: scheme, name: module)
+            weights = packed ? try CompressedTensorsPacking.unpack(parts, scheme: scheme, name: module)
+                : try IntQuantizedPacking.unpack(parts, scheme: scheme, name: module)
         } catch {
-            throw CheckpointError(.invalidValue, file: path, tensor: module + ".weight_packed", error.message)
+            throw CheckpointError(.invalidValue, file: path, tensor: module + (packed ? ".weight_packed" : ".weight"), error.message)
         }
         let matrix = weights.dequantized()
         return Tensor(floats: matrix.values, shape: [matrix.rows, matrix.columns])
@@ -67,7 +80,7 @@ public struct CompressedTensorsStore: TensorStore {
 
     public func release(_ name: String) {
         guard let module = quantizedModule(name), quantized.contains(module) else { return reader.release(name) }
-        for suffix in ["weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.release("\(module).\(suffix)") }
+        for suffix in ["weight", "weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.release("\(module).\(suffix)") }
     }
 
     /// "X" for "X.weight", nil otherwise.
@@ -75,13 +88,15 @@ public struct CompressedTensorsStore: TensorStore {
         name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil
     }
 
-    /// The weight scheme of a `quantization_config` with one config group of int weights.
-    private static func scheme(_ value: Any?, file: String) throws -> QuantizationScheme {
+    /// The weight scheme of a `quantization_config` with one config group of int weights, whether
+    /// its format packs them, and its input activation bits.
+    private static func scheme(_ value: Any?, file: String) throws -> (QuantizationScheme, Bool, Int?) {
         guard let config = value as? [String: Any] else {
             throw CheckpointError(.badConfig, file: file, "has no quantization_config")
         }
-        guard config["quant_method"] as? String == "compressed-tensors", config["format"] as? String == "pack-quantized" else {
-            throw CheckpointError(.badConfig, file: file, "quantization_config is \(config["quant_method"] ?? "?")/\(config["format"] ?? "?"); expected compressed-tensors/pack-quantized")
+        let format = config["format"] as? String
+        guard config["quant_method"] as? String == "compressed-tensors", format == "pack-quantized" || format == "int-quantized" else {
+            throw CheckpointError(.badConfig, file: file, "quantization_config is \(config["quant_method"] ?? "?")/\(format ?? "?"); expected compressed-tensors with pack-quantized or int-quantized")
         }
         guard let groups = config["config_groups"] as? [String: Any], groups.count == 1,
               let group = groups.values.first as? [String: Any], let weights = group["weights"] as? [String: Any] else {
@@ -93,8 +108,17 @@ public struct CompressedTensorsStore: TensorStore {
         }
         let strategy = weights["strategy"] as? String ?? "group"
         let groupSize = strategy == "channel" ? -1 : (weights["group_size"] as? Int ?? -1)
+        var activationBits: Int?
+        if let activations = group["input_activations"] as? [String: Any] {
+            guard activations["type"] as? String == "int", activations["symmetric"] as? Bool == true,
+                  activations["strategy"] as? String == "token", activations["dynamic"] as? Bool == true,
+                  let bits = activations["num_bits"] as? Int else {
+                throw CheckpointError(.badConfig, file: file, "quantization_config input_activations: only int, symmetric, per-token, dynamic activations are supported")
+            }
+            activationBits = bits
+        }
         do {
-            return try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize)
+            return (try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize), format == "pack-quantized", activationBits)
         } catch {
             throw CheckpointError(.badConfig, file: file, "quantization_config weights: \(error.message)")
         }

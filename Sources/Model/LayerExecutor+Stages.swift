@@ -36,6 +36,32 @@ extension LayerExecutor {
         staged = (weights, .qkv)
     }
 
+    /// Starts a layer stage by stage at `.qkv` (input_layernorm(h), as `begin`) or at `.gateUp`
+    /// (post_attention_layernorm(h), taking the hidden states as the residual after attention):
+    /// the two stages whose input is a function of the hidden states alone. Abandons a layer in
+    /// progress. Used to re-run part of a layer with changed weights (AWQ's candidates, weights
+    /// smoothed after their input was computed).
+    /// - Throws: `ModelError.stageOrder` for another stage; `.badShape` for weights that do not fit.
+    public func resume(_ weights: LayerWeights, at stage: LayerStage) throws {
+        guard stage == .qkv || stage == .gateUp else {
+            throw ModelError(.stageOrder, "a layer can resume at qkv or gate_up, whose inputs depend on the hidden states alone; not at \(stage)")
+        }
+        staged = nil
+        guard stage == .gateUp else { return try begin(weights) }
+        try weights.validate(config)
+        let buffer = stageBuffer ?? FloatBuffer(count: batch.tokenCount * stageWidth)
+        stageBuffer = buffer
+        timed {
+            withHiddenStates { h in
+                for piece in plan.pieces {
+                    normalize(weights.postAttentionNorm, rows: piece.count, h: h + piece.lowerBound * config.hiddenSize,
+                              into: buffer.base + piece.lowerBound * config.hiddenSize)
+                }
+            }
+        }
+        staged = (weights, .gateUp)
+    }
+
     /// Calls `body` with the input of `stage` for every token of the batch (tokens × width,
     /// contiguous, rows in batch order). The pointer is valid only during the call.
     /// - Throws: `ModelError.stageOrder` unless `stage` is `nextStage`; what `body` throws.

@@ -7,10 +7,14 @@ public struct Linear: Sendable {
     public var weight: Matrix
     /// outFeatures values, or nil for a linear without bias.
     public var bias: [Float]?
+    /// Bits its input is quantized to per token before the product (int8 W8A8 checkpoints:
+    /// symmetric, dynamic, as compressed-tensors' `input_activations` prescribe), or nil.
+    public var inputBits: Int?
 
-    public init(weight: Matrix, bias: [Float]? = nil) {
+    public init(weight: Matrix, bias: [Float]? = nil, inputBits: Int? = nil) {
         self.weight = weight
         self.bias = bias
+        self.inputBits = inputBits
     }
 }
 

@@ -40,6 +40,11 @@ public final class CalibrationWorker {
             return .loaded
         case .capture(let layer, let stages):
             return .statistics(try capture(layer: layer, stages: stages))
+        case .fold(let layer, let fold):
+            try self.fold(layer: layer, fold)
+            return .folded
+        case .evaluateScales(let search):
+            return .losses(try evaluate(search))
         case .solve(let task):
             return .solved(try solve(task))
         case .apply(let layer, let stage, let weights):
@@ -173,18 +178,19 @@ public final class CalibrationWorker {
             }
             let rows = Matrix(rows: piece.rows.count, columns: matrix.columns,
                               values: Array(matrix.values[(piece.rows.lowerBound * matrix.columns)..<(piece.rows.upperBound * matrix.columns)]))
-            return SolvedPiece(linear: piece.linear, result: try solve(rows, firstRow: piece.rows.lowerBound, task: task, name: name))
+            return SolvedPiece(linear: piece.linear, result: try solve(rows, firstRow: piece.rows.lowerBound, clip: piece.clip, task: task, name: name))
         }
     }
 
-    private func solve(_ rows: Matrix, firstRow: Int, task: SolveTask, name: String) throws -> GPTQSolveResult {
+    private func solve(_ rows: Matrix, firstRow: Int, clip: Bool, task: SolveTask, name: String) throws -> GPTQSolveResult {
         switch task.method {
         case .gptq:
             guard let factor = task.factor else { throw WorkerError("\(name): a GPTQ solve needs the factor of H⁻¹") }
             return try GPTQ.solve(GPTQSolveRequest(firstRow: firstRow, weights: rows, options: task.options), factor: factor, name: name)
         case .rtn:
             guard let hessian = task.hessian else { throw WorkerError("\(name): an RTN task needs the Hessian for its loss") }
-            let quantized = try RoundToNearest.quantize(rows, scheme: task.options.scheme, clipping: task.options.clipping)
+            let clipped = clip ? try AWQ.clip(rows, gram: hessian.map(Double.init), scheme: task.options.scheme).0 : rows
+            let quantized = try RoundToNearest.quantize(clipped, scheme: task.options.scheme, clipping: task.options.clipping)
             let losses = Self.rowLosses(original: rows, quantized: quantized.dequantized(), hessian: hessian)
             return GPTQSolveResult(firstRow: firstRow, quantized: quantized, rowLosses: losses)
         }
@@ -201,6 +207,87 @@ public final class CalibrationWorker {
             for j in (r * k)..<((r + 1) * k) { sum += Double(error[j]) * Double(product[j]) }
             return sum / 2
         }
+    }
+
+    // MARK: - Fold and scale search
+
+    private func fold(layer index: Int, _ fold: LayerFold) throws {
+        let (_, weights) = try loaded(index)
+        let folded = try weights.folded(fold)
+        layer = folded
+        guard let executor, let job, job.trueSequential, let stage = executor.nextStage else { return }
+        // The ready stage's input was computed with the unfolded op before it: compute it again.
+        if fold.inputScales(of: stage) != nil {
+            try timedForward { try executor.resume(folded, at: stage) }
+        }
+    }
+
+    /// Runs each candidate through the group's block from this layer's input and sums the squared
+    /// error of the block's output against the unquantized block.
+    private func evaluate(_ search: ScaleSearch) throws -> ScaleLosses {
+        let (config, weights) = try loaded(search.layer)
+        guard let executor else { return ScaleLosses(sums: search.candidates.map { _ in 0 }, elements: 0) }
+        guard let input = savedStates else {
+            throw WorkerError("layer \(search.layer): scale search needs the layer captured with its original weights first")
+        }
+        let stage: LayerStage = search.group == .attentionInput ? .qkv : .gateUp
+        let width = stage.inputWidth(config)
+        if let bad = search.candidates.firstIndex(where: { $0.count != width }) {
+            throw WorkerError("layer \(search.layer) \(search.group): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(width)")
+        }
+        defer { executor.restore(input) }
+        return try timedForwardResult {
+            // The block's input state: the layer input (attention), or the residual after the
+            // original attention block (MLP).
+            executor.restore(input)
+            if stage == .gateUp {
+                try executor.begin(weights)
+                try executor.apply(.qkv)
+                try executor.apply(.o)
+            }
+            let start = executor.states
+            let reference = try run(stage, weights, from: start)
+            var sums: [Int128] = []
+            for scales in search.candidates {
+                var candidate = weights
+                candidate.replaceWeights(of: stage, with: try weights.linears(of: stage).map {
+                    try AWQ.candidate($0.weight, scales: scales, scheme: search.scheme)
+                })
+                let output = try run(stage, candidate, from: start)
+                sums.append(Self.squaredError(output, reference, batch: executor.batch))
+            }
+            return ScaleLosses(sums: sums, elements: executor.batch.tokenCount * config.hiddenSize)
+        }
+    }
+
+    /// The hidden states after the block starting at `stage` (attention: qkv + o; MLP: gate/up + down).
+    private func run(_ stage: LayerStage, _ weights: LayerWeights, from start: HiddenStates) throws -> Matrix {
+        guard let executor else { throw WorkerError("no samples") }
+        executor.restore(start)
+        try executor.resume(weights, at: stage)
+        try executor.apply(stage)
+        try executor.apply(stage.next!)
+        executor.abandonLayer()
+        return executor.states.values
+    }
+
+    /// Σ (a − b)², summed in Double per sequence and added as exact fixed-point parts.
+    static func squaredError(_ a: Matrix, _ b: Matrix, batch: SequenceBatch) -> Int128 {
+        let width = a.columns
+        var total: Int128 = 0
+        a.values.withUnsafeBufferPointer { a in
+            b.values.withUnsafeBufferPointer { b in
+                for sequence in 0..<batch.count {
+                    var sum = 0.0
+                    for index in (batch.offsets[sequence] * width)..<((batch.offsets[sequence] + batch.lengths[sequence]) * width) {
+                        let d = Double(a[index]) - Double(b[index])
+                        sum += d * d
+                    }
+                    total &+= FixedPointSum.fixed(sum)
+                }
+            }
+        }
+        return total
     }
 
     // MARK: - Apply
@@ -246,6 +333,12 @@ public final class CalibrationWorker {
         let start = ExecutionProfile.now()
         defer { summary.forwardSeconds += ExecutionProfile.now() - start }
         try body()
+    }
+
+    private func timedForwardResult<R>(_ body: () throws -> R) throws -> R {
+        let start = ExecutionProfile.now()
+        defer { summary.forwardSeconds += ExecutionProfile.now() - start }
+        return try body()
     }
 
     private func timedStatistics(_ body: () throws -> Void) throws {

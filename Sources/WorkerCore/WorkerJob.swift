@@ -43,9 +43,12 @@ public struct SolveTask: Sendable {
     public struct Piece: Sendable, Equatable {
         public var linear: Int
         public var rows: Range<Int>
-        public init(linear: Int, rows: Range<Int>) {
+        /// RTN only: clip each (row, group) by AWQ's search on the Hessian's group blocks first.
+        public var clip: Bool
+        public init(linear: Int, rows: Range<Int>, clip: Bool = false) {
             self.linear = linear
             self.rows = rows
+            self.clip = clip
         }
     }
 
@@ -55,7 +58,7 @@ public struct SolveTask: Sendable {
     public var options: GPTQSolveOptions
     /// GPTQ: the shared factor of the stage's Hessian.
     public var factor: GPTQFactor?
-    /// RTN: H = 2·XᵀX/n (K×K, row-major), to report each row's Hessian-weighted loss.
+    /// RTN: H = 2·XᵀX/n (K×K, row-major), for each row's Hessian-weighted loss and the clip search.
     public var hessian: [Float]?
     public var pieces: [Piece]
 
@@ -77,5 +80,44 @@ public struct SolvedPiece: Sendable, Equatable {
     public init(linear: Int, result: GPTQSolveResult) {
         self.linear = linear
         self.result = result
+    }
+}
+
+/// AWQ's scale search for one group of a layer whose loss needs a forward pass: each candidate's
+/// scales s give the group's linears the weights Q(W·diag(s))·diag(s)⁻¹; the loss is the squared
+/// error of the block's output (attention block for `attentionInput`, MLP for `mlpInput`) against
+/// the unquantized block, on this worker's samples, with the original upstream of the layer.
+public struct ScaleSearch: Sendable, Equatable {
+    public enum Group: String, Sendable, CaseIterable {
+        /// input_layernorm → q, k, v; loss on the attention block's output.
+        case attentionInput
+        /// post_attention_layernorm → gate, up; loss on the MLP's output.
+        case mlpInput
+    }
+
+    public var layer: Int
+    public var group: Group
+    /// One scale vector per candidate (the group's input width each).
+    public var candidates: [[Float]]
+    public var scheme: QuantizationScheme
+
+    public init(layer: Int, group: Group, candidates: [[Float]], scheme: QuantizationScheme) {
+        self.layer = layer
+        self.group = group
+        self.candidates = candidates
+        self.scheme = scheme
+    }
+}
+
+/// A worker's losses of a `ScaleSearch`: per candidate, Σ (y − ŷ)² as an exact fixed-point sum
+/// (`FixedPointSum`), and the number of output values summed, so that workers' parts add up to
+/// the same total however the samples are split.
+public struct ScaleLosses: Sendable, Equatable {
+    public var sums: [Int128]
+    public var elements: Int
+
+    public init(sums: [Int128], elements: Int) {
+        self.sums = sums
+        self.elements = elements
     }
 }

@@ -13,6 +13,11 @@ public enum WorkerRequest: Sendable {
     case loadLayer(index: Int, weights: [String: Tensor]?)
     /// Statistics of the inputs of `stages` of the loaded layer on this worker's samples.
     case capture(layer: Int, stages: [LayerStage])
+    /// Fold per-channel scales into the loaded layer (AWQ, SmoothQuant); in true-sequential mode
+    /// the stage whose input is ready is recomputed with the folded weights.
+    case fold(layer: Int, LayerFold)
+    /// Losses of AWQ scale candidates on this worker's samples (capture-first mode only).
+    case evaluateScales(ScaleSearch)
     /// Quantize pieces of the loaded layer's linears.
     case solve(SolveTask)
     /// Run `stage` with its quantized weights (nil: keep that linear's original weights).
@@ -25,6 +30,8 @@ public enum WorkerRequest: Sendable {
 public enum WorkerReply: Sendable {
     case started(tokens: Int)
     case loaded
+    case folded
+    case losses(ScaleLosses)
     case statistics([ActivationStatistics])
     case solved([SolvedPiece])
     case applied

@@ -1,0 +1,82 @@
+import Checkpoint
+import CoordinatorCore
+import Foundation
+import Kernels
+import Model
+import Tensors
+import Testing
+
+/// AWQ and SmoothQuant through the whole job, on the random llama of the forward-pass fixtures.
+@Suite("AWQ and SmoothQuant jobs")
+struct ScalingJobTests {
+    static var awq: Recipe {
+        var recipe = Recipe()
+        recipe.method = .awq
+        recipe.bits = 4
+        recipe.symmetric = false
+        recipe.groupSize = 32
+        return recipe
+    }
+
+    static var w8a8: Recipe {
+        var recipe = Recipe()
+        recipe.bits = 8
+        recipe.groupSize = -1
+        recipe.smoothQuant = 0.5
+        recipe.activationBits = 8
+        return recipe
+    }
+
+    @Test("layer 0's ratios and folded norms match the NumPy scale search")
+    func goldenSearch() async throws {
+        let url = Bundle.module.url(forResource: "Fixtures/awq_search", withExtension: "json")!
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let sequences = (golden["sequences"] as! [[Int]]).map { $0.map(Int32.init) }
+        let (report, out) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.awq, samples: sequences)
+        for group in ["attentionInput", "mlpInput", "up_proj→down_proj"] {
+            let expected = (golden[group] as! [String: Any])["ratio"] as! Double
+            #expect(abs((report.layers[0].ratios[group] ?? -1) - expected) < 1e-6, "\(group): \(report.layers[0].ratios[group] ?? -1), NumPy \(expected)")
+        }
+        let reader = try CheckpointReader(path: out)
+        for name in ["input_layernorm", "post_attention_layernorm"] {
+            let written = try reader.tensor("model.layers.0.\(name).weight").floats()
+            let expected = (golden[name] as! [Double]).map(Float.init)
+            // Both round norm/s to float16; s from powf and NumPy's power may differ in the last
+            // float32 bit, which can move a float16 rounding by one step (2⁻¹⁰ relative).
+            #expect(zip(written, expected).allSatisfy { abs($0 - $1) <= 0x1p-10 * abs($1) }, "\(name)")
+        }
+    }
+
+    @Test("1, 2 and 3 workers choose the same ratios and write the same bytes", arguments: ["awq", "w8a8"])
+    func workerCount(recipe name: String) async throws {
+        let recipe = name == "awq" ? Self.awq : Self.w8a8
+        let samples = InProcessJobTests.samples(count: 6, length: 13, vocabulary: 101)
+        var outputs: [([String], [[String: Double]])] = []
+        for workers in 1...3 {
+            let (report, _) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: workers, recipe: recipe, samples: samples)
+            outputs.append((report.shards.map(\.sha256), report.layers.map(\.ratios)))
+        }
+        #expect(outputs[0].0 == outputs[1].0 && outputs[1].0 == outputs[2].0)
+        #expect(outputs[0].1 == outputs[1].1 && outputs[1].1 == outputs[2].1)
+    }
+
+    @Test("W8A8 writes int-quantized int8 weights and a per-token int8 activation config")
+    func w8a8Format() async throws {
+        let samples = InProcessJobTests.samples(count: 4, length: 13, vocabulary: 101)
+        let (_, out) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.w8a8, samples: samples)
+        let reader = try CheckpointReader(path: out)
+        #expect(try reader.entry("model.layers.0.mlp.down_proj.weight").dtype == .i8)
+        #expect(try reader.entry("model.layers.0.mlp.down_proj.weight_scale").shape == [64, 1])
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as! [String: Any]
+        let quantization = config["quantization_config"] as! [String: Any]
+        let group = (quantization["config_groups"] as! [String: Any])["group_0"] as! [String: Any]
+        let activations = group["input_activations"] as! [String: Any]
+        #expect(quantization["format"] as? String == "int-quantized")
+        #expect(activations["num_bits"] as? Int == 8 && activations["strategy"] as? String == "token" && activations["dynamic"] as? Bool == true)
+        // Reading it back dequantizes the int8 weights and quantizes the linears' inputs.
+        let store = try CompressedTensorsStore(directory: out)
+        #expect(store.activationBits["model.layers.1.self_attn.q_proj"] == 8)
+        let source = CheckpointWeightSource(config: try ModelConfig(directory: out), store: store, activationBits: store.activationBits)
+        #expect(try source.layer(0).down.inputBits == 8)
+    }
+}
