@@ -107,7 +107,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -97,17 +97,7 @@ extension CalibrationJob {
                                     _ state: inout LayerState) throws -> [Float] {
         let (ratios, candidates) = try candidates(statistics, [weights], scheme)
         let gram = statistics.gram()
-        let (n, k) = (weights.rows, weights.columns)
-        var product = [Double](repeating: 0, count: n * k)
-        var losses: [Double] = []
-        for scales in candidates {
-            let candidate = try AWQ.candidate(weights, scales: scales, scheme: scheme)
-            let error = zip(candidate.values, weights.values).map { Double($0 - $1) }
-            BLAS.dgemm(m: n, n: k, k: k, a: error, lda: k, b: gram, ldb: k, c: &product, ldc: k)
-            var loss = 0.0
-            for index in 0..<(n * k) { loss += error[index] * product[index] }
-            losses.append(loss)
-        }
+        let losses = try candidates.map { AWQ.outputError(try AWQ.candidate(weights, scales: $0, scheme: scheme), weights, gram: gram) }
         let best = losses.indices.min { (losses[$0], $0) < (losses[$1], $1) }!
         state.ratios[group] = Double(ratios[best])
         return candidates[best]

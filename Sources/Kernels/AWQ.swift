@@ -88,6 +88,20 @@ public enum AWQ {
         return result
     }
 
+    /// The squared output error Σ_t ‖x_t·(C − W)ᵀ‖² of replacing `original` by `candidate`, from
+    /// the inputs' XᵀX alone: tr(E·XᵀX·Eᵀ) with E = C − W (one dgemm).
+    /// - Parameter gram: XᵀX, K×K row-major.
+    public static func outputError(_ candidate: Matrix, _ original: Matrix, gram: [Double]) -> Double {
+        let (n, k) = (original.rows, original.columns)
+        precondition(candidate.rows == n && candidate.columns == k && gram.count == k * k, "AWQ.outputError: shapes do not agree")
+        let error = zip(candidate.values, original.values).map { Double($0 - $1) }
+        var product = [Double](repeating: 0, count: n * k)
+        BLAS.dgemm(m: n, n: k, k: k, a: error, lda: k, b: gram, ldb: k, c: &product, ldc: k)
+        var total = 0.0
+        for index in 0..<(n * k) { total += error[index] * product[index] }
+        return total
+    }
+
     /// AWQ's clip search: for every (row, group), the clamp ±shrink·max|w| (shrink = 1 − i/grid,
     /// i < maxShrink·grid) whose quantized group minimizes the group's output error on the
     /// calibration inputs, eᵀ G_gg e with e = w − Q(clamp(w)) and G = XᵀX (exact over every token,
