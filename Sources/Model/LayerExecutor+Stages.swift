@@ -22,18 +22,7 @@ extension LayerExecutor {
         if let staged {
             throw ModelError(.stageOrder, "layer \(staged.weights.index) is still in progress (next stage \(staged.next)); cannot begin layer \(weights.index)")
         }
-        try weights.validate(config)
-        let buffer = stageBuffer ?? FloatBuffer(count: batch.tokenCount * stageWidth)
-        stageBuffer = buffer
-        timed {
-            withHiddenStates { h in
-                for piece in plan.pieces {
-                    normalize(weights.inputNorm, rows: piece.count, h: h + piece.lowerBound * config.hiddenSize,
-                              into: buffer.base + piece.lowerBound * config.hiddenSize)
-                }
-            }
-        }
-        staged = (weights, .qkv)
+        try start(weights, at: .qkv, norm: weights.inputNorm)
     }
 
     /// Starts a layer stage by stage at `.qkv` (input_layernorm(h), as `begin`) or at `.gateUp`
@@ -47,19 +36,23 @@ extension LayerExecutor {
             throw ModelError(.stageOrder, "a layer can resume at qkv or gate_up, whose inputs depend on the hidden states alone; not at \(stage)")
         }
         staged = nil
-        guard stage == .gateUp else { return try begin(weights) }
+        try start(weights, at: stage, norm: stage == .qkv ? weights.inputNorm : weights.postAttentionNorm)
+    }
+
+    /// Computes `norm`(h) into the stage buffer, piece by piece as `apply` does, and makes `stage` next.
+    private func start(_ weights: LayerWeights, at stage: LayerStage, norm: [Float]) throws {
         try weights.validate(config)
         let buffer = stageBuffer ?? FloatBuffer(count: batch.tokenCount * stageWidth)
         stageBuffer = buffer
         timed {
             withHiddenStates { h in
                 for piece in plan.pieces {
-                    normalize(weights.postAttentionNorm, rows: piece.count, h: h + piece.lowerBound * config.hiddenSize,
+                    normalize(norm, rows: piece.count, h: h + piece.lowerBound * config.hiddenSize,
                               into: buffer.base + piece.lowerBound * config.hiddenSize)
                 }
             }
         }
-        staged = (weights, .gateUp)
+        staged = (weights, stage)
     }
 
     /// Calls `body` with the input of `stage` for every token of the batch (tokens × width,
