@@ -15,14 +15,19 @@ public struct JobInputs: Sendable {
     public var sequences: [[Int32]]
     /// BLAS threads each worker uses (0: leave each worker's setting alone).
     public var workerThreads: Int
+    /// Tokens per statistics batch (whole sequences, at least one): larger batches spread the
+    /// exact sums' per-batch conversion over more tokens.
+    public var statisticsBatchTokens: Int
 
-    public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0) {
+    public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
+                statisticsBatchTokens: Int = 2048) {
         self.modelPath = modelPath
         self.outputPath = outputPath
         self.overwrite = overwrite
         self.recipe = recipe
         self.sequences = sequences
         self.workerThreads = workerThreads
+        self.statisticsBatchTokens = statisticsBatchTokens
     }
 }
 
@@ -91,7 +96,7 @@ public final class CalibrationJob {
         let start = Date()
         let output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
         var report = JobReport(recipe: inputs.recipe, model: inputs.modelPath, output: inputs.outputPath)
-        let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity))
+        let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity), block: statisticsBlock)
         try await startWorkers(shards: shards)
         let writer = ShardedCheckpointWriter(directory: output.path, maxShardSize: inputs.recipe.maxShardSize)
         for name in reader.names where !name.hasPrefix("model.layers.") {
@@ -159,7 +164,8 @@ public final class CalibrationJob {
             let sequences = Array(self.inputs.sequences[shards[index]])
             let job = WorkerJob(jobID: self.jobID, modelPath: streaming ? nil : self.inputs.modelPath, configJSON: self.configJSON,
                                 sequences: sequences, firstSample: shards[index].lowerBound, threads: self.inputs.workerThreads,
-                                trueSequential: self.inputs.recipe.trueSequential && self.inputs.recipe.method != .awq)
+                                trueSequential: self.inputs.recipe.trueSequential && self.inputs.recipe.method != .awq,
+                                statisticsBlock: self.statisticsBlock)
             var embeddings: Tensor?
             if let embeddingSource {
                 let tokens = sequences.flatMap { $0 }
@@ -169,6 +175,10 @@ public final class CalibrationJob {
             return .start(job, embeddings: embeddings)
         }
     }
+
+    /// Sequences per statistics batch: about `statisticsBatchTokens` (2048) tokens, where the
+    /// exact sums' per-batch conversion cost is small next to the batch's XᵀX.
+    var statisticsBlock: Int { max(1, inputs.statisticsBatchTokens / max(inputs.sequences.map(\.count).max() ?? 1, 1)) }
 
     /// A job identifier unique enough to tell jobs apart in logs.
     lazy var jobID: String = "job-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt32.random(in: 0...UInt32.max))"

@@ -2,6 +2,14 @@
 /// sized in proportion to each worker's capacity (largest-remainder rounding, ties to the lower
 /// worker index), so the split is a pure function of the sample count and the capacities.
 public enum SampleShards {
+    /// The range of sample indices of each worker, each made of whole blocks of `block` samples
+    /// (the last block may be short): statistics are accumulated a block at a time, so blocks
+    /// must not straddle workers.
+    public static func split(samples: Int, capacities: [Int], block: Int) -> [Range<Int>] {
+        let blocks = (samples + block - 1) / block
+        return split(samples: blocks, capacities: capacities).map { min($0.lowerBound * block, samples)..<min($0.upperBound * block, samples) }
+    }
+
     /// The range of sample indices of each worker.
     /// - Parameters:
     ///   - samples: the number of sequences.

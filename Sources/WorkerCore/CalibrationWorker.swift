@@ -123,7 +123,7 @@ public final class CalibrationWorker {
             }
             try executor.withStageInput(stage) { input in
                 try timedStatistics {
-                    try accumulate(input, batch: executor.batch, into: &statistics[0], layer: index, module: names[0])
+                    try accumulateBlocks(input, batch: executor.batch, block: job.statisticsBlock, into: &statistics[0], layer: index, module: names[0])
                 }
             }
         } else {
@@ -142,8 +142,23 @@ public final class CalibrationWorker {
         return statistics
     }
 
-    /// Adds the rows of `input` to `statistics` in batches that never cross a sequence and that
-    /// restart every `statisticsChunk` rows from each sequence's first token.
+    /// Adds every row (all tokens of the batch, contiguous) to `statistics` in batches of `block`
+    /// consecutive sequences. The coordinator gives every worker whole blocks of the global sample
+    /// order, so the batches — and the Float products computed per batch — are the same however
+    /// the samples are split. Larger batches spread the per-batch cost of the exact sums (one
+    /// fixed-point conversion per XᵀX entry) over more tokens.
+    private func accumulateBlocks(_ input: StageInput, batch: SequenceBatch, block: Int, into statistics: inout ActivationStatistics,
+                                  layer: Int, module: String) throws {
+        for first in stride(from: 0, to: batch.count, by: max(block, 1)) {
+            let last = min(first + max(block, 1), batch.count) - 1
+            let (start, stop) = (batch.offsets[first], batch.offsets[last] + batch.lengths[last])
+            let slice = UnsafeBufferPointer(rebasing: input.values[(start * input.width)..<(stop * input.width)])
+            try statistics.accumulate(slice, rows: stop - start, layer: layer, module: module)
+        }
+    }
+
+    /// Adds the rows of `input` (a piece of a forward) to `statistics` in batches that never cross
+    /// a sequence and that restart every `statisticsChunk` rows from each sequence's first token.
     private func accumulate(_ input: StageInput, batch: SequenceBatch, into statistics: inout ActivationStatistics,
                             layer: Int, module: String) throws {
         var row = input.firstToken

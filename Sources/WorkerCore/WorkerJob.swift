@@ -19,9 +19,12 @@ public struct WorkerJob: Sendable {
     /// Whether each stage is captured after the upstream stages were quantized (true) or the
     /// whole layer is captured with the original weights first (false).
     public var trueSequential: Bool
+    /// Sequences per statistics batch in true-sequential mode; `sequences` holds whole blocks of
+    /// the global sample order (the last worker's may end short).
+    public var statisticsBlock: Int
 
     public init(jobID: String, modelPath: String?, configJSON: [UInt8], sequences: [[Int32]], firstSample: Int,
-                threads: Int = 0, trueSequential: Bool = true) {
+                threads: Int = 0, trueSequential: Bool = true, statisticsBlock: Int = 1) {
         self.jobID = jobID
         self.modelPath = modelPath
         self.configJSON = configJSON
@@ -29,6 +32,7 @@ public struct WorkerJob: Sendable {
         self.firstSample = firstSample
         self.threads = threads
         self.trueSequential = trueSequential
+        self.statisticsBlock = statisticsBlock
     }
 }
 

@@ -32,7 +32,9 @@ struct InProcessJobTests {
         let out = NSTemporaryDirectory() + "calibrate-job-\(UUID().uuidString)"
         let connections = (0..<workers).map { InProcessWorker(index: $0) }
         let job = try CalibrationJob(
-            inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples, workerThreads: 1),
+            // Two 13-token samples per statistics batch: 6 samples make 3 blocks to share out.
+            inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples, workerThreads: 1,
+                              statisticsBatchTokens: 26),
             workers: connections)
         return (try await job.run(), out)
     }

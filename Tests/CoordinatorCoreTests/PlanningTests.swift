@@ -16,6 +16,13 @@ struct PlanningTests {
         #expect(SampleShards.split(samples: samples, capacities: capacities) == expected)
     }
 
+    @Test("shards are whole blocks of samples, the last one possibly short")
+    func blockShards() {
+        #expect(SampleShards.split(samples: 10, capacities: [1, 1], block: 4) == [0..<8, 8..<10], "3 blocks: 2 and 1")
+        #expect(SampleShards.split(samples: 128, capacities: [1, 1, 1], block: 4) == [0..<44, 44..<88, 88..<128])
+        #expect(SampleShards.split(samples: 3, capacities: [1, 1], block: 4) == [0..<3, 3..<3])
+    }
+
     @Test("every row of every matrix is solved exactly once, and big matrices are split")
     func solveCoverage() {
         let matrices = [
