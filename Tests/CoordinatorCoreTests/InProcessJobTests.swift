@@ -119,4 +119,26 @@ struct InProcessJobTests {
         }
         #expect("\(error!)".contains("already holds a checkpoint"))
     }
+
+    @Test("a missing model, a malformed config and a group size that does not fit are refused before any work")
+    func badInputs() throws {
+        let samples = Self.samples(count: 2, length: 5, vocabulary: 101)
+        let out = NSTemporaryDirectory() + "calibrate-never-\(UUID().uuidString)"
+        func job(_ model: String, _ recipe: Recipe = Self.recipe) throws {
+            _ = try CalibrationJob(inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples),
+                                   workers: [InProcessWorker(index: 0)])
+        }
+        let missing = #expect(throws: (any Error).self) { try job("/nonexistent/model") }
+        #expect("\(missing!)".contains("/nonexistent/model"))
+        let broken = NSTemporaryDirectory() + "calibrate-broken-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+        try Data("{\"model_type\": \"llama\"".utf8).write(to: URL(fileURLWithPath: broken + "/config.json"))
+        let malformed = #expect(throws: (any Error).self) { try job(broken) }
+        #expect("\(malformed!)".contains("config.json"))
+        var recipe = Self.recipe
+        recipe.groupSize = 48
+        let misfit = #expect(throws: JobError.self) { try job(Self.model("llama"), recipe) }
+        #expect(misfit?.description.contains("group size 48 does not divide the qkv input width 64") == true, "\(String(describing: misfit))")
+        #expect(!FileManager.default.fileExists(atPath: out), "nothing was written")
+    }
 }
