@@ -412,51 +412,6 @@ void   calibrate__wire__echo__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__echo__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   calibrate__wire__recipe__init
-                     (Calibrate__Wire__Recipe         *message)
-{
-  static const Calibrate__Wire__Recipe init_value = CALIBRATE__WIRE__RECIPE__INIT;
-  *message = init_value;
-}
-size_t calibrate__wire__recipe__get_packed_size
-                     (const Calibrate__Wire__Recipe *message)
-{
-  assert(message->base.descriptor == &calibrate__wire__recipe__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t calibrate__wire__recipe__pack
-                     (const Calibrate__Wire__Recipe *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &calibrate__wire__recipe__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t calibrate__wire__recipe__pack_to_buffer
-                     (const Calibrate__Wire__Recipe *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &calibrate__wire__recipe__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Calibrate__Wire__Recipe *
-       calibrate__wire__recipe__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Calibrate__Wire__Recipe *)
-     protobuf_c_message_unpack (&calibrate__wire__recipe__descriptor,
-                                allocator, len, data);
-}
-void   calibrate__wire__recipe__free_unpacked
-                     (Calibrate__Wire__Recipe *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &calibrate__wire__recipe__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
 void   calibrate__wire__job_spec__init
                      (Calibrate__Wire__JobSpec         *message)
 {
@@ -727,49 +682,319 @@ void   calibrate__wire__stats_report__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__stats_report__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   calibrate__wire__quant_params__init
-                     (Calibrate__Wire__QuantParams         *message)
+void   calibrate__wire__fold__init
+                     (Calibrate__Wire__Fold         *message)
 {
-  static const Calibrate__Wire__QuantParams init_value = CALIBRATE__WIRE__QUANT_PARAMS__INIT;
+  static const Calibrate__Wire__Fold init_value = CALIBRATE__WIRE__FOLD__INIT;
   *message = init_value;
 }
-size_t calibrate__wire__quant_params__get_packed_size
-                     (const Calibrate__Wire__QuantParams *message)
+size_t calibrate__wire__fold__get_packed_size
+                     (const Calibrate__Wire__Fold *message)
 {
-  assert(message->base.descriptor == &calibrate__wire__quant_params__descriptor);
+  assert(message->base.descriptor == &calibrate__wire__fold__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t calibrate__wire__quant_params__pack
-                     (const Calibrate__Wire__QuantParams *message,
+size_t calibrate__wire__fold__pack
+                     (const Calibrate__Wire__Fold *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &calibrate__wire__quant_params__descriptor);
+  assert(message->base.descriptor == &calibrate__wire__fold__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t calibrate__wire__quant_params__pack_to_buffer
-                     (const Calibrate__Wire__QuantParams *message,
+size_t calibrate__wire__fold__pack_to_buffer
+                     (const Calibrate__Wire__Fold *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &calibrate__wire__quant_params__descriptor);
+  assert(message->base.descriptor == &calibrate__wire__fold__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Calibrate__Wire__QuantParams *
-       calibrate__wire__quant_params__unpack
+Calibrate__Wire__Fold *
+       calibrate__wire__fold__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Calibrate__Wire__QuantParams *)
-     protobuf_c_message_unpack (&calibrate__wire__quant_params__descriptor,
+  return (Calibrate__Wire__Fold *)
+     protobuf_c_message_unpack (&calibrate__wire__fold__descriptor,
                                 allocator, len, data);
 }
-void   calibrate__wire__quant_params__free_unpacked
-                     (Calibrate__Wire__QuantParams *message,
+void   calibrate__wire__fold__free_unpacked
+                     (Calibrate__Wire__Fold *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &calibrate__wire__quant_params__descriptor);
+  assert(message->base.descriptor == &calibrate__wire__fold__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__folded__init
+                     (Calibrate__Wire__Folded         *message)
+{
+  static const Calibrate__Wire__Folded init_value = CALIBRATE__WIRE__FOLDED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__folded__get_packed_size
+                     (const Calibrate__Wire__Folded *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__folded__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__folded__pack
+                     (const Calibrate__Wire__Folded *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__folded__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__folded__pack_to_buffer
+                     (const Calibrate__Wire__Folded *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__folded__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Folded *
+       calibrate__wire__folded__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Folded *)
+     protobuf_c_message_unpack (&calibrate__wire__folded__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__folded__free_unpacked
+                     (Calibrate__Wire__Folded *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__folded__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__quant_scheme__init
+                     (Calibrate__Wire__QuantScheme         *message)
+{
+  static const Calibrate__Wire__QuantScheme init_value = CALIBRATE__WIRE__QUANT_SCHEME__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__quant_scheme__get_packed_size
+                     (const Calibrate__Wire__QuantScheme *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__quant_scheme__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__quant_scheme__pack
+                     (const Calibrate__Wire__QuantScheme *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__quant_scheme__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__quant_scheme__pack_to_buffer
+                     (const Calibrate__Wire__QuantScheme *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__quant_scheme__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__QuantScheme *
+       calibrate__wire__quant_scheme__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__QuantScheme *)
+     protobuf_c_message_unpack (&calibrate__wire__quant_scheme__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__quant_scheme__free_unpacked
+                     (Calibrate__Wire__QuantScheme *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__quant_scheme__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__scale_search__init
+                     (Calibrate__Wire__ScaleSearch         *message)
+{
+  static const Calibrate__Wire__ScaleSearch init_value = CALIBRATE__WIRE__SCALE_SEARCH__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__scale_search__get_packed_size
+                     (const Calibrate__Wire__ScaleSearch *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_search__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__scale_search__pack
+                     (const Calibrate__Wire__ScaleSearch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_search__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__scale_search__pack_to_buffer
+                     (const Calibrate__Wire__ScaleSearch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_search__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__ScaleSearch *
+       calibrate__wire__scale_search__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__ScaleSearch *)
+     protobuf_c_message_unpack (&calibrate__wire__scale_search__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__scale_search__free_unpacked
+                     (Calibrate__Wire__ScaleSearch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__scale_search__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__scale_losses__init
+                     (Calibrate__Wire__ScaleLosses         *message)
+{
+  static const Calibrate__Wire__ScaleLosses init_value = CALIBRATE__WIRE__SCALE_LOSSES__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__scale_losses__get_packed_size
+                     (const Calibrate__Wire__ScaleLosses *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_losses__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__scale_losses__pack
+                     (const Calibrate__Wire__ScaleLosses *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_losses__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__scale_losses__pack_to_buffer
+                     (const Calibrate__Wire__ScaleLosses *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__scale_losses__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__ScaleLosses *
+       calibrate__wire__scale_losses__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__ScaleLosses *)
+     protobuf_c_message_unpack (&calibrate__wire__scale_losses__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__scale_losses__free_unpacked
+                     (Calibrate__Wire__ScaleLosses *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__scale_losses__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__solve_options__init
+                     (Calibrate__Wire__SolveOptions         *message)
+{
+  static const Calibrate__Wire__SolveOptions init_value = CALIBRATE__WIRE__SOLVE_OPTIONS__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__solve_options__get_packed_size
+                     (const Calibrate__Wire__SolveOptions *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_options__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__solve_options__pack
+                     (const Calibrate__Wire__SolveOptions *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_options__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__solve_options__pack_to_buffer
+                     (const Calibrate__Wire__SolveOptions *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_options__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__SolveOptions *
+       calibrate__wire__solve_options__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__SolveOptions *)
+     protobuf_c_message_unpack (&calibrate__wire__solve_options__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__solve_options__free_unpacked
+                     (Calibrate__Wire__SolveOptions *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__solve_options__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__solve_piece__init
+                     (Calibrate__Wire__SolvePiece         *message)
+{
+  static const Calibrate__Wire__SolvePiece init_value = CALIBRATE__WIRE__SOLVE_PIECE__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__solve_piece__get_packed_size
+                     (const Calibrate__Wire__SolvePiece *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_piece__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__solve_piece__pack
+                     (const Calibrate__Wire__SolvePiece *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_piece__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__solve_piece__pack_to_buffer
+                     (const Calibrate__Wire__SolvePiece *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__solve_piece__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__SolvePiece *
+       calibrate__wire__solve_piece__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__SolvePiece *)
+     protobuf_c_message_unpack (&calibrate__wire__solve_piece__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__solve_piece__free_unpacked
+                     (Calibrate__Wire__SolvePiece *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__solve_piece__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   calibrate__wire__solve_request__init
@@ -1042,6 +1267,96 @@ void   calibrate__wire__evaluated__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__evaluated__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   calibrate__wire__finish_job__init
+                     (Calibrate__Wire__FinishJob         *message)
+{
+  static const Calibrate__Wire__FinishJob init_value = CALIBRATE__WIRE__FINISH_JOB__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__finish_job__get_packed_size
+                     (const Calibrate__Wire__FinishJob *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__finish_job__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__finish_job__pack
+                     (const Calibrate__Wire__FinishJob *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__finish_job__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__finish_job__pack_to_buffer
+                     (const Calibrate__Wire__FinishJob *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__finish_job__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__FinishJob *
+       calibrate__wire__finish_job__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__FinishJob *)
+     protobuf_c_message_unpack (&calibrate__wire__finish_job__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__finish_job__free_unpacked
+                     (Calibrate__Wire__FinishJob *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__finish_job__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__job_summary__init
+                     (Calibrate__Wire__JobSummary         *message)
+{
+  static const Calibrate__Wire__JobSummary init_value = CALIBRATE__WIRE__JOB_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__job_summary__get_packed_size
+                     (const Calibrate__Wire__JobSummary *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__job_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__job_summary__pack
+                     (const Calibrate__Wire__JobSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__job_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__job_summary__pack_to_buffer
+                     (const Calibrate__Wire__JobSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__job_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__JobSummary *
+       calibrate__wire__job_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__JobSummary *)
+     protobuf_c_message_unpack (&calibrate__wire__job_summary__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__job_summary__free_unpacked
+                     (Calibrate__Wire__JobSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__job_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor calibrate__wire__frame_descriptor__field_descriptors[5] =
 {
   {
@@ -1132,7 +1447,7 @@ const ProtobufCMessageDescriptor calibrate__wire__frame_descriptor__descriptor =
   (ProtobufCMessageInit) calibrate__wire__frame_descriptor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[24] =
+static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[30] =
 {
   {
     "protocol_version",
@@ -1422,6 +1737,78 @@ static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fold",
+    32,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, fold),
+    &calibrate__wire__fold__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "folded",
+    33,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, folded),
+    &calibrate__wire__folded__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale_search",
+    34,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, scale_search),
+    &calibrate__wire__scale_search__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale_losses",
+    35,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, scale_losses),
+    &calibrate__wire__scale_losses__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finish_job",
+    36,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, finish_job),
+    &calibrate__wire__finish_job__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "job_summary",
+    37,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, job_summary),
+    &calibrate__wire__job_summary__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
   21,   /* field[21] = applied */
@@ -1432,15 +1819,21 @@ static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
   10,   /* field[10] = error */
   22,   /* field[22] = evaluate */
   23,   /* field[23] = evaluated */
+  28,   /* field[28] = finish_job */
+  24,   /* field[24] = fold */
+  25,   /* field[25] = folded */
   5,   /* field[5] = frames */
   8,   /* field[8] = heartbeat */
   6,   /* field[6] = hello */
   13,   /* field[13] = job_accepted */
   2,   /* field[2] = job_id */
   12,   /* field[12] = job_spec */
+  29,   /* field[29] = job_summary */
   15,   /* field[15] = layer_loaded */
   14,   /* field[14] = load_layer */
   0,   /* field[0] = protocol_version */
+  27,   /* field[27] = scale_losses */
+  26,   /* field[26] = scale_search */
   9,   /* field[9] = shutdown */
   18,   /* field[18] = solve_request */
   19,   /* field[19] = solve_result */
@@ -1454,7 +1847,7 @@ static const ProtobufCIntRange calibrate__wire__envelope__number_ranges[3 + 1] =
   { 1, 0 },
   { 11, 6 },
   { 20, 12 },
-  { 0, 24 }
+  { 0, 30 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
 {
@@ -1464,7 +1857,7 @@ const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
   "Calibrate__Wire__Envelope",
   "calibrate.wire",
   sizeof(Calibrate__Wire__Envelope),
-  24,
+  30,
   calibrate__wire__envelope__field_descriptors,
   calibrate__wire__envelope__field_indices_by_name,
   3,  calibrate__wire__envelope__number_ranges,
@@ -1947,123 +2340,7 @@ const ProtobufCMessageDescriptor calibrate__wire__echo__descriptor =
   (ProtobufCMessageInit) calibrate__wire__echo__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__recipe__field_descriptors[7] =
-{
-  {
-    "method",
-    1,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Calibrate__Wire__Recipe, method),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "bits",
-    2,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__Recipe, has_bits),
-    offsetof(Calibrate__Wire__Recipe, bits),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "group_size",
-    3,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_SINT32,
-    offsetof(Calibrate__Wire__Recipe, has_group_size),
-    offsetof(Calibrate__Wire__Recipe, group_size),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "symmetric",
-    4,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__Recipe, has_symmetric),
-    offsetof(Calibrate__Wire__Recipe, symmetric),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "act_order",
-    5,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__Recipe, has_act_order),
-    offsetof(Calibrate__Wire__Recipe, act_order),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "damp",
-    6,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_DOUBLE,
-    offsetof(Calibrate__Wire__Recipe, has_damp),
-    offsetof(Calibrate__Wire__Recipe, damp),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "true_sequential",
-    7,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__Recipe, has_true_sequential),
-    offsetof(Calibrate__Wire__Recipe, true_sequential),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned calibrate__wire__recipe__field_indices_by_name[] = {
-  4,   /* field[4] = act_order */
-  1,   /* field[1] = bits */
-  5,   /* field[5] = damp */
-  2,   /* field[2] = group_size */
-  0,   /* field[0] = method */
-  3,   /* field[3] = symmetric */
-  6,   /* field[6] = true_sequential */
-};
-static const ProtobufCIntRange calibrate__wire__recipe__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 7 }
-};
-const ProtobufCMessageDescriptor calibrate__wire__recipe__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "calibrate.wire.Recipe",
-  "Recipe",
-  "Calibrate__Wire__Recipe",
-  "calibrate.wire",
-  sizeof(Calibrate__Wire__Recipe),
-  7,
-  calibrate__wire__recipe__field_descriptors,
-  calibrate__wire__recipe__field_indices_by_name,
-  1,  calibrate__wire__recipe__number_ranges,
-  (ProtobufCMessageInit) calibrate__wire__recipe__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
-static const ProtobufCFieldDescriptor calibrate__wire__job_spec__field_descriptors[7] =
+static const ProtobufCFieldDescriptor calibrate__wire__job_spec__field_descriptors[5] =
 {
   {
     "model_path",
@@ -2078,72 +2355,48 @@ static const ProtobufCFieldDescriptor calibrate__wire__job_spec__field_descripto
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "recipe",
+    "first_sample",
     2,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Calibrate__Wire__JobSpec, recipe),
-    &calibrate__wire__recipe__descriptor,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__JobSpec, has_first_sample),
+    offsetof(Calibrate__Wire__JobSpec, first_sample),
+    NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "seq_len",
+    "threads",
     3,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__JobSpec, has_seq_len),
-    offsetof(Calibrate__Wire__JobSpec, seq_len),
+    offsetof(Calibrate__Wire__JobSpec, has_threads),
+    offsetof(Calibrate__Wire__JobSpec, threads),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "stream_weights",
+    "true_sequential",
     4,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__JobSpec, has_stream_weights),
-    offsetof(Calibrate__Wire__JobSpec, stream_weights),
+    offsetof(Calibrate__Wire__JobSpec, has_true_sequential),
+    offsetof(Calibrate__Wire__JobSpec, true_sequential),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "shard_index",
+    "statistics_block",
     5,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__JobSpec, has_shard_index),
-    offsetof(Calibrate__Wire__JobSpec, shard_index),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "shard_count",
-    6,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__JobSpec, has_shard_count),
-    offsetof(Calibrate__Wire__JobSpec, shard_count),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "seed",
-    7,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT64,
-    offsetof(Calibrate__Wire__JobSpec, has_seed),
-    offsetof(Calibrate__Wire__JobSpec, seed),
+    offsetof(Calibrate__Wire__JobSpec, has_statistics_block),
+    offsetof(Calibrate__Wire__JobSpec, statistics_block),
     NULL,
     NULL,
     0,             /* flags */
@@ -2151,18 +2404,16 @@ static const ProtobufCFieldDescriptor calibrate__wire__job_spec__field_descripto
   },
 };
 static const unsigned calibrate__wire__job_spec__field_indices_by_name[] = {
+  1,   /* field[1] = first_sample */
   0,   /* field[0] = model_path */
-  1,   /* field[1] = recipe */
-  6,   /* field[6] = seed */
-  2,   /* field[2] = seq_len */
-  5,   /* field[5] = shard_count */
-  4,   /* field[4] = shard_index */
-  3,   /* field[3] = stream_weights */
+  4,   /* field[4] = statistics_block */
+  2,   /* field[2] = threads */
+  3,   /* field[3] = true_sequential */
 };
 static const ProtobufCIntRange calibrate__wire__job_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__job_spec__descriptor =
 {
@@ -2172,7 +2423,7 @@ const ProtobufCMessageDescriptor calibrate__wire__job_spec__descriptor =
   "Calibrate__Wire__JobSpec",
   "calibrate.wire",
   sizeof(Calibrate__Wire__JobSpec),
-  7,
+  5,
   calibrate__wire__job_spec__field_descriptors,
   calibrate__wire__job_spec__field_indices_by_name,
   1,  calibrate__wire__job_spec__number_ranges,
@@ -2182,12 +2433,12 @@ const ProtobufCMessageDescriptor calibrate__wire__job_spec__descriptor =
 static const ProtobufCFieldDescriptor calibrate__wire__job_accepted__field_descriptors[1] =
 {
   {
-    "sample_count",
+    "token_count",
     1,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__JobAccepted, has_sample_count),
-    offsetof(Calibrate__Wire__JobAccepted, sample_count),
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__JobAccepted, has_token_count),
+    offsetof(Calibrate__Wire__JobAccepted, token_count),
     NULL,
     NULL,
     0,             /* flags */
@@ -2195,7 +2446,7 @@ static const ProtobufCFieldDescriptor calibrate__wire__job_accepted__field_descr
   },
 };
 static const unsigned calibrate__wire__job_accepted__field_indices_by_name[] = {
-  0,   /* field[0] = sample_count */
+  0,   /* field[0] = token_count */
 };
 static const ProtobufCIntRange calibrate__wire__job_accepted__number_ranges[1 + 1] =
 {
@@ -2255,7 +2506,7 @@ const ProtobufCMessageDescriptor calibrate__wire__load_layer__descriptor =
   (ProtobufCMessageInit) calibrate__wire__load_layer__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__layer_loaded__field_descriptors[2] =
+static const ProtobufCFieldDescriptor calibrate__wire__layer_loaded__field_descriptors[1] =
 {
   {
     "layer",
@@ -2269,27 +2520,14 @@ static const ProtobufCFieldDescriptor calibrate__wire__layer_loaded__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "bytes",
-    2,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT64,
-    offsetof(Calibrate__Wire__LayerLoaded, has_bytes),
-    offsetof(Calibrate__Wire__LayerLoaded, bytes),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned calibrate__wire__layer_loaded__field_indices_by_name[] = {
-  1,   /* field[1] = bytes */
   0,   /* field[0] = layer */
 };
 static const ProtobufCIntRange calibrate__wire__layer_loaded__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 1 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__layer_loaded__descriptor =
 {
@@ -2299,7 +2537,7 @@ const ProtobufCMessageDescriptor calibrate__wire__layer_loaded__descriptor =
   "Calibrate__Wire__LayerLoaded",
   "calibrate.wire",
   sizeof(Calibrate__Wire__LayerLoaded),
-  2,
+  1,
   calibrate__wire__layer_loaded__field_descriptors,
   calibrate__wire__layer_loaded__field_indices_by_name,
   1,  calibrate__wire__layer_loaded__number_ranges,
@@ -2321,21 +2559,21 @@ static const ProtobufCFieldDescriptor calibrate__wire__capture_stats__field_desc
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "stage",
+    "stages",
     2,
-    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_LABEL_REPEATED,
     PROTOBUF_C_TYPE_ENUM,
-    offsetof(Calibrate__Wire__CaptureStats, has_stage),
-    offsetof(Calibrate__Wire__CaptureStats, stage),
+    offsetof(Calibrate__Wire__CaptureStats, n_stages),
+    offsetof(Calibrate__Wire__CaptureStats, stages),
     &calibrate__wire__stage__descriptor,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
 static const unsigned calibrate__wire__capture_stats__field_indices_by_name[] = {
   0,   /* field[0] = layer */
-  1,   /* field[1] = stage */
+  1,   /* field[1] = stages */
 };
 static const ProtobufCIntRange calibrate__wire__capture_stats__number_ranges[1 + 1] =
 {
@@ -2357,7 +2595,7 @@ const ProtobufCMessageDescriptor calibrate__wire__capture_stats__descriptor =
   (ProtobufCMessageInit) calibrate__wire__capture_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__stats_report__field_descriptors[3] =
+static const ProtobufCFieldDescriptor calibrate__wire__stats_report__field_descriptors[2] =
 {
   {
     "layer",
@@ -2372,24 +2610,12 @@ static const ProtobufCFieldDescriptor calibrate__wire__stats_report__field_descr
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "stage",
+    "stage_count",
     2,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_ENUM,
-    offsetof(Calibrate__Wire__StatsReport, has_stage),
-    offsetof(Calibrate__Wire__StatsReport, stage),
-    &calibrate__wire__stage__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "token_count",
-    3,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT64,
-    offsetof(Calibrate__Wire__StatsReport, has_token_count),
-    offsetof(Calibrate__Wire__StatsReport, token_count),
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__StatsReport, has_stage_count),
+    offsetof(Calibrate__Wire__StatsReport, stage_count),
     NULL,
     NULL,
     0,             /* flags */
@@ -2398,13 +2624,12 @@ static const ProtobufCFieldDescriptor calibrate__wire__stats_report__field_descr
 };
 static const unsigned calibrate__wire__stats_report__field_indices_by_name[] = {
   0,   /* field[0] = layer */
-  1,   /* field[1] = stage */
-  2,   /* field[2] = token_count */
+  1,   /* field[1] = stage_count */
 };
 static const ProtobufCIntRange calibrate__wire__stats_report__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__stats_report__descriptor =
 {
@@ -2414,34 +2639,98 @@ const ProtobufCMessageDescriptor calibrate__wire__stats_report__descriptor =
   "Calibrate__Wire__StatsReport",
   "calibrate.wire",
   sizeof(Calibrate__Wire__StatsReport),
-  3,
+  2,
   calibrate__wire__stats_report__field_descriptors,
   calibrate__wire__stats_report__field_indices_by_name,
   1,  calibrate__wire__stats_report__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__stats_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__quant_params__field_descriptors[6] =
+static const ProtobufCFieldDescriptor calibrate__wire__fold__field_descriptors[1] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__Fold, has_layer),
+    offsetof(Calibrate__Wire__Fold, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__fold__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+};
+static const ProtobufCIntRange calibrate__wire__fold__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__fold__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Fold",
+  "Fold",
+  "Calibrate__Wire__Fold",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Fold),
+  1,
+  calibrate__wire__fold__field_descriptors,
+  calibrate__wire__fold__field_indices_by_name,
+  1,  calibrate__wire__fold__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__fold__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__folded__field_descriptors[1] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__Folded, has_layer),
+    offsetof(Calibrate__Wire__Folded, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__folded__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+};
+static const ProtobufCIntRange calibrate__wire__folded__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__folded__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Folded",
+  "Folded",
+  "Calibrate__Wire__Folded",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Folded),
+  1,
+  calibrate__wire__folded__field_descriptors,
+  calibrate__wire__folded__field_indices_by_name,
+  1,  calibrate__wire__folded__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__folded__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__quant_scheme__field_descriptors[4] =
 {
   {
     "bits",
     1,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__QuantParams, has_bits),
-    offsetof(Calibrate__Wire__QuantParams, bits),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "group_size",
-    2,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_SINT32,
-    offsetof(Calibrate__Wire__QuantParams, has_group_size),
-    offsetof(Calibrate__Wire__QuantParams, group_size),
+    offsetof(Calibrate__Wire__QuantScheme, has_bits),
+    offsetof(Calibrate__Wire__QuantScheme, bits),
     NULL,
     NULL,
     0,             /* flags */
@@ -2449,23 +2738,190 @@ static const ProtobufCFieldDescriptor calibrate__wire__quant_params__field_descr
   },
   {
     "symmetric",
-    3,
+    2,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__QuantParams, has_symmetric),
-    offsetof(Calibrate__Wire__QuantParams, symmetric),
+    offsetof(Calibrate__Wire__QuantScheme, has_symmetric),
+    offsetof(Calibrate__Wire__QuantScheme, symmetric),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "act_order",
+    "group_size",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_SINT32,
+    offsetof(Calibrate__Wire__QuantScheme, has_group_size),
+    offsetof(Calibrate__Wire__QuantScheme, group_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale_format",
     4,
     PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__QuantScheme, scale_format),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__quant_scheme__field_indices_by_name[] = {
+  0,   /* field[0] = bits */
+  2,   /* field[2] = group_size */
+  3,   /* field[3] = scale_format */
+  1,   /* field[1] = symmetric */
+};
+static const ProtobufCIntRange calibrate__wire__quant_scheme__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__quant_scheme__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.QuantScheme",
+  "QuantScheme",
+  "Calibrate__Wire__QuantScheme",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__QuantScheme),
+  4,
+  calibrate__wire__quant_scheme__field_descriptors,
+  calibrate__wire__quant_scheme__field_indices_by_name,
+  1,  calibrate__wire__quant_scheme__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__quant_scheme__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__scale_search__field_descriptors[3] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__ScaleSearch, has_layer),
+    offsetof(Calibrate__Wire__ScaleSearch, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Calibrate__Wire__ScaleSearch, has_group),
+    offsetof(Calibrate__Wire__ScaleSearch, group),
+    &calibrate__wire__scale_group__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scheme",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__ScaleSearch, scheme),
+    &calibrate__wire__quant_scheme__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__scale_search__field_indices_by_name[] = {
+  1,   /* field[1] = group */
+  0,   /* field[0] = layer */
+  2,   /* field[2] = scheme */
+};
+static const ProtobufCIntRange calibrate__wire__scale_search__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__scale_search__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.ScaleSearch",
+  "ScaleSearch",
+  "Calibrate__Wire__ScaleSearch",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__ScaleSearch),
+  3,
+  calibrate__wire__scale_search__field_descriptors,
+  calibrate__wire__scale_search__field_indices_by_name,
+  1,  calibrate__wire__scale_search__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__scale_search__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__scale_losses__field_descriptors[1] =
+{
+  {
+    "elements",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__ScaleLosses, has_elements),
+    offsetof(Calibrate__Wire__ScaleLosses, elements),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__scale_losses__field_indices_by_name[] = {
+  0,   /* field[0] = elements */
+};
+static const ProtobufCIntRange calibrate__wire__scale_losses__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__scale_losses__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.ScaleLosses",
+  "ScaleLosses",
+  "Calibrate__Wire__ScaleLosses",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__ScaleLosses),
+  1,
+  calibrate__wire__scale_losses__field_descriptors,
+  calibrate__wire__scale_losses__field_indices_by_name,
+  1,  calibrate__wire__scale_losses__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__scale_losses__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__solve_options__field_descriptors[6] =
+{
+  {
+    "scheme",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__SolveOptions, scheme),
+    &calibrate__wire__quant_scheme__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "static_groups",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__QuantParams, has_act_order),
-    offsetof(Calibrate__Wire__QuantParams, act_order),
+    offsetof(Calibrate__Wire__SolveOptions, has_static_groups),
+    offsetof(Calibrate__Wire__SolveOptions, static_groups),
     NULL,
     NULL,
     0,             /* flags */
@@ -2473,58 +2929,159 @@ static const ProtobufCFieldDescriptor calibrate__wire__quant_params__field_descr
   },
   {
     "block_size",
-    5,
+    3,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__QuantParams, has_block_size),
-    offsetof(Calibrate__Wire__QuantParams, block_size),
+    offsetof(Calibrate__Wire__SolveOptions, has_block_size),
+    offsetof(Calibrate__Wire__SolveOptions, block_size),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "static_groups",
+    "row_tile",
+    4,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__SolveOptions, has_row_tile),
+    offsetof(Calibrate__Wire__SolveOptions, row_tile),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip_grid",
+    5,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__SolveOptions, has_clip_grid),
+    offsetof(Calibrate__Wire__SolveOptions, clip_grid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip_max_shrink",
     6,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_BOOL,
-    offsetof(Calibrate__Wire__QuantParams, has_static_groups),
-    offsetof(Calibrate__Wire__QuantParams, static_groups),
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__SolveOptions, has_clip_max_shrink),
+    offsetof(Calibrate__Wire__SolveOptions, clip_max_shrink),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned calibrate__wire__quant_params__field_indices_by_name[] = {
-  3,   /* field[3] = act_order */
-  0,   /* field[0] = bits */
-  4,   /* field[4] = block_size */
-  1,   /* field[1] = group_size */
-  5,   /* field[5] = static_groups */
-  2,   /* field[2] = symmetric */
+static const unsigned calibrate__wire__solve_options__field_indices_by_name[] = {
+  2,   /* field[2] = block_size */
+  4,   /* field[4] = clip_grid */
+  5,   /* field[5] = clip_max_shrink */
+  3,   /* field[3] = row_tile */
+  0,   /* field[0] = scheme */
+  1,   /* field[1] = static_groups */
 };
-static const ProtobufCIntRange calibrate__wire__quant_params__number_ranges[1 + 1] =
+static const ProtobufCIntRange calibrate__wire__solve_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
   { 0, 6 }
 };
-const ProtobufCMessageDescriptor calibrate__wire__quant_params__descriptor =
+const ProtobufCMessageDescriptor calibrate__wire__solve_options__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "calibrate.wire.QuantParams",
-  "QuantParams",
-  "Calibrate__Wire__QuantParams",
+  "calibrate.wire.SolveOptions",
+  "SolveOptions",
+  "Calibrate__Wire__SolveOptions",
   "calibrate.wire",
-  sizeof(Calibrate__Wire__QuantParams),
+  sizeof(Calibrate__Wire__SolveOptions),
   6,
-  calibrate__wire__quant_params__field_descriptors,
-  calibrate__wire__quant_params__field_indices_by_name,
-  1,  calibrate__wire__quant_params__number_ranges,
-  (ProtobufCMessageInit) calibrate__wire__quant_params__init,
+  calibrate__wire__solve_options__field_descriptors,
+  calibrate__wire__solve_options__field_indices_by_name,
+  1,  calibrate__wire__solve_options__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__solve_options__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor calibrate__wire__solve_piece__field_descriptors[4] =
+{
+  {
+    "linear",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__SolvePiece, has_linear),
+    offsetof(Calibrate__Wire__SolvePiece, linear),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "row_begin",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__SolvePiece, has_row_begin),
+    offsetof(Calibrate__Wire__SolvePiece, row_begin),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "row_end",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__SolvePiece, has_row_end),
+    offsetof(Calibrate__Wire__SolvePiece, row_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip",
+    4,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Calibrate__Wire__SolvePiece, has_clip),
+    offsetof(Calibrate__Wire__SolvePiece, clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__solve_piece__field_indices_by_name[] = {
+  3,   /* field[3] = clip */
+  0,   /* field[0] = linear */
+  1,   /* field[1] = row_begin */
+  2,   /* field[2] = row_end */
+};
+static const ProtobufCIntRange calibrate__wire__solve_piece__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__solve_piece__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.SolvePiece",
+  "SolvePiece",
+  "Calibrate__Wire__SolvePiece",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__SolvePiece),
+  4,
+  calibrate__wire__solve_piece__field_descriptors,
+  calibrate__wire__solve_piece__field_indices_by_name,
+  1,  calibrate__wire__solve_piece__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__solve_piece__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_descriptors[5] =
 {
   {
     "layer",
@@ -2551,49 +3108,37 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_desc
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "module",
+    "method",
     3,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Calibrate__Wire__SolveRequest, module),
-    NULL,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Calibrate__Wire__SolveRequest, has_method),
+    offsetof(Calibrate__Wire__SolveRequest, method),
+    &calibrate__wire__solve_method__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "row_begin",
+    "options",
     4,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__SolveRequest, has_row_begin),
-    offsetof(Calibrate__Wire__SolveRequest, row_begin),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "row_end",
-    5,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__SolveRequest, has_row_end),
-    offsetof(Calibrate__Wire__SolveRequest, row_end),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "params",
-    6,
     PROTOBUF_C_LABEL_OPTIONAL,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Calibrate__Wire__SolveRequest, params),
-    &calibrate__wire__quant_params__descriptor,
+    offsetof(Calibrate__Wire__SolveRequest, options),
+    &calibrate__wire__solve_options__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pieces",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__SolveRequest, n_pieces),
+    offsetof(Calibrate__Wire__SolveRequest, pieces),
+    &calibrate__wire__solve_piece__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -2601,16 +3146,15 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_desc
 };
 static const unsigned calibrate__wire__solve_request__field_indices_by_name[] = {
   0,   /* field[0] = layer */
-  2,   /* field[2] = module */
-  5,   /* field[5] = params */
-  3,   /* field[3] = row_begin */
-  4,   /* field[4] = row_end */
+  2,   /* field[2] = method */
+  3,   /* field[3] = options */
+  4,   /* field[4] = pieces */
   1,   /* field[1] = stage */
 };
 static const ProtobufCIntRange calibrate__wire__solve_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor =
 {
@@ -2620,14 +3164,14 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor =
   "Calibrate__Wire__SolveRequest",
   "calibrate.wire",
   sizeof(Calibrate__Wire__SolveRequest),
-  6,
+  5,
   calibrate__wire__solve_request__field_descriptors,
   calibrate__wire__solve_request__field_indices_by_name,
   1,  calibrate__wire__solve_request__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__solve_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descriptors[5] =
+static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descriptors[2] =
 {
   {
     "layer",
@@ -2642,49 +3186,13 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descr
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "module",
+    "pieces",
     2,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Calibrate__Wire__SolveResult, module),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "row_begin",
-    3,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__SolveResult, has_row_begin),
-    offsetof(Calibrate__Wire__SolveResult, row_begin),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "row_end",
-    4,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Calibrate__Wire__SolveResult, has_row_end),
-    offsetof(Calibrate__Wire__SolveResult, row_end),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "loss",
-    5,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_DOUBLE,
-    offsetof(Calibrate__Wire__SolveResult, has_loss),
-    offsetof(Calibrate__Wire__SolveResult, loss),
-    NULL,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__SolveResult, n_pieces),
+    offsetof(Calibrate__Wire__SolveResult, pieces),
+    &calibrate__wire__solve_piece__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -2692,15 +3200,12 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descr
 };
 static const unsigned calibrate__wire__solve_result__field_indices_by_name[] = {
   0,   /* field[0] = layer */
-  4,   /* field[4] = loss */
-  1,   /* field[1] = module */
-  2,   /* field[2] = row_begin */
-  3,   /* field[3] = row_end */
+  1,   /* field[1] = pieces */
 };
 static const ProtobufCIntRange calibrate__wire__solve_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor =
 {
@@ -2710,7 +3215,7 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor =
   "Calibrate__Wire__SolveResult",
   "calibrate.wire",
   sizeof(Calibrate__Wire__SolveResult),
-  5,
+  2,
   calibrate__wire__solve_result__field_descriptors,
   calibrate__wire__solve_result__field_indices_by_name,
   1,  calibrate__wire__solve_result__number_ranges,
@@ -2947,7 +3452,102 @@ const ProtobufCMessageDescriptor calibrate__wire__evaluated__descriptor =
   (ProtobufCMessageInit) calibrate__wire__evaluated__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_number[19] =
+#define calibrate__wire__finish_job__field_descriptors NULL
+#define calibrate__wire__finish_job__field_indices_by_name NULL
+#define calibrate__wire__finish_job__number_ranges NULL
+const ProtobufCMessageDescriptor calibrate__wire__finish_job__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.FinishJob",
+  "FinishJob",
+  "Calibrate__Wire__FinishJob",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__FinishJob),
+  0,
+  calibrate__wire__finish_job__field_descriptors,
+  calibrate__wire__finish_job__field_indices_by_name,
+  0,  calibrate__wire__finish_job__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__finish_job__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__job_summary__field_descriptors[4] =
+{
+  {
+    "peak_resident_bytes",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__JobSummary, has_peak_resident_bytes),
+    offsetof(Calibrate__Wire__JobSummary, peak_resident_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "forward_seconds",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__JobSummary, has_forward_seconds),
+    offsetof(Calibrate__Wire__JobSummary, forward_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statistics_seconds",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__JobSummary, has_statistics_seconds),
+    offsetof(Calibrate__Wire__JobSummary, statistics_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "solve_seconds",
+    4,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__JobSummary, has_solve_seconds),
+    offsetof(Calibrate__Wire__JobSummary, solve_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__job_summary__field_indices_by_name[] = {
+  1,   /* field[1] = forward_seconds */
+  0,   /* field[0] = peak_resident_bytes */
+  3,   /* field[3] = solve_seconds */
+  2,   /* field[2] = statistics_seconds */
+};
+static const ProtobufCIntRange calibrate__wire__job_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.JobSummary",
+  "JobSummary",
+  "Calibrate__Wire__JobSummary",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__JobSummary),
+  4,
+  calibrate__wire__job_summary__field_descriptors,
+  calibrate__wire__job_summary__field_indices_by_name,
+  1,  calibrate__wire__job_summary__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__job_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_number[25] =
 {
   { "MESSAGE_TYPE_UNSPECIFIED", "CALIBRATE__WIRE__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED", 0 },
   { "HELLO", "CALIBRATE__WIRE__MESSAGE_TYPE__HELLO", 11 },
@@ -2968,11 +3568,17 @@ static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_nu
   { "APPLIED", "CALIBRATE__WIRE__MESSAGE_TYPE__APPLIED", 29 },
   { "EVALUATE", "CALIBRATE__WIRE__MESSAGE_TYPE__EVALUATE", 30 },
   { "EVALUATED", "CALIBRATE__WIRE__MESSAGE_TYPE__EVALUATED", 31 },
+  { "FOLD", "CALIBRATE__WIRE__MESSAGE_TYPE__FOLD", 32 },
+  { "FOLDED", "CALIBRATE__WIRE__MESSAGE_TYPE__FOLDED", 33 },
+  { "SCALE_SEARCH", "CALIBRATE__WIRE__MESSAGE_TYPE__SCALE_SEARCH", 34 },
+  { "SCALE_LOSSES", "CALIBRATE__WIRE__MESSAGE_TYPE__SCALE_LOSSES", 35 },
+  { "FINISH_JOB", "CALIBRATE__WIRE__MESSAGE_TYPE__FINISH_JOB", 36 },
+  { "JOB_SUMMARY", "CALIBRATE__WIRE__MESSAGE_TYPE__JOB_SUMMARY", 37 },
 };
 static const ProtobufCIntRange calibrate__wire__message_type__value_ranges[] = {
-{0, 0},{11, 1},{20, 7},{0, 19}
+{0, 0},{11, 1},{20, 7},{0, 25}
 };
-static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_by_name[19] =
+static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_by_name[25] =
 {
   { "APPLIED", 16 },
   { "APPLY_LAYER", 15 },
@@ -2981,13 +3587,19 @@ static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_
   { "ERROR", 5 },
   { "EVALUATE", 17 },
   { "EVALUATED", 18 },
+  { "FINISH_JOB", 23 },
+  { "FOLD", 19 },
+  { "FOLDED", 20 },
   { "HEARTBEAT", 3 },
   { "HELLO", 1 },
   { "JOB_ACCEPTED", 8 },
   { "JOB_SPEC", 7 },
+  { "JOB_SUMMARY", 24 },
   { "LAYER_LOADED", 10 },
   { "LOAD_LAYER", 9 },
   { "MESSAGE_TYPE_UNSPECIFIED", 0 },
+  { "SCALE_LOSSES", 22 },
+  { "SCALE_SEARCH", 21 },
   { "SHUTDOWN", 4 },
   { "SOLVE_REQUEST", 13 },
   { "SOLVE_RESULT", 14 },
@@ -3001,9 +3613,9 @@ const ProtobufCEnumDescriptor calibrate__wire__message_type__descriptor =
   "MessageType",
   "Calibrate__Wire__MessageType",
   "calibrate.wire",
-  19,
+  25,
   calibrate__wire__message_type__enum_values_by_number,
-  19,
+  25,
   calibrate__wire__message_type__enum_values_by_name,
   3,
   calibrate__wire__message_type__value_ranges,
@@ -3091,5 +3703,65 @@ const ProtobufCEnumDescriptor calibrate__wire__stage__descriptor =
   calibrate__wire__stage__enum_values_by_name,
   1,
   calibrate__wire__stage__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue calibrate__wire__scale_group__enum_values_by_number[3] =
+{
+  { "SCALE_GROUP_UNSPECIFIED", "CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED", 0 },
+  { "ATTENTION_INPUT", "CALIBRATE__WIRE__SCALE_GROUP__ATTENTION_INPUT", 1 },
+  { "MLP_INPUT", "CALIBRATE__WIRE__SCALE_GROUP__MLP_INPUT", 2 },
+};
+static const ProtobufCIntRange calibrate__wire__scale_group__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex calibrate__wire__scale_group__enum_values_by_name[3] =
+{
+  { "ATTENTION_INPUT", 1 },
+  { "MLP_INPUT", 2 },
+  { "SCALE_GROUP_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor calibrate__wire__scale_group__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "calibrate.wire.ScaleGroup",
+  "ScaleGroup",
+  "Calibrate__Wire__ScaleGroup",
+  "calibrate.wire",
+  3,
+  calibrate__wire__scale_group__enum_values_by_number,
+  3,
+  calibrate__wire__scale_group__enum_values_by_name,
+  1,
+  calibrate__wire__scale_group__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue calibrate__wire__solve_method__enum_values_by_number[3] =
+{
+  { "SOLVE_METHOD_UNSPECIFIED", "CALIBRATE__WIRE__SOLVE_METHOD__SOLVE_METHOD_UNSPECIFIED", 0 },
+  { "GPTQ", "CALIBRATE__WIRE__SOLVE_METHOD__GPTQ", 1 },
+  { "RTN", "CALIBRATE__WIRE__SOLVE_METHOD__RTN", 2 },
+};
+static const ProtobufCIntRange calibrate__wire__solve_method__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex calibrate__wire__solve_method__enum_values_by_name[3] =
+{
+  { "GPTQ", 1 },
+  { "RTN", 2 },
+  { "SOLVE_METHOD_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor calibrate__wire__solve_method__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "calibrate.wire.SolveMethod",
+  "SolveMethod",
+  "Calibrate__Wire__SolveMethod",
+  "calibrate.wire",
+  3,
+  calibrate__wire__solve_method__enum_values_by_number,
+  3,
+  calibrate__wire__solve_method__enum_values_by_name,
+  1,
+  calibrate__wire__solve_method__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -5,11 +5,10 @@ import Wire
 /// answers every job request with a well-formed reply derived from what it received, so that
 /// tests, `coordinator ping` and benchmarks can run against real worker processes.
 ///
-/// - JobSpec → JobAccepted with the "tokens" tensor's row count (0 without one).
-/// - LoadLayer → LayerLoaded with the layer and the bytes of its tensors.
-/// - CaptureStats → StatsReport with token count 0 and the request's tensors returned.
-/// - SolveRequest → SolveResult whose loss is the sum of every float element received.
-/// - ApplyLayer → Applied.
+/// - JobSpec → JobAccepted with the "tokens" tensor's element count (0 without one).
+/// - LoadLayer → LayerLoaded; CaptureStats → StatsReport with the request's tensors returned.
+/// - SolveRequest → SolveResult with the request's pieces; ApplyLayer → Applied; Fold → Folded;
+///   ScaleSearch → ScaleLosses with no elements; FinishJob → JobSummary of zeros.
 /// - Evaluate "sum" → Evaluated [sum of every float element]; "echo" → the tensors back;
 ///   "fail" → a thrown `WireError` (`.invalidArgument`, naming the layer); "sleep" → waits
 ///   `parameters[0]` seconds (a slow request, without blocking a thread). Other kinds are refused as invalid.
@@ -19,16 +18,21 @@ public struct DiagnosticHandler: WorkerHandler {
     public func handle(_ request: Message) async throws -> WorkerReply {
         switch request.body {
         case .jobSpec:
-            return WorkerReply(.jobAccepted(JobAccepted(sampleCount: request.tensor(named: "tokens")?.shape.first ?? 0)))
+            return WorkerReply(.jobAccepted(JobAccepted(tokenCount: request.tensor(named: "tokens")?.elementCount ?? 0)))
         case .loadLayer(let load):
-            let bytes = request.tensors.reduce(0) { $0 + $1.tensor.byteCount }
-            return WorkerReply(.layerLoaded(LayerLoaded(layer: load.layer, bytes: UInt64(bytes))))
+            return WorkerReply(.layerLoaded(LayerLoaded(layer: load.layer)))
         case .captureStats(let capture):
-            return WorkerReply(.statsReport(StatsReport(layer: capture.layer, stage: capture.stage, tokenCount: 0)), tensors: request.tensors)
+            return WorkerReply(.statsReport(StatsReport(layer: capture.layer, stageCount: capture.stages.count)), tensors: request.tensors)
         case .solveRequest(let solve):
-            return WorkerReply(.solveResult(SolveResult(layer: solve.layer, module: solve.module, rowBegin: solve.rowBegin, rowEnd: solve.rowEnd, loss: Self.sum(request.tensors))))
+            return WorkerReply(.solveResult(SolveResult(layer: solve.layer, pieces: solve.pieces)))
         case .applyLayer(let apply):
             return WorkerReply(.applied(Applied(layer: apply.layer, stage: apply.stage)))
+        case .fold(let fold):
+            return WorkerReply(.folded(Folded(layer: fold.layer)))
+        case .scaleSearch:
+            return WorkerReply(.scaleLosses(ScaleLossesReport(elements: 0)))
+        case .finishJob:
+            return WorkerReply(.jobSummary(JobSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)))
         case .evaluate(let evaluate):
             return try await self.evaluate(evaluate, request)
         default:

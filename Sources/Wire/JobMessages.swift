@@ -1,57 +1,33 @@
 /// Job messages: what the coordinator asks of workers and what they answer. Tensors travel as
 /// frames (`Message.tensors`); the names each message expects are listed on it.
 
-/// The quantization recipe a worker needs (mirrors the coordinator's recipe).
-public struct RecipeSpec: Sendable, Equatable {
-    /// "gptq", "rtn", "awq".
-    public var method: String
-    public var bits: Int
-    /// Input columns per group; -1 means per output channel.
-    public var groupSize: Int
-    public var symmetric: Bool
-    public var actOrder: Bool
-    /// GPTQ damping as a fraction of mean(diag H).
-    public var damp: Double
-    public var trueSequential: Bool
-
-    public init(method: String, bits: Int, groupSize: Int, symmetric: Bool, actOrder: Bool, damp: Double, trueSequential: Bool = true) {
-        self.method = method
-        self.bits = bits
-        self.groupSize = groupSize
-        self.symmetric = symmetric
-        self.actOrder = actOrder
-        self.damp = damp
-        self.trueSequential = trueSequential
-    }
-}
-
-/// Coordinator → worker: the job. Tensors: "tokens" (I32 or I64, [samples, seqLen]), this worker's samples.
+/// Coordinator → worker: the job. Tensors: "config_json" (U8), "tokens" (I32 [total]), "lengths"
+/// (I64 [samples]); "embeddings" (F32 [total, hidden]) when weights are streamed.
 public struct JobSpec: Sendable, Equatable {
-    public var modelPath: String
-    public var recipe: RecipeSpec
-    public var seqLen: Int
-    /// The coordinator sends layer weights with `LoadLayer`; otherwise workers read `modelPath`.
-    public var streamWeights: Bool
-    public var shardIndex: Int
-    public var shardCount: Int
-    public var seed: UInt64
+    /// The model directory as the worker sees it; nil when the coordinator streams weights.
+    public var modelPath: String?
+    /// Index of this worker's first sample in the job's sample order.
+    public var firstSample: Int
+    /// BLAS threads (0: keep the worker's setting).
+    public var threads: Int
+    public var trueSequential: Bool
+    /// Sequences per statistics batch.
+    public var statisticsBlock: Int
 
-    public init(modelPath: String, recipe: RecipeSpec, seqLen: Int, streamWeights: Bool, shardIndex: Int, shardCount: Int, seed: UInt64) {
+    public init(modelPath: String?, firstSample: Int, threads: Int, trueSequential: Bool, statisticsBlock: Int) {
         self.modelPath = modelPath
-        self.recipe = recipe
-        self.seqLen = seqLen
-        self.streamWeights = streamWeights
-        self.shardIndex = shardIndex
-        self.shardCount = shardCount
-        self.seed = seed
+        self.firstSample = firstSample
+        self.threads = threads
+        self.trueSequential = trueSequential
+        self.statisticsBlock = statisticsBlock
     }
 }
 
 /// Worker → coordinator: the job is set up.
 public struct JobAccepted: Sendable, Equatable {
-    public var sampleCount: Int
+    public var tokenCount: Int
 
-    public init(sampleCount: Int) { self.sampleCount = sampleCount }
+    public init(tokenCount: Int) { self.tokenCount = tokenCount }
 }
 
 /// Coordinator → worker: load layer `layer`. Tensors (streamed weights): the layer's tensors under their checkpoint names.
@@ -64,105 +40,163 @@ public struct LoadLayer: Sendable, Equatable {
 /// Worker → coordinator: the layer is loaded.
 public struct LayerLoaded: Sendable, Equatable {
     public var layer: Int
-    /// Bytes of weights the worker holds for the layer.
-    public var bytes: UInt64
 
-    public init(layer: Int, bytes: UInt64) {
-        self.layer = layer
-        self.bytes = bytes
-    }
+    public init(layer: Int) { self.layer = layer }
 }
 
-/// Coordinator → worker: run stage `stage` of `layer` on the worker's samples and accumulate its input statistics.
+/// Coordinator → worker: the input statistics of `stages` of `layer` on the worker's samples.
 public struct CaptureStats: Sendable, Equatable {
     public var layer: Int
-    public var stage: Stage
+    public var stages: [Stage]
 
-    public init(layer: Int, stage: Stage) {
+    public init(layer: Int, stages: [Stage]) {
         self.layer = layer
-        self.stage = stage
+        self.stages = stages
     }
 }
 
-/// Worker → coordinator: the stage input's statistics as sums plus counts. Tensors, e.g. "xtx"
-/// (ΣXᵀX, [K, K]), "absmax" ([K]), "abs_sum" (Σ|x|, [K]).
+/// Worker → coordinator: statistics per stage position i as tensors "i.token_count",
+/// "i.xtx_upper", "i.absmax", "i.sum_abs", "i.sum_squares".
 public struct StatsReport: Sendable, Equatable {
     public var layer: Int
-    public var stage: Stage
-    /// Tokens summed into the statistics.
-    public var tokenCount: UInt64
+    public var stageCount: Int
 
-    public init(layer: Int, stage: Stage, tokenCount: UInt64) {
+    public init(layer: Int, stageCount: Int) {
         self.layer = layer
-        self.stage = stage
-        self.tokenCount = tokenCount
+        self.stageCount = stageCount
     }
 }
 
-/// Quantization parameters of one solve.
-public struct QuantParams: Sendable, Equatable {
+/// Coordinator → worker: fold scales into `layer`. Tensors: "attention_input",
+/// "attention_output", "mlp_input", "mlp_output" (F32), those folded.
+public struct Fold: Sendable, Equatable {
+    public var layer: Int
+
+    public init(layer: Int) { self.layer = layer }
+}
+
+/// Worker → coordinator: the scales are folded.
+public struct Folded: Sendable, Equatable {
+    public var layer: Int
+
+    public init(layer: Int) { self.layer = layer }
+}
+
+/// A quantization grid: bits, symmetry, group size (-1: per output row), scale format.
+public struct QuantScheme: Sendable, Equatable {
     public var bits: Int
-    /// -1 means per output channel.
-    public var groupSize: Int
     public var symmetric: Bool
-    public var actOrder: Bool
-    /// GPTQ's lazy-update block size.
-    public var blockSize: Int
-    /// Act-order with groups fixed before permutation (no g_idx needed).
-    public var staticGroups: Bool
+    public var groupSize: Int
+    /// "float32", "float16" or "bfloat16".
+    public var scaleFormat: String
 
-    public init(bits: Int, groupSize: Int, symmetric: Bool, actOrder: Bool, blockSize: Int = 128, staticGroups: Bool = false) {
+    public init(bits: Int, symmetric: Bool, groupSize: Int, scaleFormat: String) {
         self.bits = bits
-        self.groupSize = groupSize
         self.symmetric = symmetric
-        self.actOrder = actOrder
-        self.blockSize = blockSize
-        self.staticGroups = staticGroups
+        self.groupSize = groupSize
+        self.scaleFormat = scaleFormat
     }
 }
 
-/// Coordinator → worker: quantize output rows `rowBegin..<rowEnd` of `module`. Tensors: "hinv"
-/// (upper Cholesky factor of the damped H⁻¹, [K, K]), "weight" ([rowEnd − rowBegin, K]),
-/// optionally "perm" (I64 [K], act-order).
+/// The groups whose AWQ loss needs a forward pass (values as in calibrate.proto).
+public enum ScaleGroup: UInt32, Sendable, CaseIterable {
+    case attentionInput = 1
+    case mlpInput = 2
+}
+
+/// Coordinator → worker: losses of AWQ scale candidates. Tensors: "candidates" (F32 [n, K]).
+public struct ScaleSearchRequest: Sendable, Equatable {
+    public var layer: Int
+    public var group: ScaleGroup
+    public var scheme: QuantScheme
+
+    public init(layer: Int, group: ScaleGroup, scheme: QuantScheme) {
+        self.layer = layer
+        self.group = group
+        self.scheme = scheme
+    }
+}
+
+/// Worker → coordinator: the candidates' squared errors. Tensors: "sums" (I64 [n, 2], fixed point).
+public struct ScaleLossesReport: Sendable, Equatable {
+    public var elements: Int
+
+    public init(elements: Int) { self.elements = elements }
+}
+
+/// How a solve quantizes.
+public struct SolveOptionsSpec: Sendable, Equatable {
+    public var scheme: QuantScheme
+    public var staticGroups: Bool
+    public var blockSize: Int
+    public var rowTile: Int
+    /// RTN's MSE clipping search: grid and largest shrink, when searched.
+    public var clipGrid: Int?
+    public var clipMaxShrink: Double?
+
+    public init(scheme: QuantScheme, staticGroups: Bool, blockSize: Int, rowTile: Int, clipGrid: Int? = nil, clipMaxShrink: Double? = nil) {
+        self.scheme = scheme
+        self.staticGroups = staticGroups
+        self.blockSize = blockSize
+        self.rowTile = rowTile
+        self.clipGrid = clipGrid
+        self.clipMaxShrink = clipMaxShrink
+    }
+}
+
+/// Rows of one linear of a stage (its position among the stage's linears).
+public struct SolvePieceSpec: Sendable, Equatable {
+    public var linear: Int
+    public var rowBegin: Int
+    public var rowEnd: Int
+    /// RTN: AWQ's clip search first.
+    public var clip: Bool
+
+    public init(linear: Int, rowBegin: Int, rowEnd: Int, clip: Bool) {
+        self.linear = linear
+        self.rowBegin = rowBegin
+        self.rowEnd = rowEnd
+        self.clip = clip
+    }
+}
+
+/// GPTQ or round-to-nearest (values as in calibrate.proto).
+public enum SolveMethod: UInt32, Sendable, CaseIterable {
+    case gptq = 1
+    case rtn = 2
+}
+
+/// Coordinator → worker: quantize row pieces of a stage's linears. Tensors: the GPTQ factor's
+/// ("factor.<name>") or the RTN Hessian ("hessian", F32 [K, K]).
 public struct SolveRequest: Sendable, Equatable {
     public var layer: Int
     public var stage: Stage
-    /// The module under the layer, e.g. "self_attn.q_proj".
-    public var module: String
-    public var rowBegin: Int
-    public var rowEnd: Int
-    public var params: QuantParams
+    public var method: SolveMethod
+    public var options: SolveOptionsSpec
+    public var pieces: [SolvePieceSpec]
 
-    public init(layer: Int, stage: Stage, module: String, rowBegin: Int, rowEnd: Int, params: QuantParams) {
+    public init(layer: Int, stage: Stage, method: SolveMethod, options: SolveOptionsSpec, pieces: [SolvePieceSpec]) {
         self.layer = layer
         self.stage = stage
-        self.module = module
-        self.rowBegin = rowBegin
-        self.rowEnd = rowEnd
-        self.params = params
+        self.method = method
+        self.options = options
+        self.pieces = pieces
     }
 }
 
-/// Worker → coordinator: a solve's result. Tensors: "codes", "scales", "zeros", "g_idx".
+/// Worker → coordinator: the pieces solved. Tensors per piece position i: "i.<quantized weights>" and "i.row_losses".
 public struct SolveResult: Sendable, Equatable {
     public var layer: Int
-    public var module: String
-    public var rowBegin: Int
-    public var rowEnd: Int
-    /// The solve's loss, Σ E² / 2 over the rows.
-    public var loss: Double
+    public var pieces: [SolvePieceSpec]
 
-    public init(layer: Int, module: String, rowBegin: Int, rowEnd: Int, loss: Double) {
+    public init(layer: Int, pieces: [SolvePieceSpec]) {
         self.layer = layer
-        self.module = module
-        self.rowBegin = rowBegin
-        self.rowEnd = rowEnd
-        self.loss = loss
+        self.pieces = pieces
     }
 }
 
-/// Coordinator → worker: the stage's final weights (tensors); run the stage with them, advancing
-/// the hidden states.
+/// Coordinator → worker: the stage's quantized weights (tensors "p.<quantized weights>" per
+/// linear position p; a linear without tensors keeps its original weights); run the stage.
 public struct ApplyLayer: Sendable, Equatable {
     public var layer: Int
     public var stage: Stage
@@ -181,6 +215,26 @@ public struct Applied: Sendable, Equatable {
     public init(layer: Int, stage: Stage) {
         self.layer = layer
         self.stage = stage
+    }
+}
+
+/// Coordinator → worker: the job is over.
+public struct FinishJob: Sendable, Equatable {
+    public init() {}
+}
+
+/// Worker → coordinator: what the job cost the worker.
+public struct JobSummary: Sendable, Equatable {
+    public var peakResidentBytes: UInt64
+    public var forwardSeconds: Double
+    public var statisticsSeconds: Double
+    public var solveSeconds: Double
+
+    public init(peakResidentBytes: UInt64, forwardSeconds: Double, statisticsSeconds: Double, solveSeconds: Double) {
+        self.peakResidentBytes = peakResidentBytes
+        self.forwardSeconds = forwardSeconds
+        self.statisticsSeconds = statisticsSeconds
+        self.solveSeconds = solveSeconds
     }
 }
 

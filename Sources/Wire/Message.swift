@@ -73,6 +73,12 @@ public enum Body: Sendable, Equatable {
     case applied(Applied)
     case evaluate(Evaluate)
     case evaluated(Evaluated)
+    case fold(Fold)
+    case folded(Folded)
+    case scaleSearch(ScaleSearchRequest)
+    case scaleLosses(ScaleLossesReport)
+    case finishJob(FinishJob)
+    case jobSummary(JobSummary)
 
     /// The body's message type.
     public var type: MessageType {
@@ -95,6 +101,12 @@ public enum Body: Sendable, Equatable {
         case .applied: .applied
         case .evaluate: .evaluate
         case .evaluated: .evaluated
+        case .fold: .fold
+        case .folded: .folded
+        case .scaleSearch: .scaleSearch
+        case .scaleLosses: .scaleLosses
+        case .finishJob: .finishJob
+        case .jobSummary: .jobSummary
         }
     }
 }

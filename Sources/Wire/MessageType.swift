@@ -18,6 +18,12 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     case applied = 29
     case evaluate = 30
     case evaluated = 31
+    case fold = 32
+    case folded = 33
+    case scaleSearch = 34
+    case scaleLosses = 35
+    case finishJob = 36
+    case jobSummary = 37
 
     public var description: String {
         switch self {
@@ -39,6 +45,12 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .applied: "Applied"
         case .evaluate: "Evaluate"
         case .evaluated: "Evaluated"
+        case .fold: "Fold"
+        case .folded: "Folded"
+        case .scaleSearch: "ScaleSearch"
+        case .scaleLosses: "ScaleLosses"
+        case .finishJob: "FinishJob"
+        case .jobSummary: "JobSummary"
         }
     }
 
@@ -54,6 +66,9 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .solveRequest: .solveResult
         case .applyLayer: .applied
         case .evaluate: .evaluated
+        case .fold: .folded
+        case .scaleSearch: .scaleLosses
+        case .finishJob: .jobSummary
         default: nil
         }
     }
@@ -61,7 +76,7 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     /// Requests a worker hands to its job handler (everything that needs a job).
     public var isJobRequest: Bool {
         switch self {
-        case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate: true
+        case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate, .fold, .scaleSearch, .finishJob: true
         default: false
         }
     }
@@ -77,7 +92,8 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     /// Messages a worker may send to a coordinator.
     public var isSentByWorker: Bool {
         switch self {
-        case .welcome, .heartbeat, .error, .echo, .jobAccepted, .layerLoaded, .statsReport, .solveResult, .applied, .evaluated: true
+        case .welcome, .heartbeat, .error, .echo, .jobAccepted, .layerLoaded, .statsReport, .solveResult, .applied, .evaluated,
+             .folded, .scaleLosses, .jobSummary: true
         default: false
         }
     }

@@ -49,11 +49,10 @@ struct InProcessClusterTests {
         #expect(echo.message.tensors.first?.tensor.storage === payload.tensor.storage)
 
         // A job: JobSpec first, then job requests with the job id; task ids and attempts come back.
-        let spec = JobSpec(modelPath: "/m", recipe: RecipeSpec(method: "gptq", bits: 4, groupSize: 128, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 16, streamWeights: false, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "/m", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         let tokens = NamedTensor("tokens", Tensor(floats: [Float](repeating: 1, count: 48), shape: [3, 16], dtype: .i32))
         let accepted = try await pool.request(.jobSpec(spec), tensors: [tokens], to: info.id, jobID: "job-1", taskID: 77, attempt: 2)
-        #expect(accepted.message.body == .jobAccepted(JobAccepted(sampleCount: 3)))
+        #expect(accepted.message.body == .jobAccepted(JobAccepted(tokenCount: 48)))
         #expect(accepted.message.taskID == 77 && accepted.message.attempt == 2 && accepted.message.jobID == "job-1")
         let sum = try await pool.request(.evaluate(Evaluate(kind: "sum")), tensors: [NamedTensor("a", floats([1, 2])), NamedTensor("b", floats([0.5]))], to: info.id, jobID: "job-1")
         #expect(sum.message.body == .evaluated(Evaluated(kind: "sum", values: [3.5])))
@@ -68,7 +67,7 @@ struct InProcessClusterTests {
             #expect(error.message.contains("layer 3"))
         }
         let loaded = try await pool.request(.loadLayer(LoadLayer(layer: 0)), tensors: [NamedTensor("w", floats([1, 2, 3, 4]))], to: info.id, jobID: "job-1")
-        #expect(loaded.message.body == .layerLoaded(LayerLoaded(layer: 0, bytes: 16)))
+        #expect(loaded.message.body == .layerLoaded(LayerLoaded(layer: 0)))
         #expect(workers[0].handler.requests == [.jobSpec, .evaluate, .evaluate, .loadLayer])
 
         // Broadcast: every worker answers.
@@ -96,8 +95,7 @@ struct InProcessClusterTests {
         // A new session, a job, and a request naming another job.
         try await Task.sleep(for: .milliseconds(50))
         info = try await pool.connect(to: "w")
-        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "job-a")
         do {
             _ = try await pool.request(.loadLayer(LoadLayer(layer: 0)), to: info.id, jobID: "job-b")
@@ -149,8 +147,7 @@ struct InProcessClusterTests {
         let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(interval: 20, timeout: 200), log: LogLines().log)
         let events = Collector(pool.events)
         let info = try await pool.connect(to: "quiet-worker")
-        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "j")
         // A slow request is pending when the worker disappears.
         let pending = Task { try await pool.request(.evaluate(Evaluate(kind: "sleep", parameters: [30])), to: info.id, jobID: "j") }
@@ -254,8 +251,7 @@ struct EmbeddedClusterTests {
         let handlers = [RecordingHandler(), RecordingHandler(), RecordingHandler()]
         let cluster = try await WorkerCluster.startEmbedded(count: 3, makeHandler: { handlers[$0] }, configuration: fastPool(), log: LogLines().log)
         #expect(cluster.workers.map(\.workerDescription) == ["embedded-worker-0", "embedded-worker-1", "embedded-worker-2"])
-        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         let replies = await cluster.pool.broadcast(.jobSpec(spec), jobID: "e")
         #expect(replies.values.allSatisfy { (try? $0.get()) != nil })
         #expect(handlers.allSatisfy { $0.requests == [.jobSpec] })

@@ -55,8 +55,7 @@ struct ProcessClusterTests {
         let events = Collector(pool.events)
         let info = try await pool.connect(to: endpoint)
         let other = try await pool.connect(to: survivorEndpoint)
-        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "j")
         let pending = Task { try await pool.request(.evaluate(Evaluate(kind: "sleep", parameters: [60])), to: info.id, jobID: "j") }
         try await Task.sleep(for: .milliseconds(300))
@@ -145,8 +144,7 @@ struct ProcessClusterTests {
             let lost = await events.first(timeout: 10) { if case .lost(let id, _, _) = $0 { id == info.id } else { false } }
             #expect(lost != nil, "round \(round): the fake worker was not dropped")
         }
-        let spec = JobSpec(modelPath: "", recipe: RecipeSpec(method: "rtn", bits: 8, groupSize: -1, symmetric: true, actOrder: false, damp: 0.01),
-                           seqLen: 2, streamWeights: true, shardIndex: 0, shardCount: 1, seed: 0)
+        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
         _ = try await pool.request(.jobSpec(spec), to: real.id, jobID: "fuzz")
         let reply = try await pool.request(.evaluate(Evaluate(kind: "sum")), tensors: [NamedTensor("x", floats([1, 2, 3]))], to: real.id, jobID: "fuzz")
         #expect(reply.message.body == .evaluated(Evaluated(kind: "sum", values: [6])))

@@ -97,7 +97,7 @@ enum Garbage {
         Message(.hello(Hello(coordinator: "x", heartbeatIntervalMilliseconds: 10, heartbeatTimeoutMilliseconds: 40))),
         Message(.echo(Echo(note: "n")), tensors: [NamedTensor("t", floats([1, 2, 3]))]),
         Message(.loadLayer(LoadLayer(layer: 2)), tensors: [NamedTensor("w", floats([1, 2]))], jobID: "job", taskID: 4, attempt: 1),
-        Message(.solveResult(SolveResult(layer: 1, module: "mlp.up_proj", rowBegin: 0, rowEnd: 8, loss: 1)), jobID: "job", taskID: 4),
+        Message(.solveResult(SolveResult(layer: 1, pieces: [SolvePieceSpec(linear: 1, rowBegin: 0, rowEnd: 8, clip: false)])), jobID: "job", taskID: 4),
         Message(.welcome(Welcome(capabilities: .local(threads: 1), worker: "w"))),
         Message(.heartbeat(Heartbeat(sequence: 3))),
     ]

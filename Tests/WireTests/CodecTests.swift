@@ -7,8 +7,9 @@ struct CodecTests {
     /// One body of every message type, with every optional field set, and some without.
     static let bodies: [Body] = {
         let capabilities = Capabilities(cores: 64, memoryBytes: 512 << 30, deviceKind: "cpu", threads: 32, hostname: "node-7", pid: 4242)
-        let recipe = RecipeSpec(method: "gptq", bits: 4, groupSize: 128, symmetric: true, actOrder: true, damp: 0.01, trueSequential: false)
-        let params = QuantParams(bits: 3, groupSize: -1, symmetric: false, actOrder: true, blockSize: 64, staticGroups: true)
+        let scheme = QuantScheme(bits: 3, symmetric: false, groupSize: -1, scaleFormat: "bfloat16")
+        let options = SolveOptionsSpec(scheme: scheme, staticGroups: true, blockSize: 64, rowTile: 256, clipGrid: 100, clipMaxShrink: 0.8)
+        let pieces = [SolvePieceSpec(linear: 2, rowBegin: 256, rowEnd: 1024, clip: true), SolvePieceSpec(linear: 0, rowBegin: 0, rowEnd: 7, clip: false)]
         return [
             .hello(Hello(coordinator: "coordinator@head pid 1", heartbeatIntervalMilliseconds: 1000, heartbeatTimeoutMilliseconds: 5000)),
             .welcome(Welcome(capabilities: capabilities, worker: "tcp://0.0.0.0:5555")),
@@ -18,16 +19,25 @@ struct CodecTests {
             .error(ErrorReport(code: .numerical, message: "Cholesky failed", layer: 0, tensor: "model.layers.0.mlp.down_proj.weight")),
             .error(ErrorReport(code: .busy, message: "serving another coordinator")),
             .echo(Echo(note: "ping 3")),
-            .jobSpec(JobSpec(modelPath: "/models/llama", recipe: recipe, seqLen: 2048, streamWeights: true, shardIndex: 2, shardCount: 3, seed: 99)),
-            .jobAccepted(JobAccepted(sampleCount: 43)),
+            .jobSpec(JobSpec(modelPath: "/models/llama", firstSample: 43, threads: 16, trueSequential: false, statisticsBlock: 4)),
+            .jobSpec(JobSpec(modelPath: nil, firstSample: 0, threads: 0, trueSequential: true, statisticsBlock: 1)),
+            .jobAccepted(JobAccepted(tokenCount: 1 << 33)),
             .loadLayer(LoadLayer(layer: 0)),
-            .layerLoaded(LayerLoaded(layer: 79, bytes: 1 << 33)),
-            .captureStats(CaptureStats(layer: 5, stage: .gateUp)),
-            .statsReport(StatsReport(layer: 5, stage: .down, tokenCount: 262_144)),
-            .solveRequest(SolveRequest(layer: 3, stage: .o, module: "self_attn.o_proj", rowBegin: 1024, rowEnd: 2048, params: params)),
-            .solveResult(SolveResult(layer: 3, module: "self_attn.o_proj", rowBegin: 1024, rowEnd: 2048, loss: 0.125)),
+            .layerLoaded(LayerLoaded(layer: 79)),
+            .captureStats(CaptureStats(layer: 5, stages: [.gateUp])),
+            .captureStats(CaptureStats(layer: 5, stages: Stage.allCases)),
+            .statsReport(StatsReport(layer: 5, stageCount: 4)),
+            .fold(Fold(layer: 3)),
+            .folded(Folded(layer: 3)),
+            .scaleSearch(ScaleSearchRequest(layer: 2, group: .mlpInput, scheme: QuantScheme(bits: 4, symmetric: true, groupSize: 128, scaleFormat: "float16"))),
+            .scaleLosses(ScaleLossesReport(elements: 1 << 40)),
+            .solveRequest(SolveRequest(layer: 3, stage: .o, method: .gptq, options: options, pieces: pieces)),
+            .solveRequest(SolveRequest(layer: 3, stage: .qkv, method: .rtn, options: SolveOptionsSpec(scheme: scheme, staticGroups: false, blockSize: 128, rowTile: 1), pieces: [])),
+            .solveResult(SolveResult(layer: 3, pieces: pieces)),
             .applyLayer(ApplyLayer(layer: 1, stage: .qkv)),
             .applied(Applied(layer: 1, stage: .qkv)),
+            .finishJob(FinishJob()),
+            .jobSummary(JobSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5)),
             .evaluate(Evaluate(kind: "awq_loss_grid", layer: 2, stage: .gateUp, parameters: [0, 0.05, 0.1, -1e300])),
             .evaluate(Evaluate(kind: "sum")),
             .evaluated(Evaluated(kind: "awq_loss_grid", values: [1.5, 2.5, .infinity])),

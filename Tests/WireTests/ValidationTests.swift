@@ -5,8 +5,10 @@ import Testing
 @Suite("Wire validation")
 struct ValidationTests {
     static let message = Message(
-        .solveRequest(SolveRequest(layer: 1, stage: .qkv, module: "self_attn.q_proj", rowBegin: 0, rowEnd: 4,
-                                   params: QuantParams(bits: 4, groupSize: 8, symmetric: true, actOrder: false))),
+        .solveRequest(SolveRequest(layer: 1, stage: .qkv, method: .gptq,
+                                   options: SolveOptionsSpec(scheme: QuantScheme(bits: 4, symmetric: true, groupSize: 8, scaleFormat: "float32"),
+                                                             staticGroups: false, blockSize: 128, rowTile: 256),
+                                   pieces: [SolvePieceSpec(linear: 0, rowBegin: 0, rowEnd: 4, clip: false)])),
         tensors: [NamedTensor("hinv", sampleTensor(.f32, [8, 8])), NamedTensor("weight", sampleTensor(.f16, [4, 8], seed: 9))],
         jobID: "j", taskID: 5, attempt: 1)
 
@@ -72,12 +74,13 @@ struct ValidationTests {
         capture.field(1, varint: 2)
         capture.field(2, varint: 9)  // no such stage
         #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 24); $0.field(24, message: capture) }]) == .malformed)
+        var piece = ProtoWriter()
+        piece.field(1, varint: 0)
+        piece.field(2, varint: 10)
+        piece.field(3, varint: 10)
         var result = ProtoWriter()
         result.field(1, varint: 0)
-        result.field(2, string: "mlp.down_proj")
-        result.field(3, varint: 10)
-        result.field(4, varint: 10)
-        result.field(5, fixed64: 0)
+        result.field(2, message: piece)
         let frames = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 27); $0.field(27, message: result) }]
         #expect(code(frames) == .malformed)
         #expect(message(of: frames).contains("10..<10"))

@@ -24,20 +24,27 @@ typedef struct Calibrate__Wire__Heartbeat Calibrate__Wire__Heartbeat;
 typedef struct Calibrate__Wire__Shutdown Calibrate__Wire__Shutdown;
 typedef struct Calibrate__Wire__Error Calibrate__Wire__Error;
 typedef struct Calibrate__Wire__Echo Calibrate__Wire__Echo;
-typedef struct Calibrate__Wire__Recipe Calibrate__Wire__Recipe;
 typedef struct Calibrate__Wire__JobSpec Calibrate__Wire__JobSpec;
 typedef struct Calibrate__Wire__JobAccepted Calibrate__Wire__JobAccepted;
 typedef struct Calibrate__Wire__LoadLayer Calibrate__Wire__LoadLayer;
 typedef struct Calibrate__Wire__LayerLoaded Calibrate__Wire__LayerLoaded;
 typedef struct Calibrate__Wire__CaptureStats Calibrate__Wire__CaptureStats;
 typedef struct Calibrate__Wire__StatsReport Calibrate__Wire__StatsReport;
-typedef struct Calibrate__Wire__QuantParams Calibrate__Wire__QuantParams;
+typedef struct Calibrate__Wire__Fold Calibrate__Wire__Fold;
+typedef struct Calibrate__Wire__Folded Calibrate__Wire__Folded;
+typedef struct Calibrate__Wire__QuantScheme Calibrate__Wire__QuantScheme;
+typedef struct Calibrate__Wire__ScaleSearch Calibrate__Wire__ScaleSearch;
+typedef struct Calibrate__Wire__ScaleLosses Calibrate__Wire__ScaleLosses;
+typedef struct Calibrate__Wire__SolveOptions Calibrate__Wire__SolveOptions;
+typedef struct Calibrate__Wire__SolvePiece Calibrate__Wire__SolvePiece;
 typedef struct Calibrate__Wire__SolveRequest Calibrate__Wire__SolveRequest;
 typedef struct Calibrate__Wire__SolveResult Calibrate__Wire__SolveResult;
 typedef struct Calibrate__Wire__ApplyLayer Calibrate__Wire__ApplyLayer;
 typedef struct Calibrate__Wire__Applied Calibrate__Wire__Applied;
 typedef struct Calibrate__Wire__Evaluate Calibrate__Wire__Evaluate;
 typedef struct Calibrate__Wire__Evaluated Calibrate__Wire__Evaluated;
+typedef struct Calibrate__Wire__FinishJob Calibrate__Wire__FinishJob;
+typedef struct Calibrate__Wire__JobSummary Calibrate__Wire__JobSummary;
 
 
 /* --- enums --- */
@@ -121,28 +128,43 @@ typedef enum _Calibrate__Wire__MessageType {
   CALIBRATE__WIRE__MESSAGE_TYPE__LOAD_LAYER = 22,
   CALIBRATE__WIRE__MESSAGE_TYPE__LAYER_LOADED = 23,
   /*
-   * coordinator -> worker: run stage s of layer L, accumulate its input statistics
+   * coordinator -> worker: the input statistics of stages of layer L
    */
   CALIBRATE__WIRE__MESSAGE_TYPE__CAPTURE_STATS = 24,
   CALIBRATE__WIRE__MESSAGE_TYPE__STATS_REPORT = 25,
   /*
-   * coordinator -> worker: quantize rows of one module
+   * coordinator -> worker: quantize row pieces of a stage's linears
    */
   CALIBRATE__WIRE__MESSAGE_TYPE__SOLVE_REQUEST = 26,
   CALIBRATE__WIRE__MESSAGE_TYPE__SOLVE_RESULT = 27,
   /*
-   * coordinator -> worker: stage s's final weights; advance the hidden states
+   * coordinator -> worker: stage s's quantized weights; advance the hidden states
    */
   CALIBRATE__WIRE__MESSAGE_TYPE__APPLY_LAYER = 28,
   CALIBRATE__WIRE__MESSAGE_TYPE__APPLIED = 29,
   /*
-   * coordinator -> worker: a generic evaluation (AWQ loss grids, ...)
+   * coordinator -> worker: a generic evaluation (diagnostics: sum, echo, fail, sleep)
    */
   CALIBRATE__WIRE__MESSAGE_TYPE__EVALUATE = 30,
+  CALIBRATE__WIRE__MESSAGE_TYPE__EVALUATED = 31,
   /*
-   * 17-19 and 32-59: future messages.
+   * coordinator -> worker: fold per-channel scales into layer L (AWQ, SmoothQuant)
    */
-  CALIBRATE__WIRE__MESSAGE_TYPE__EVALUATED = 31
+  CALIBRATE__WIRE__MESSAGE_TYPE__FOLD = 32,
+  CALIBRATE__WIRE__MESSAGE_TYPE__FOLDED = 33,
+  /*
+   * coordinator -> worker: losses of AWQ scale candidates on the worker's samples
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__SCALE_SEARCH = 34,
+  CALIBRATE__WIRE__MESSAGE_TYPE__SCALE_LOSSES = 35,
+  /*
+   * coordinator -> worker: the job is over; report and free it
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__FINISH_JOB = 36,
+  /*
+   * 17-19 and 38-59: future messages.
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__JOB_SUMMARY = 37
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__MESSAGE_TYPE)
 } Calibrate__Wire__MessageType;
 /*
@@ -187,6 +209,24 @@ typedef enum _Calibrate__Wire__Stage {
   CALIBRATE__WIRE__STAGE__DOWN = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__STAGE)
 } Calibrate__Wire__Stage;
+typedef enum _Calibrate__Wire__ScaleGroup {
+  CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED = 0,
+  /*
+   * input_layernorm -> q, k, v; loss on the attention block
+   */
+  CALIBRATE__WIRE__SCALE_GROUP__ATTENTION_INPUT = 1,
+  /*
+   * post_attention_layernorm -> gate, up; loss on the MLP
+   */
+  CALIBRATE__WIRE__SCALE_GROUP__MLP_INPUT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__SCALE_GROUP)
+} Calibrate__Wire__ScaleGroup;
+typedef enum _Calibrate__Wire__SolveMethod {
+  CALIBRATE__WIRE__SOLVE_METHOD__SOLVE_METHOD_UNSPECIFIED = 0,
+  CALIBRATE__WIRE__SOLVE_METHOD__GPTQ = 1,
+  CALIBRATE__WIRE__SOLVE_METHOD__RTN = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__SOLVE_METHOD)
+} Calibrate__Wire__SolveMethod;
 
 /* --- messages --- */
 
@@ -236,7 +276,13 @@ typedef enum {
   CALIBRATE__WIRE__ENVELOPE__BODY_APPLY_LAYER = 28,
   CALIBRATE__WIRE__ENVELOPE__BODY_APPLIED = 29,
   CALIBRATE__WIRE__ENVELOPE__BODY_EVALUATE = 30,
-  CALIBRATE__WIRE__ENVELOPE__BODY_EVALUATED = 31
+  CALIBRATE__WIRE__ENVELOPE__BODY_EVALUATED = 31,
+  CALIBRATE__WIRE__ENVELOPE__BODY_FOLD = 32,
+  CALIBRATE__WIRE__ENVELOPE__BODY_FOLDED = 33,
+  CALIBRATE__WIRE__ENVELOPE__BODY_SCALE_SEARCH = 34,
+  CALIBRATE__WIRE__ENVELOPE__BODY_SCALE_LOSSES = 35,
+  CALIBRATE__WIRE__ENVELOPE__BODY_FINISH_JOB = 36,
+  CALIBRATE__WIRE__ENVELOPE__BODY_JOB_SUMMARY = 37
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__ENVELOPE__BODY__CASE)
 } Calibrate__Wire__Envelope__BodyCase;
 
@@ -280,6 +326,12 @@ struct  Calibrate__Wire__Envelope
     Calibrate__Wire__Applied *applied;
     Calibrate__Wire__Evaluate *evaluate;
     Calibrate__Wire__Evaluated *evaluated;
+    Calibrate__Wire__Fold *fold;
+    Calibrate__Wire__Folded *folded;
+    Calibrate__Wire__ScaleSearch *scale_search;
+    Calibrate__Wire__ScaleLosses *scale_losses;
+    Calibrate__Wire__FinishJob *finish_job;
+    Calibrate__Wire__JobSummary *job_summary;
   };
 };
 #define CALIBRATE__WIRE__ENVELOPE__INIT \
@@ -400,72 +452,45 @@ struct  Calibrate__Wire__Echo
     , NULL }
 
 
-struct  Calibrate__Wire__Recipe
-{
-  ProtobufCMessage base;
-  /*
-   * "gptq", "rtn", "awq".
-   */
-  char *method;
-  protobuf_c_boolean has_bits;
-  uint32_t bits;
-  /*
-   * Input columns per quantization group; -1 means one group per output row (per-channel).
-   */
-  protobuf_c_boolean has_group_size;
-  int32_t group_size;
-  protobuf_c_boolean has_symmetric;
-  protobuf_c_boolean symmetric;
-  protobuf_c_boolean has_act_order;
-  protobuf_c_boolean act_order;
-  /*
-   * GPTQ damping as a fraction of mean(diag H) (percdamp).
-   */
-  protobuf_c_boolean has_damp;
-  double damp;
-  protobuf_c_boolean has_true_sequential;
-  protobuf_c_boolean true_sequential;
-};
-#define CALIBRATE__WIRE__RECIPE__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__recipe__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-
-
 /*
- * Frames: "tokens" (I32 or I64, [samples, seq_len]): this worker's calibration samples.
+ * Frames: "config_json" (U8, the model's config.json), "tokens" (I32 [total]), "lengths"
+ * (I64 [samples]); "embeddings" (F32 [total, hidden]) when the coordinator streams weights.
  */
 struct  Calibrate__Wire__JobSpec
 {
   ProtobufCMessage base;
+  /*
+   * The model directory as the worker sees it; absent when weights are streamed.
+   */
   char *model_path;
-  Calibrate__Wire__Recipe *recipe;
-  protobuf_c_boolean has_seq_len;
-  uint32_t seq_len;
   /*
-   * The coordinator sends layer weights with LoadLayer; otherwise workers read model_path.
+   * Index of this worker's first sample in the job's sample order.
    */
-  protobuf_c_boolean has_stream_weights;
-  protobuf_c_boolean stream_weights;
+  protobuf_c_boolean has_first_sample;
+  uint32_t first_sample;
   /*
-   * Which share of the samples this is (for logs and reproducibility).
+   * BLAS threads (0: keep the worker's own setting).
    */
-  protobuf_c_boolean has_shard_index;
-  uint32_t shard_index;
-  protobuf_c_boolean has_shard_count;
-  uint32_t shard_count;
-  protobuf_c_boolean has_seed;
-  uint64_t seed;
+  protobuf_c_boolean has_threads;
+  uint32_t threads;
+  protobuf_c_boolean has_true_sequential;
+  protobuf_c_boolean true_sequential;
+  /*
+   * Sequences per statistics batch (the worker holds whole blocks of the sample order).
+   */
+  protobuf_c_boolean has_statistics_block;
+  uint32_t statistics_block;
 };
 #define CALIBRATE__WIRE__JOB_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__job_spec__descriptor) \
-    , NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Calibrate__Wire__JobAccepted
 {
   ProtobufCMessage base;
-  protobuf_c_boolean has_sample_count;
-  uint32_t sample_count;
+  protobuf_c_boolean has_token_count;
+  uint64_t token_count;
 };
 #define CALIBRATE__WIRE__JOB_ACCEPTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__job_accepted__descriptor) \
@@ -473,7 +498,7 @@ struct  Calibrate__Wire__JobAccepted
 
 
 /*
- * Frames (stream_weights): the layer's tensors under their checkpoint names.
+ * Frames (streamed weights only): the layer's tensors under their checkpoint names.
  */
 struct  Calibrate__Wire__LoadLayer
 {
@@ -491,12 +516,10 @@ struct  Calibrate__Wire__LayerLoaded
   ProtobufCMessage base;
   protobuf_c_boolean has_layer;
   uint32_t layer;
-  protobuf_c_boolean has_bytes;
-  uint64_t bytes;
 };
 #define CALIBRATE__WIRE__LAYER_LOADED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__layer_loaded__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0 }
 
 
 struct  Calibrate__Wire__CaptureStats
@@ -504,60 +527,160 @@ struct  Calibrate__Wire__CaptureStats
   ProtobufCMessage base;
   protobuf_c_boolean has_layer;
   uint32_t layer;
-  protobuf_c_boolean has_stage;
-  Calibrate__Wire__Stage stage;
+  /*
+   * One stage (true-sequential) or all four (capture with the original weights first).
+   */
+  size_t n_stages;
+  Calibrate__Wire__Stage *stages;
 };
 #define CALIBRATE__WIRE__CAPTURE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__capture_stats__descriptor) \
-    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED }
+    , 0, 0, 0,NULL }
 
 
 /*
- * Frames: the stage input's statistics as sums plus counts, e.g. "xtx" (F64 [K, K], sum of X^T X),
- * "absmax" (F32 [K]), "abs_sum" (F64 [K], sum of |x|).
+ * Frames per stage position i: "i.token_count" (I64 [1]), "i.xtx_upper" (I64 [K(K+1)/2, 2], exact
+ * fixed-point sums), "i.absmax" (F32 [K]), "i.sum_abs", "i.sum_squares" (I64 [K, 2]).
  */
 struct  Calibrate__Wire__StatsReport
 {
   ProtobufCMessage base;
   protobuf_c_boolean has_layer;
   uint32_t layer;
-  protobuf_c_boolean has_stage;
-  Calibrate__Wire__Stage stage;
-  protobuf_c_boolean has_token_count;
-  uint64_t token_count;
+  protobuf_c_boolean has_stage_count;
+  uint32_t stage_count;
 };
 #define CALIBRATE__WIRE__STATS_REPORT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__stats_report__descriptor) \
-    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, 0, 0 }
+    , 0, 0, 0, 0 }
 
 
-struct  Calibrate__Wire__QuantParams
+/*
+ * Frames: "attention_input", "attention_output", "mlp_input", "mlp_output" (F32), those folded.
+ */
+struct  Calibrate__Wire__Fold
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+};
+#define CALIBRATE__WIRE__FOLD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__fold__descriptor) \
+    , 0, 0 }
+
+
+struct  Calibrate__Wire__Folded
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+};
+#define CALIBRATE__WIRE__FOLDED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__folded__descriptor) \
+    , 0, 0 }
+
+
+struct  Calibrate__Wire__QuantScheme
 {
   ProtobufCMessage base;
   protobuf_c_boolean has_bits;
   uint32_t bits;
+  protobuf_c_boolean has_symmetric;
+  protobuf_c_boolean symmetric;
   /*
-   * As Recipe.group_size: -1 means per-channel.
+   * -1: one group per output row.
    */
   protobuf_c_boolean has_group_size;
   int32_t group_size;
-  protobuf_c_boolean has_symmetric;
-  protobuf_c_boolean symmetric;
-  protobuf_c_boolean has_act_order;
-  protobuf_c_boolean act_order;
-  protobuf_c_boolean has_block_size;
-  uint32_t block_size;
-  protobuf_c_boolean has_static_groups;
-  protobuf_c_boolean static_groups;
+  /*
+   * "float32", "float16" or "bfloat16": what scales are rounded to.
+   */
+  char *scale_format;
 };
-#define CALIBRATE__WIRE__QUANT_PARAMS__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__quant_params__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define CALIBRATE__WIRE__QUANT_SCHEME__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__quant_scheme__descriptor) \
+    , 0, 0, 0, 0, 0, 0, NULL }
 
 
 /*
- * Frames: "hinv" (F32 [K, K], upper Cholesky factor of the damped H^-1, shared by every row range),
- * "weight" (F32/BF16/F16 [row_end - row_begin, K]), optionally "perm" (I64 [K], act-order).
+ * Frames: "candidates" (F32 [n, K]), one scale vector per candidate.
+ */
+struct  Calibrate__Wire__ScaleSearch
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+  protobuf_c_boolean has_group;
+  Calibrate__Wire__ScaleGroup group;
+  Calibrate__Wire__QuantScheme *scheme;
+};
+#define CALIBRATE__WIRE__SCALE_SEARCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__scale_search__descriptor) \
+    , 0, 0, 0, CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED, NULL }
+
+
+/*
+ * Frames: "sums" (I64 [n, 2]): each candidate's squared error, an exact fixed-point sum.
+ */
+struct  Calibrate__Wire__ScaleLosses
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_elements;
+  uint64_t elements;
+};
+#define CALIBRATE__WIRE__SCALE_LOSSES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__scale_losses__descriptor) \
+    , 0, 0 }
+
+
+struct  Calibrate__Wire__SolveOptions
+{
+  ProtobufCMessage base;
+  Calibrate__Wire__QuantScheme *scheme;
+  protobuf_c_boolean has_static_groups;
+  protobuf_c_boolean static_groups;
+  protobuf_c_boolean has_block_size;
+  uint32_t block_size;
+  protobuf_c_boolean has_row_tile;
+  uint32_t row_tile;
+  /*
+   * RTN's MSE clipping search, when present.
+   */
+  protobuf_c_boolean has_clip_grid;
+  uint32_t clip_grid;
+  protobuf_c_boolean has_clip_max_shrink;
+  double clip_max_shrink;
+};
+#define CALIBRATE__WIRE__SOLVE_OPTIONS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_options__descriptor) \
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Calibrate__Wire__SolvePiece
+{
+  ProtobufCMessage base;
+  /*
+   * Position of the linear in its stage (q, k, v = 0, 1, 2; gate, up = 0, 1).
+   */
+  protobuf_c_boolean has_linear;
+  uint32_t linear;
+  protobuf_c_boolean has_row_begin;
+  uint32_t row_begin;
+  protobuf_c_boolean has_row_end;
+  uint32_t row_end;
+  /*
+   * RTN: AWQ's clip search first.
+   */
+  protobuf_c_boolean has_clip;
+  protobuf_c_boolean clip;
+};
+#define CALIBRATE__WIRE__SOLVE_PIECE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_piece__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * Frames: GPTQ: the factor's tensors, "factor.<name>"; RTN: "hessian" (F32 [K, K]).
  */
 struct  Calibrate__Wire__SolveRequest
 {
@@ -566,44 +689,36 @@ struct  Calibrate__Wire__SolveRequest
   uint32_t layer;
   protobuf_c_boolean has_stage;
   Calibrate__Wire__Stage stage;
-  /*
-   * The module under the layer, e.g. "self_attn.q_proj".
-   */
-  char *module;
-  protobuf_c_boolean has_row_begin;
-  uint32_t row_begin;
-  protobuf_c_boolean has_row_end;
-  uint32_t row_end;
-  Calibrate__Wire__QuantParams *params;
+  protobuf_c_boolean has_method;
+  Calibrate__Wire__SolveMethod method;
+  Calibrate__Wire__SolveOptions *options;
+  size_t n_pieces;
+  Calibrate__Wire__SolvePiece **pieces;
 };
 #define CALIBRATE__WIRE__SOLVE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_request__descriptor) \
-    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, NULL, 0, 0, 0, 0, NULL }
+    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, 0, CALIBRATE__WIRE__SOLVE_METHOD__SOLVE_METHOD_UNSPECIFIED, NULL, 0,NULL }
 
 
 /*
- * Frames: "codes", "scales", "zeros", "g_idx".
+ * Frames per piece position i: "i.<quantized weights' tensors>" and "i.row_losses" (F64).
  */
 struct  Calibrate__Wire__SolveResult
 {
   ProtobufCMessage base;
   protobuf_c_boolean has_layer;
   uint32_t layer;
-  char *module;
-  protobuf_c_boolean has_row_begin;
-  uint32_t row_begin;
-  protobuf_c_boolean has_row_end;
-  uint32_t row_end;
-  protobuf_c_boolean has_loss;
-  double loss;
+  size_t n_pieces;
+  Calibrate__Wire__SolvePiece **pieces;
 };
 #define CALIBRATE__WIRE__SOLVE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_result__descriptor) \
-    , 0, 0, NULL, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0,NULL }
 
 
 /*
- * Frames: stage s's weights as the model will use them (dequantized, or codes + scales).
+ * Frames per quantized linear at position p: "p.<quantized weights' tensors>"; a linear without
+ * frames keeps its original weights.
  */
 struct  Calibrate__Wire__ApplyLayer
 {
@@ -632,8 +747,8 @@ struct  Calibrate__Wire__Applied
 
 
 /*
- * A generic evaluation: `kind` names it ("awq_loss_grid", ...), `parameters` are its scalars,
- * frames its tensors. Kept generic so that new searches need no new message type.
+ * A generic evaluation: `kind` names it, `parameters` are its scalars, frames its tensors. The
+ * diagnostic handler answers "sum", "echo", "fail" and "sleep" (tests, coordinator ping).
  */
 struct  Calibrate__Wire__Evaluate
 {
@@ -661,6 +776,32 @@ struct  Calibrate__Wire__Evaluated
 #define CALIBRATE__WIRE__EVALUATED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__evaluated__descriptor) \
     , NULL, 0,NULL }
+
+
+struct  Calibrate__Wire__FinishJob
+{
+  ProtobufCMessage base;
+};
+#define CALIBRATE__WIRE__FINISH_JOB__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__finish_job__descriptor) \
+     }
+
+
+struct  Calibrate__Wire__JobSummary
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_peak_resident_bytes;
+  uint64_t peak_resident_bytes;
+  protobuf_c_boolean has_forward_seconds;
+  double forward_seconds;
+  protobuf_c_boolean has_statistics_seconds;
+  double statistics_seconds;
+  protobuf_c_boolean has_solve_seconds;
+  double solve_seconds;
+};
+#define CALIBRATE__WIRE__JOB_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__job_summary__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /* Calibrate__Wire__FrameDescriptor methods */
@@ -834,25 +975,6 @@ Calibrate__Wire__Echo *
 void   calibrate__wire__echo__free_unpacked
                      (Calibrate__Wire__Echo *message,
                       ProtobufCAllocator *allocator);
-/* Calibrate__Wire__Recipe methods */
-void   calibrate__wire__recipe__init
-                     (Calibrate__Wire__Recipe         *message);
-size_t calibrate__wire__recipe__get_packed_size
-                     (const Calibrate__Wire__Recipe   *message);
-size_t calibrate__wire__recipe__pack
-                     (const Calibrate__Wire__Recipe   *message,
-                      uint8_t             *out);
-size_t calibrate__wire__recipe__pack_to_buffer
-                     (const Calibrate__Wire__Recipe   *message,
-                      ProtobufCBuffer     *buffer);
-Calibrate__Wire__Recipe *
-       calibrate__wire__recipe__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   calibrate__wire__recipe__free_unpacked
-                     (Calibrate__Wire__Recipe *message,
-                      ProtobufCAllocator *allocator);
 /* Calibrate__Wire__JobSpec methods */
 void   calibrate__wire__job_spec__init
                      (Calibrate__Wire__JobSpec         *message);
@@ -967,24 +1089,138 @@ Calibrate__Wire__StatsReport *
 void   calibrate__wire__stats_report__free_unpacked
                      (Calibrate__Wire__StatsReport *message,
                       ProtobufCAllocator *allocator);
-/* Calibrate__Wire__QuantParams methods */
-void   calibrate__wire__quant_params__init
-                     (Calibrate__Wire__QuantParams         *message);
-size_t calibrate__wire__quant_params__get_packed_size
-                     (const Calibrate__Wire__QuantParams   *message);
-size_t calibrate__wire__quant_params__pack
-                     (const Calibrate__Wire__QuantParams   *message,
+/* Calibrate__Wire__Fold methods */
+void   calibrate__wire__fold__init
+                     (Calibrate__Wire__Fold         *message);
+size_t calibrate__wire__fold__get_packed_size
+                     (const Calibrate__Wire__Fold   *message);
+size_t calibrate__wire__fold__pack
+                     (const Calibrate__Wire__Fold   *message,
                       uint8_t             *out);
-size_t calibrate__wire__quant_params__pack_to_buffer
-                     (const Calibrate__Wire__QuantParams   *message,
+size_t calibrate__wire__fold__pack_to_buffer
+                     (const Calibrate__Wire__Fold   *message,
                       ProtobufCBuffer     *buffer);
-Calibrate__Wire__QuantParams *
-       calibrate__wire__quant_params__unpack
+Calibrate__Wire__Fold *
+       calibrate__wire__fold__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   calibrate__wire__quant_params__free_unpacked
-                     (Calibrate__Wire__QuantParams *message,
+void   calibrate__wire__fold__free_unpacked
+                     (Calibrate__Wire__Fold *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Folded methods */
+void   calibrate__wire__folded__init
+                     (Calibrate__Wire__Folded         *message);
+size_t calibrate__wire__folded__get_packed_size
+                     (const Calibrate__Wire__Folded   *message);
+size_t calibrate__wire__folded__pack
+                     (const Calibrate__Wire__Folded   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__folded__pack_to_buffer
+                     (const Calibrate__Wire__Folded   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Folded *
+       calibrate__wire__folded__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__folded__free_unpacked
+                     (Calibrate__Wire__Folded *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__QuantScheme methods */
+void   calibrate__wire__quant_scheme__init
+                     (Calibrate__Wire__QuantScheme         *message);
+size_t calibrate__wire__quant_scheme__get_packed_size
+                     (const Calibrate__Wire__QuantScheme   *message);
+size_t calibrate__wire__quant_scheme__pack
+                     (const Calibrate__Wire__QuantScheme   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__quant_scheme__pack_to_buffer
+                     (const Calibrate__Wire__QuantScheme   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__QuantScheme *
+       calibrate__wire__quant_scheme__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__quant_scheme__free_unpacked
+                     (Calibrate__Wire__QuantScheme *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__ScaleSearch methods */
+void   calibrate__wire__scale_search__init
+                     (Calibrate__Wire__ScaleSearch         *message);
+size_t calibrate__wire__scale_search__get_packed_size
+                     (const Calibrate__Wire__ScaleSearch   *message);
+size_t calibrate__wire__scale_search__pack
+                     (const Calibrate__Wire__ScaleSearch   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__scale_search__pack_to_buffer
+                     (const Calibrate__Wire__ScaleSearch   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__ScaleSearch *
+       calibrate__wire__scale_search__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__scale_search__free_unpacked
+                     (Calibrate__Wire__ScaleSearch *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__ScaleLosses methods */
+void   calibrate__wire__scale_losses__init
+                     (Calibrate__Wire__ScaleLosses         *message);
+size_t calibrate__wire__scale_losses__get_packed_size
+                     (const Calibrate__Wire__ScaleLosses   *message);
+size_t calibrate__wire__scale_losses__pack
+                     (const Calibrate__Wire__ScaleLosses   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__scale_losses__pack_to_buffer
+                     (const Calibrate__Wire__ScaleLosses   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__ScaleLosses *
+       calibrate__wire__scale_losses__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__scale_losses__free_unpacked
+                     (Calibrate__Wire__ScaleLosses *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__SolveOptions methods */
+void   calibrate__wire__solve_options__init
+                     (Calibrate__Wire__SolveOptions         *message);
+size_t calibrate__wire__solve_options__get_packed_size
+                     (const Calibrate__Wire__SolveOptions   *message);
+size_t calibrate__wire__solve_options__pack
+                     (const Calibrate__Wire__SolveOptions   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__solve_options__pack_to_buffer
+                     (const Calibrate__Wire__SolveOptions   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__SolveOptions *
+       calibrate__wire__solve_options__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__solve_options__free_unpacked
+                     (Calibrate__Wire__SolveOptions *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__SolvePiece methods */
+void   calibrate__wire__solve_piece__init
+                     (Calibrate__Wire__SolvePiece         *message);
+size_t calibrate__wire__solve_piece__get_packed_size
+                     (const Calibrate__Wire__SolvePiece   *message);
+size_t calibrate__wire__solve_piece__pack
+                     (const Calibrate__Wire__SolvePiece   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__solve_piece__pack_to_buffer
+                     (const Calibrate__Wire__SolvePiece   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__SolvePiece *
+       calibrate__wire__solve_piece__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__solve_piece__free_unpacked
+                     (Calibrate__Wire__SolvePiece *message,
                       ProtobufCAllocator *allocator);
 /* Calibrate__Wire__SolveRequest methods */
 void   calibrate__wire__solve_request__init
@@ -1100,6 +1336,44 @@ Calibrate__Wire__Evaluated *
 void   calibrate__wire__evaluated__free_unpacked
                      (Calibrate__Wire__Evaluated *message,
                       ProtobufCAllocator *allocator);
+/* Calibrate__Wire__FinishJob methods */
+void   calibrate__wire__finish_job__init
+                     (Calibrate__Wire__FinishJob         *message);
+size_t calibrate__wire__finish_job__get_packed_size
+                     (const Calibrate__Wire__FinishJob   *message);
+size_t calibrate__wire__finish_job__pack
+                     (const Calibrate__Wire__FinishJob   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__finish_job__pack_to_buffer
+                     (const Calibrate__Wire__FinishJob   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__FinishJob *
+       calibrate__wire__finish_job__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__finish_job__free_unpacked
+                     (Calibrate__Wire__FinishJob *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__JobSummary methods */
+void   calibrate__wire__job_summary__init
+                     (Calibrate__Wire__JobSummary         *message);
+size_t calibrate__wire__job_summary__get_packed_size
+                     (const Calibrate__Wire__JobSummary   *message);
+size_t calibrate__wire__job_summary__pack
+                     (const Calibrate__Wire__JobSummary   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__job_summary__pack_to_buffer
+                     (const Calibrate__Wire__JobSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__JobSummary *
+       calibrate__wire__job_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__job_summary__free_unpacked
+                     (Calibrate__Wire__JobSummary *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Calibrate__Wire__FrameDescriptor_Closure)
@@ -1129,9 +1403,6 @@ typedef void (*Calibrate__Wire__Error_Closure)
 typedef void (*Calibrate__Wire__Echo_Closure)
                  (const Calibrate__Wire__Echo *message,
                   void *closure_data);
-typedef void (*Calibrate__Wire__Recipe_Closure)
-                 (const Calibrate__Wire__Recipe *message,
-                  void *closure_data);
 typedef void (*Calibrate__Wire__JobSpec_Closure)
                  (const Calibrate__Wire__JobSpec *message,
                   void *closure_data);
@@ -1150,8 +1421,26 @@ typedef void (*Calibrate__Wire__CaptureStats_Closure)
 typedef void (*Calibrate__Wire__StatsReport_Closure)
                  (const Calibrate__Wire__StatsReport *message,
                   void *closure_data);
-typedef void (*Calibrate__Wire__QuantParams_Closure)
-                 (const Calibrate__Wire__QuantParams *message,
+typedef void (*Calibrate__Wire__Fold_Closure)
+                 (const Calibrate__Wire__Fold *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Folded_Closure)
+                 (const Calibrate__Wire__Folded *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__QuantScheme_Closure)
+                 (const Calibrate__Wire__QuantScheme *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__ScaleSearch_Closure)
+                 (const Calibrate__Wire__ScaleSearch *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__ScaleLosses_Closure)
+                 (const Calibrate__Wire__ScaleLosses *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__SolveOptions_Closure)
+                 (const Calibrate__Wire__SolveOptions *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__SolvePiece_Closure)
+                 (const Calibrate__Wire__SolvePiece *message,
                   void *closure_data);
 typedef void (*Calibrate__Wire__SolveRequest_Closure)
                  (const Calibrate__Wire__SolveRequest *message,
@@ -1171,6 +1460,12 @@ typedef void (*Calibrate__Wire__Evaluate_Closure)
 typedef void (*Calibrate__Wire__Evaluated_Closure)
                  (const Calibrate__Wire__Evaluated *message,
                   void *closure_data);
+typedef void (*Calibrate__Wire__FinishJob_Closure)
+                 (const Calibrate__Wire__FinishJob *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__JobSummary_Closure)
+                 (const Calibrate__Wire__JobSummary *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1180,6 +1475,8 @@ typedef void (*Calibrate__Wire__Evaluated_Closure)
 extern const ProtobufCEnumDescriptor    calibrate__wire__message_type__descriptor;
 extern const ProtobufCEnumDescriptor    calibrate__wire__dtype__descriptor;
 extern const ProtobufCEnumDescriptor    calibrate__wire__stage__descriptor;
+extern const ProtobufCEnumDescriptor    calibrate__wire__scale_group__descriptor;
+extern const ProtobufCEnumDescriptor    calibrate__wire__solve_method__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__frame_descriptor__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__hello__descriptor;
@@ -1190,20 +1487,27 @@ extern const ProtobufCMessageDescriptor calibrate__wire__shutdown__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__error__descriptor;
 extern const ProtobufCEnumDescriptor    calibrate__wire__error__code__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__echo__descriptor;
-extern const ProtobufCMessageDescriptor calibrate__wire__recipe__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__job_spec__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__job_accepted__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__load_layer__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__layer_loaded__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__capture_stats__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__stats_report__descriptor;
-extern const ProtobufCMessageDescriptor calibrate__wire__quant_params__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__fold__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__folded__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__quant_scheme__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__scale_search__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__scale_losses__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__solve_options__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__solve_piece__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__apply_layer__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__applied__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__evaluate__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__evaluated__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__finish_job__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor;
 
 PROTOBUF_C__END_DECLS
 
