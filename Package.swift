@@ -96,14 +96,23 @@ let package = Package(
             name: "GGUFTests", dependencies: ["GGUF", "Checkpoint", "Tensors", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
+        // The job over the wire: WorkerRequest/WorkerReply ↔ protocol messages, the worker's handler,
+        // the coordinator's connections to remote workers.
+        .target(
+            name: "JobWire", dependencies: ["Wire", "Cluster", "Transport", "WorkerCore", "CoordinatorCore", "Kernels", "Model", "Tensors"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobWireTests", dependencies: ["JobWire", "Wire", "Cluster", "WorkerCore", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
+            swiftSettings: swiftSettings),
+
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", "GGUF", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", "GGUF", "JobWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
-            dependencies: ["Cluster", "Wire", "Transport", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Cluster", "Wire", "Transport", "Kernels", "JobWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",

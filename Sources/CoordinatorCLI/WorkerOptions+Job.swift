@@ -1,17 +1,14 @@
+import Cluster
 import CoordinatorCore
-
-/// The job's workers and how to let them go.
-struct JobWorkers {
-    var connections: [any WorkerConnection]
-    var shutdown: () async -> Void
-}
+import JobWire
 
 extension WorkerOptions {
-    /// Workers for a calibration job: in process, local processes, or the hosts file's.
+    /// Workers for a calibration job: the hosts file's, local processes (the default: two), or
+    /// workers inside this process.
+    /// - Throws: an error naming every worker that could not be reached, before any work starts.
     func connectJobWorkers() async throws -> JobWorkers {
-        if let inProcessWorkers {
-            return JobWorkers(connections: (0..<inProcessWorkers).map { InProcessWorker(index: $0) }, shutdown: {})
-        }
-        throw JobError("worker processes over the wire are not connected to the job yet; use --in-process-workers N")
+        if let inProcessWorkers { return JobWorkers.inProcess(count: inProcessWorkers) }
+        let source: WorkerCluster.Source = workers.map { .hostsFile($0) } ?? .local(count: localWorkers ?? 2, threads: workerThreads, executable: nil)
+        return try await JobWorkers.connect(source, configuration: poolConfiguration, jobID: JobWorkers.newJobID())
     }
 }

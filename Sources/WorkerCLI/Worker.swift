@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import JobWire
 import Kernels
 import Transport
 import Wire
@@ -11,9 +12,9 @@ struct Worker: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Serve calibration work for a coordinator.",
         discussion: """
-            Listens for one coordinator at a time. SIGINT or SIGTERM stops it cleanly. Job requests \
-            are served by the diagnostic handler (echoes and sums, for `coordinator ping` and tests) \
-            until the calibration handler is plugged in.
+            Listens for one coordinator at a time and runs its calibration job: holds this worker's \
+            share of the samples, captures statistics, solves row pieces, applies quantized layers. \
+            SIGINT or SIGTERM stops it cleanly.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on: tcp://ADDRESS:PORT (port 0: any free port) or ipc://PATH.")
@@ -34,6 +35,9 @@ struct Worker: AsyncParsableCommand {
     @Option(help: .hidden)
     var protocolVersion = WireProtocol.version
 
+    @Flag(help: .hidden)
+    var diagnostic = false
+
     func validate() throws {
         guard listen.hasPrefix("tcp://") || listen.hasPrefix("ipc://") else {
             throw ValidationError("--listen \(listen): expected tcp://ADDRESS:PORT or ipc://PATH")
@@ -49,7 +53,7 @@ struct Worker: AsyncParsableCommand {
         let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes))
         let bound = try await transport.listen(on: listen)
         let server = WorkerServer(
-            transport: transport, handler: DiagnosticHandler(),
+            transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(),
             configuration: ServerConfiguration(
                 capabilities: .local(threads: threadCount), description: bound,
                 limits: WireLimits(maxFrameBytes: maxFrameBytes), protocolVersion: protocolVersion),

@@ -1,0 +1,176 @@
+import Checkpoint
+import Cluster
+import CoordinatorCore
+import Foundation
+import JobWire
+import Kernels
+import Model
+import Tensors
+import Testing
+import Wire
+import WorkerCore
+
+/// The job over the protocol: codec round trips, then whole jobs over the in-process transport
+/// and over real `worker` processes, each compared byte for byte with in-process workers.
+@Suite("the job over the wire")
+struct JobOverWireTests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func model(_ name: String) -> String { root + "/Tests/ModelTests/Fixtures/" + name }
+
+    static func samples() -> [[Int32]] {
+        var state: UInt64 = 3
+        return (0..<6).map { _ in
+            (0..<13).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Int32((state >> 33) % 101)
+            }
+        }
+    }
+
+    static func recipe(_ method: Recipe.Method = .gptq, stream: Bool = false) -> Recipe {
+        var recipe = Recipe()
+        recipe.method = method
+        recipe.groupSize = 32
+        recipe.symmetric = method != .awq
+        recipe.streamWeights = stream
+        return recipe
+    }
+
+    static func run(_ workers: JobWorkers, recipe: Recipe, model: String = model("llama")) async throws -> JobReport {
+        let out = NSTemporaryDirectory() + "calibrate-wire-\(UUID().uuidString)"
+        do {
+            let job = try CalibrationJob(
+                inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples(),
+                                  workerThreads: 1, statisticsBatchTokens: 26),
+                workers: workers.connections)
+            let report = try await job.run()
+            await workers.shutdown()
+            return report
+        } catch {
+            await workers.shutdown()
+            throw error
+        }
+    }
+
+    /// Fast heartbeats, short timeouts: a lost worker is noticed within a second.
+    static var pool: PoolConfiguration {
+        PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(1500), handshakeTimeout: .seconds(30))
+    }
+
+    @Test("every request and reply survives the codec", arguments: ["llama", "qwen3"])
+    func codecRoundTrips(model: String) async throws {
+        // Record what an in-process job sends and receives, then push each through encode → decode.
+        let recorder = RecordingWorker(inner: InProcessWorker(index: 0))
+        _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: Self.recipe(), model: Self.model(model))
+        let exchanges = await recorder.exchanges
+        #expect(exchanges.count > 20)
+        for (request, reply) in exchanges {
+            let (body, tensors) = try JobCodec.encode(request)
+            var jobID = "j"
+            if case .start(let job, _) = request { jobID = job.jobID }  // the job id travels in the envelope
+            let message = try WireCodec.decode(WireCodec.encode(Message(body, tensors: tensors, jobID: jobID, taskID: 1)))
+            let decoded = try JobCodec.decodeRequest(message)
+            #expect("\(decoded)" == "\(request)", "\(body.type)")
+            let (replyBody, replyTensors) = try JobCodec.encode(reply, to: message)
+            let replyMessage = try WireCodec.decode(WireCodec.encode(Message(replyBody, tensors: replyTensors, jobID: "j", taskID: 1)))
+            #expect("\(try JobCodec.decodeReply(replyMessage))" == "\(reply)", "\(replyBody.type)")
+        }
+    }
+
+    @Test("over the in-process transport, 2 workers write what in-process workers write", arguments: [Recipe.Method.gptq, .awq])
+    func embedded(method: Recipe.Method) async throws {
+        let direct = try await Self.run(JobWorkers.inProcess(count: 2), recipe: Self.recipe(method))
+        let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, jobID: "e"), recipe: Self.recipe(method))
+        #expect(wire.shards.map(\.sha256) == direct.shards.map(\.sha256))
+        #expect(wire.bytesSent > 0 && wire.bytesReceived > 0)
+    }
+
+    @Test("two real worker processes write the same bytes, also with streamed weights; none is left running")
+    func localProcesses() async throws {
+        let direct = try await Self.run(JobWorkers.inProcess(count: 3), recipe: Self.recipe())
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "local")
+        let addresses = workers.connections.map(\.address)
+        let processes = try await Self.run(workers, recipe: Self.recipe())
+        #expect(processes.shards.map(\.sha256) == direct.shards.map(\.sha256))
+        #expect(processes.processes.filter { $0.role == "worker" }.allSatisfy { $0.peakResidentBytes > 0 })
+        let streamed = try await Self.run(try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "stream"),
+                                          recipe: Self.recipe(stream: true))
+        #expect(streamed.shards.map(\.sha256) == direct.shards.map(\.sha256))
+        for address in addresses {
+            #expect(!FileManager.default.fileExists(atPath: String(address.dropFirst("ipc://".count))), "socket \(address) removed")
+        }
+    }
+
+    @Test("a worker killed mid-job fails the job with an error naming it")
+    func killedWorker() async throws {
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "kill")
+        let victim = workers.connections[1]
+        let killer = KillingWorker(inner: victim, after: 6)
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await Self.run(JobWorkers(connections: [workers.connections[0], killer], shutdown: workers.shutdown), recipe: Self.recipe())
+        }
+        #expect("\(error!)".contains(victim.address), "\(String(describing: error))")
+    }
+}
+
+/// Passes requests through and keeps every request–reply pair.
+actor RecordingWorker: WorkerConnection {
+    nonisolated let address: String
+    nonisolated let capacity = 1
+    private let inner: any WorkerConnection
+    private(set) var exchanges: [(WorkerRequest, WorkerCore.WorkerReply)] = []
+
+    init(inner: any WorkerConnection) {
+        self.inner = inner
+        address = inner.address
+    }
+
+    func send(_ request: WorkerRequest) async throws -> WorkerCore.WorkerReply {
+        let reply = try await inner.send(request)
+        exchanges.append((request, reply))
+        return reply
+    }
+
+    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+}
+
+/// Passes requests to a local worker process and kills it (SIGKILL, found by its socket) after
+/// `after` requests.
+actor KillingWorker: WorkerConnection {
+    nonisolated let address: String
+    nonisolated let capacity = 1
+    private let inner: any WorkerConnection
+    private var remaining: Int
+
+    init(inner: any WorkerConnection, after: Int) {
+        self.inner = inner
+        address = inner.address
+        remaining = after
+    }
+
+    func send(_ request: WorkerRequest) async throws -> WorkerCore.WorkerReply {
+        remaining -= 1
+        if remaining == 0 { Self.kill(listeningOn: address) }
+        return try await inner.send(request)
+    }
+
+    func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
+
+    /// SIGKILLs the worker process whose command line listens on `endpoint`.
+    static func kill(listeningOn endpoint: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = String(decoding: data, as: UTF8.self).split(separator: "\0").map(String.init)
+            if arguments.contains(endpoint) && arguments.first?.hasSuffix("worker") == true {
+                ChildProcesses.signal(pid, SIGKILL)
+            }
+        }
+    }
+}
