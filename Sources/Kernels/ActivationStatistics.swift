@@ -7,7 +7,7 @@
 ///                columns i..<K starting at offset i·K − i·(i−1)/2
 ///   absMax       max_t |x_t,k|, Float (exact: a max of Floats)
 ///   sumAbs       Σ_t |x_t,k|
-///   sumSquares   Σ_t x_t,k²
+///   sumSquares   Σ_t x_t,k² (XᵀX's diagonal, from the same products)
 /// The three sums are exact fixed-point integers (`FixedPointSum`, units of 2⁻⁴⁸); `gramUpper`,
 /// `sumAbs` and `sumSquares` give them as Doubles.
 ///
@@ -76,44 +76,36 @@ public struct ActivationStatistics: Sendable, Equatable {
             throw KernelError(.invalidArgument, "layer \(layer) \(module): a batch of \(x.count) values is not \(rows) tokens × \(k) channels")
         }
         guard rows > 0, let base = x.baseAddress else { return }
-        // Per-channel sums of the batch; `poison` turns NaN and ±Inf into NaN (x · 0), so one check
-        // per channel finds them without a branch in the loop.
+        // Per-channel maxima and |x| sums of the batch (Σx² is XᵀX's diagonal, taken from the
+        // products below). A NaN or ±Inf makes its channel's |x| sum non-finite, which one check
+        // per channel finds without a branch in the loop.
         var batchMax = [Float](repeating: 0, count: k)
         var batchAbs = [Double](repeating: 0, count: k)
-        var batchSquares = [Double](repeating: 0, count: k)
-        var poison = [Float](repeating: 0, count: k)
         batchMax.withUnsafeMutableBufferPointer { m in
             batchAbs.withUnsafeMutableBufferPointer { a in
-                batchSquares.withUnsafeMutableBufferPointer { s in
-                    poison.withUnsafeMutableBufferPointer { p in
-                        for r in 0..<rows {
-                            let row = base + r * k
-                            for c in 0..<k {
-                                let v = row[c]
-                                m[c] = max(m[c], abs(v))
-                                a[c] += Double(abs(v))
-                                s[c] += Double(v) * Double(v)
-                                p[c] += v * 0
-                            }
-                        }
+                for r in 0..<rows {
+                    let row = base + r * k
+                    for c in 0..<k {
+                        let v = abs(row[c])
+                        m[c] = max(m[c], v)
+                        a[c] += Double(v)
                     }
                 }
             }
         }
-        if let channel = poison.firstIndex(where: { !$0.isFinite }) {
+        if let channel = batchAbs.firstIndex(where: { !$0.isFinite }) {
             let row = (0..<rows).first { !x[$0 * k + channel].isFinite } ?? 0
             throw KernelError(.nonFinite, "layer \(layer) \(module): input token \(row), channel \(channel) of a \(rows)×\(k) batch is \(x[row * k + channel])")
         }
-        // Every XᵀX entry of the batch is at most max(diag) by Cauchy–Schwarz, so checking the
-        // squares bounds every summand of `accumulateGram` too.
-        if let channel = batchSquares.firstIndex(where: { !FixedPointSum.isRepresentable($0) }) {
-            throw KernelError(.unrepresentable, "layer \(layer) \(module): channel \(channel) sums to \(batchSquares[channel]) over a \(rows)-token batch, beyond the statistics' range of 2⁶⁴ per batch")
+        // Every XᵀX entry of the batch is at most rows · max|x|² (Cauchy–Schwarz), which bounds
+        // every summand of `accumulateGram`.
+        if let channel = batchMax.firstIndex(where: { !FixedPointSum.isRepresentable(Double(rows) * Double($0) * Double($0)) }) {
+            throw KernelError(.unrepresentable, "layer \(layer) \(module): channel \(channel) reaches |x| = \(batchMax[channel]) in a \(rows)-token batch; its squares could pass the statistics' range of 2⁶⁴ per batch")
         }
         accumulateGram(base, rows: rows)
         for c in 0..<k {
             absMax[c] = max(absMax[c], batchMax[c])
             absSums[c] &+= FixedPointSum.fixed(batchAbs[c])
-            squareSums[c] &+= FixedPointSum.fixed(batchSquares[c])
         }
         tokenCount += rows
     }
@@ -127,7 +119,9 @@ public struct ActivationStatistics: Sendable, Equatable {
     /// and the diagonal block by ssyrk (upper triangle), then the upper part into the fixed-point sum.
     private mutating func accumulateGram(_ x: UnsafePointer<Float>, rows: Int) {
         let k = columns
-        let width = min(Self.panelWidth, k)
+        // Up to 2048 columns one product covers everything (a K×K buffer of at most 16 MB): small
+        // products split further run well below the BLAS peak.
+        let width = k <= 2048 ? k : Self.panelWidth
         var panel = [Float](repeating: 0, count: k * width)
         panel.withUnsafeMutableBufferPointer { p in
             gramSums.withUnsafeMutableBufferPointer { gram in
@@ -142,6 +136,7 @@ public struct ActivationStatistics: Sendable, Equatable {
                         let target = gram.baseAddress! + Self.packedRowStart(i, columns: k) - i
                         let source = p.baseAddress! + i * w - c0
                         for j in first..<c1 { target[j] &+= FixedPointSum.fixed(source[j]) }
+                        if i >= c0 { squareSums[i] &+= FixedPointSum.fixed(source[i]) }  // the diagonal: Σx²
                     }
                 }
             }
