@@ -48,6 +48,6 @@ if [ $full -eq 1 ]; then
   # compressed-tensors 0.20 (with transformers 5.23) builds asymmetric pack-quantized models with
   # unpacked zero-point shapes and refuses checkpoints that pack them as the format specifies;
   # 0.19 with transformers 5.17 loads them (docs/ARCHITECTURE.md, "Known limits").
-  .venv/bin/pip install -q "transformers==5.17.*" "compressed-tensors==0.19.*" gguf tokenizers accelerate
+  .venv/bin/pip install -q "transformers==5.17.*" "compressed-tensors==0.19.*" gguf tokenizers sentencepiece accelerate
 fi
 echo "setup: ready"
