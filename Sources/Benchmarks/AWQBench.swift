@@ -81,13 +81,20 @@ struct AWQBench: ParsableCommand {
                   + "per candidate \(format(forwardPerCandidate / block, 2)) forwards + weights \(format(quantizeSeconds / Double(grid), 3)) s; "
                   + "forwards \(format(100 * forwardPerCandidate * Double(grid) / all, 0)) % of the time, weights \(format(100 * quantizeSeconds / all, 0)) %")
         }
-        for (name, stage, w) in [("up_proj→down_proj", LayerStage.down, weights.down.weight)] {
-            let gram = statistics[stage.rawValue].gram()
-            let candidates = AWQ.ratios(grid: grid).map { AWQ.scales(activationMean: statistics[stage.rawValue].meanAbs, weightMean: AWQ.weightMean([w], groupLength: groupSize), ratio: $0) }
-            // One candidate timed: every candidate costs the same dgemm (N·K² multiply–adds).
-            let one = try time { _ = AWQ.outputError(try AWQ.candidate(w, scales: candidates[0], scheme: scheme), w, gram: gram) }
-            print("  \(name) (from XᵀX at the coordinator, no forward): \(format(one, 2)) s per candidate, ≈ \(format(one * Double(grid), 1)) s for \(grid)")
+        let w = weights.down.weight
+        let gram = statistics[LayerStage.down.rawValue].gramTensor()
+        let candidates = AWQ.ratios(grid: grid).map {
+            AWQ.scales(activationMean: statistics[LayerStage.down.rawValue].meanAbs, weightMean: AWQ.weightMean([w], groupLength: groupSize), ratio: $0)
         }
+        // One candidate over every row, as one worker's request: every candidate costs the same
+        // dgemms (N·K² multiply–adds); with W workers each takes ≈ 1/W of the rows.
+        let one = try time {
+            _ = try worker.handle(.evaluateScales(ScaleSearch(layer: 0, group: .mlpOutput, candidates: [candidates[0]], scheme: scheme,
+                                                              rows: [0..<w.rows], gram: gram)))
+        }
+        let flops = 2 * Double(w.rows) * Double(w.columns) * Double(w.columns)
+        print("  mlpOutput (up_proj→down_proj, from XᵀX, rows spread over workers): \(format(one, 2)) s per candidate "
+              + "(\(format(flops / one / 1e9, 1)) GFLOP/s in dgemm terms), ≈ \(format(one * Double(grid), 1)) s for \(grid) on one worker")
     }
 
     private func time(_ body: () throws -> Void) throws -> Double {

@@ -817,6 +817,51 @@ void   calibrate__wire__quant_scheme__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__quant_scheme__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   calibrate__wire__row_range__init
+                     (Calibrate__Wire__RowRange         *message)
+{
+  static const Calibrate__Wire__RowRange init_value = CALIBRATE__WIRE__ROW_RANGE__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__row_range__get_packed_size
+                     (const Calibrate__Wire__RowRange *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__row_range__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__row_range__pack
+                     (const Calibrate__Wire__RowRange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__row_range__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__row_range__pack_to_buffer
+                     (const Calibrate__Wire__RowRange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__row_range__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__RowRange *
+       calibrate__wire__row_range__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__RowRange *)
+     protobuf_c_message_unpack (&calibrate__wire__row_range__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__row_range__free_unpacked
+                     (Calibrate__Wire__RowRange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__row_range__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   calibrate__wire__scale_search__init
                      (Calibrate__Wire__ScaleSearch         *message)
 {
@@ -2799,7 +2844,58 @@ const ProtobufCMessageDescriptor calibrate__wire__quant_scheme__descriptor =
   (ProtobufCMessageInit) calibrate__wire__quant_scheme__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__scale_search__field_descriptors[3] =
+static const ProtobufCFieldDescriptor calibrate__wire__row_range__field_descriptors[2] =
+{
+  {
+    "begin",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__RowRange, has_begin),
+    offsetof(Calibrate__Wire__RowRange, begin),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__RowRange, has_end),
+    offsetof(Calibrate__Wire__RowRange, end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__row_range__field_indices_by_name[] = {
+  0,   /* field[0] = begin */
+  1,   /* field[1] = end */
+};
+static const ProtobufCIntRange calibrate__wire__row_range__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__row_range__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.RowRange",
+  "RowRange",
+  "Calibrate__Wire__RowRange",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__RowRange),
+  2,
+  calibrate__wire__row_range__field_descriptors,
+  calibrate__wire__row_range__field_indices_by_name,
+  1,  calibrate__wire__row_range__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__row_range__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__scale_search__field_descriptors[4] =
 {
   {
     "layer",
@@ -2837,16 +2933,29 @@ static const ProtobufCFieldDescriptor calibrate__wire__scale_search__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rows",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__ScaleSearch, n_rows),
+    offsetof(Calibrate__Wire__ScaleSearch, rows),
+    &calibrate__wire__row_range__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__scale_search__field_indices_by_name[] = {
   1,   /* field[1] = group */
   0,   /* field[0] = layer */
+  3,   /* field[3] = rows */
   2,   /* field[2] = scheme */
 };
 static const ProtobufCIntRange calibrate__wire__scale_search__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__scale_search__descriptor =
 {
@@ -2856,7 +2965,7 @@ const ProtobufCMessageDescriptor calibrate__wire__scale_search__descriptor =
   "Calibrate__Wire__ScaleSearch",
   "calibrate.wire",
   sizeof(Calibrate__Wire__ScaleSearch),
-  3,
+  4,
   calibrate__wire__scale_search__field_descriptors,
   calibrate__wire__scale_search__field_indices_by_name,
   1,  calibrate__wire__scale_search__number_ranges,
@@ -3705,19 +3814,23 @@ const ProtobufCEnumDescriptor calibrate__wire__stage__descriptor =
   calibrate__wire__stage__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue calibrate__wire__scale_group__enum_values_by_number[3] =
+static const ProtobufCEnumValue calibrate__wire__scale_group__enum_values_by_number[5] =
 {
   { "SCALE_GROUP_UNSPECIFIED", "CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED", 0 },
   { "ATTENTION_INPUT", "CALIBRATE__WIRE__SCALE_GROUP__ATTENTION_INPUT", 1 },
   { "MLP_INPUT", "CALIBRATE__WIRE__SCALE_GROUP__MLP_INPUT", 2 },
+  { "ATTENTION_OUTPUT", "CALIBRATE__WIRE__SCALE_GROUP__ATTENTION_OUTPUT", 3 },
+  { "MLP_OUTPUT", "CALIBRATE__WIRE__SCALE_GROUP__MLP_OUTPUT", 4 },
 };
 static const ProtobufCIntRange calibrate__wire__scale_group__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex calibrate__wire__scale_group__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex calibrate__wire__scale_group__enum_values_by_name[5] =
 {
   { "ATTENTION_INPUT", 1 },
+  { "ATTENTION_OUTPUT", 3 },
   { "MLP_INPUT", 2 },
+  { "MLP_OUTPUT", 4 },
   { "SCALE_GROUP_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor calibrate__wire__scale_group__descriptor =
@@ -3727,9 +3840,9 @@ const ProtobufCEnumDescriptor calibrate__wire__scale_group__descriptor =
   "ScaleGroup",
   "Calibrate__Wire__ScaleGroup",
   "calibrate.wire",
-  3,
+  5,
   calibrate__wire__scale_group__enum_values_by_number,
-  3,
+  5,
   calibrate__wire__scale_group__enum_values_by_name,
   1,
   calibrate__wire__scale_group__value_ranges,

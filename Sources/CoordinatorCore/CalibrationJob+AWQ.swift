@@ -1,5 +1,6 @@
 import Checkpoint
 import Kernels
+import Tensors
 import Model
 import WorkerCore
 
@@ -15,9 +16,11 @@ import WorkerCore
 ///     gate, up
 ///   up_proj → down_proj          down_proj's output, from XᵀX of its input
 /// A single linear's output error on the samples is tr(E·XᵀX·Eᵀ) with E = W_candidate − W, exactly
-/// what a forward over the samples would sum, so those groups need no forward. Workers return
-/// per-candidate squared errors as exact fixed-point sums; the coordinator adds them and takes the
-/// first smallest, so every worker count chooses the same α.
+/// what a forward over the samples would sum, so those groups need no forward: their rows are
+/// spread over the workers (N·K² per candidate — 20 candidates of a 70B down_proj are ≈ 10¹⁴
+/// multiply–adds, too much for one machine), each with XᵀX. Workers return per-candidate squared
+/// errors as exact fixed-point sums (per sample sequence, or per tile of rows); the coordinator
+/// adds them and takes the first smallest, so every worker count chooses the same α.
 extension CalibrationJob {
     func calibrateAWQ(_ state: inout LayerState, timing: inout PhaseTimer) async throws -> [LayerStage: StageResult] {
         let layer = state.index
@@ -32,7 +35,7 @@ extension CalibrationJob {
         }
         if isQuantized(.o, layer) {
             if config.keyValueWidth == config.queryWidth {
-                fold.attentionOutput = try timing.measureSync("search") { try searchOnStatistics("v_proj→o_proj", statistics[1], original.o.weight, scheme, &state) }
+                fold.attentionOutput = try await searchOnRows(.attentionOutput, statistics[1], original.o.weight, scheme, &state, &timing)
             } else if layer == 0 {
                 notes.append("AWQ: v_proj → o_proj scaling skipped: grouped-query attention (v has \(config.keyValueWidth) outputs, o_proj \(config.queryWidth) inputs)")
             }
@@ -41,7 +44,7 @@ extension CalibrationJob {
             fold.mlpInput = try await searchForward(.mlpInput, stage: .gateUp, statistics[2], original, scheme, &state, &timing)
         }
         if isQuantized(.down, layer) {
-            fold.mlpOutput = try timing.measureSync("search") { try searchOnStatistics("up_proj→down_proj", statistics[3], original.down.weight, scheme, &state) }
+            fold.mlpOutput = try await searchOnRows(.mlpOutput, statistics[3], original.down.weight, scheme, &state, &timing)
         }
         _ = try await timing.measure("search") { try await broadcast("fold") { _ in .fold(layer: layer, fold) } }
         state.fold = fold
@@ -80,26 +83,41 @@ extension CalibrationJob {
         let (ratios, candidates) = try candidates(statistics, original.linears(of: stage).map(\.weight), scheme)
         let search = ScaleSearch(layer: state.index, group: group, candidates: candidates, scheme: scheme)
         let replies = try await timing.measure("search") { try await broadcast("search \(group.rawValue)") { _ in .evaluateScales(search) } }
+        return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
+    }
+
+    /// A single-linear group searched on its input's XᵀX, tr(E·XᵀX·Eᵀ), its rows spread over the
+    /// workers on `AWQ.errorRowTile`'s grid.
+    private func searchOnRows(_ group: ScaleSearch.Group, _ statistics: ActivationStatistics, _ weights: Matrix, _ scheme: QuantizationScheme,
+                              _ state: inout LayerState, _ timing: inout PhaseTimer) async throws -> [Float] {
+        let (ratios, candidates) = try candidates(statistics, [weights], scheme)
+        let k = statistics.columns
+        let gram = statistics.gramTensor()
+        let plan = SolvePlan(matrices: [SolvePlan.Matrix(name: group.rawValue, rows: weights.rows, columns: k)], workers: workers.count,
+                             rowAlignment: AWQ.errorRowTile)
+        let layer = state.index
+        let replies = try await timing.measure("search") {
+            try await broadcast("search \(group.rawValue)") { index in
+                let rows = plan.pieces.filter { $0.worker == index }.map(\.rows)
+                guard !rows.isEmpty else { return nil }
+                return .evaluateScales(ScaleSearch(layer: layer, group: group, candidates: candidates, scheme: scheme, rows: rows, gram: gram))
+            }
+        }
+        return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
+    }
+
+    /// The candidate whose loss summed over the replies (exactly, in any order) is the first smallest.
+    private func choose(_ group: ScaleSearch.Group, _ replies: [WorkerReply?], ratios: [Float], candidates: [[Float]], _ state: inout LayerState) throws -> [Float] {
         var totals = [Int128](repeating: 0, count: candidates.count)
         for reply in replies {
-            guard case .losses(let losses)? = reply, losses.sums.count == candidates.count else {
-                throw JobError("layer \(state.index): a worker answered the \(group.rawValue) scale search with \(String(describing: reply))")
+            guard let reply else { continue }
+            guard case .losses(let losses) = reply, losses.sums.count == candidates.count else {
+                throw JobError("layer \(state.index): a worker answered the \(group.rawValue) scale search with \(reply)")
             }
             for index in totals.indices { totals[index] &+= losses.sums[index] }
         }
         let best = totals.indices.min { (totals[$0], $0) < (totals[$1], $1) }!
         state.ratios[group.rawValue] = Double(ratios[best])
-        return candidates[best]
-    }
-
-    /// A single-linear group searched on its input's XᵀX: loss(α) = tr(E·XᵀX·Eᵀ).
-    private func searchOnStatistics(_ group: String, _ statistics: ActivationStatistics, _ weights: Matrix, _ scheme: QuantizationScheme,
-                                    _ state: inout LayerState) throws -> [Float] {
-        let (ratios, candidates) = try candidates(statistics, [weights], scheme)
-        let gram = statistics.gram()
-        let losses = try candidates.map { AWQ.outputError(try AWQ.candidate(weights, scales: $0, scheme: scheme), weights, gram: gram) }
-        let best = losses.indices.min { (losses[$0], $0) < (losses[$1], $1) }!
-        state.ratios[group] = Double(ratios[best])
         return candidates[best]
     }
 }

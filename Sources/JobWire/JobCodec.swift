@@ -38,8 +38,15 @@ public enum JobCodec {
         case .evaluateScales(let search):
             let width = search.candidates.first?.count ?? 0
             let candidates = Tensor(floats: search.candidates.flatMap { $0 }, shape: [search.candidates.count, width])
-            let group: ScaleGroup = search.group == .attentionInput ? .attentionInput : .mlpInput
-            return (.scaleSearch(ScaleSearchRequest(layer: search.layer, group: group, scheme: wire(search.scheme))), [NamedTensor("candidates", candidates)])
+            let group: ScaleGroup = switch search.group {
+            case .attentionInput: .attentionInput
+            case .mlpInput: .mlpInput
+            case .attentionOutput: .attentionOutput
+            case .mlpOutput: .mlpOutput
+            }
+            var tensors = [NamedTensor("candidates", candidates)]
+            if let gram = search.gram { tensors.append(NamedTensor("gram", gram)) }
+            return (.scaleSearch(ScaleSearchRequest(layer: search.layer, group: group, scheme: wire(search.scheme), rows: search.rows)), tensors)
         case .solve(let task):
             var tensors: [NamedTensor] = []
             if let factor = task.factor { tensors += prefixed("factor.", factor.tensors()) }
@@ -107,8 +114,22 @@ public enum JobCodec {
             guard candidates.dtype == .f32, candidates.shape.count == 2 else { throw WireError(.invalidArgument, "ScaleSearch: candidates must be F32 [n, K]") }
             let (n, k) = (candidates.shape[0], candidates.shape[1])
             let values = candidates.floats()
-            return .evaluateScales(ScaleSearch(layer: search.layer, group: search.group == .attentionInput ? .attentionInput : .mlpInput,
-                                               candidates: (0..<n).map { Array(values[($0 * k)..<(($0 + 1) * k)]) }, scheme: try scheme(search.scheme)))
+            let group: ScaleSearch.Group = switch search.group {
+            case .attentionInput: .attentionInput
+            case .mlpInput: .mlpInput
+            case .attentionOutput: .attentionOutput
+            case .mlpOutput: .mlpOutput
+            }
+            let gram = tensors["gram"]
+            if group.isOutputGroup {
+                guard let gram, gram.dtype == .f64, gram.shape == [k, k] else {
+                    throw WireError(.invalidArgument, "ScaleSearch \(group): gram must be F64 [\(k), \(k)]; found \(tensors["gram"].map { "\($0.dtype) \($0.shape)" } ?? "none")")
+                }
+                guard !search.rows.isEmpty else { throw WireError(.invalidArgument, "ScaleSearch \(group): no rows") }
+            }
+            return .evaluateScales(ScaleSearch(layer: search.layer, group: group,
+                                               candidates: (0..<n).map { Array(values[($0 * k)..<(($0 + 1) * k)]) }, scheme: try scheme(search.scheme),
+                                               rows: search.rows, gram: group.isOutputGroup ? gram : nil))
         case .solveRequest(let request):
             let factor = try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: "layer \(request.layer) \(request.stage)") }
             let hessian = tensors["hessian"].map { $0.floats() }

@@ -102,6 +102,36 @@ public enum AWQ {
         return total
     }
 
+    /// Rows per summand of `outputErrorSum`.
+    public static let errorRowTile = 64
+
+    /// `outputError` as an exact fixed-point sum over tiles of `errorRowTile` rows: each tile's
+    /// Double error (one dgemm) becomes one `FixedPointSum` summand. Tiles lie on the grid of the
+    /// whole matrix (`firstRow` is where `candidate` and `original` start in it, a multiple of the
+    /// tile), so the rows can be split among workers along that grid and the parts add up to the
+    /// same total for any split.
+    /// - Parameter gram: XᵀX, K×K row-major.
+    public static func outputErrorSum(_ candidate: Matrix, _ original: Matrix, gram: UnsafeBufferPointer<Double>, firstRow: Int) -> Int128 {
+        let (n, k) = (original.rows, original.columns)
+        precondition(candidate.rows == n && candidate.columns == k && gram.count == k * k, "AWQ.outputErrorSum: shapes do not agree")
+        precondition(firstRow % errorRowTile == 0, "AWQ.outputErrorSum: row \(firstRow) is not on the tile grid")
+        var error = [Double](repeating: 0, count: min(n, errorRowTile) * k)
+        var product = error
+        var total: Int128 = 0
+        for tileStart in stride(from: 0, to: n, by: errorRowTile) {
+            let rows = min(errorRowTile, n - tileStart)
+            let count = rows * k
+            for index in 0..<count {
+                error[index] = Double(candidate.values[tileStart * k + index] - original.values[tileStart * k + index])
+            }
+            BLAS.dgemm(m: rows, n: k, k: k, a: error, lda: k, b: gram.baseAddress!, ldb: k, c: &product, ldc: k)
+            var loss = 0.0
+            for index in 0..<count { loss += error[index] * product[index] }
+            total &+= FixedPointSum.fixed(loss)
+        }
+        return total
+    }
+
     /// AWQ's clip search: for every (row, group), the clamp ±shrink·max|w| (shrink = 1 − i/grid,
     /// i < maxShrink·grid) whose quantized group minimizes the group's output error on the
     /// calibration inputs, eᵀ G_gg e with e = w − Q(clamp(w)) and G = XᵀX (exact over every token,

@@ -104,3 +104,15 @@ extension ActivationStatistics {
             squareSums: zip(squareSums, c).map { FixedPointSum.fixed(FixedPointSum.double($0) * Double($1) * Double($1)) })
     }
 }
+
+extension ActivationStatistics {
+    /// XᵀX as an F64 [K, K] tensor, written in place (no [Double] in between: at K = 28672 the
+    /// matrix alone is 6.6 GB).
+    public func gramTensor() -> Tensor {
+        let k = columns
+        let storage = TensorStorage(count: k * k * MemoryLayout<Double>.stride) { bytes in
+            fillGram(bytes.bindMemory(to: Double.self))
+        }
+        return try! Tensor(dtype: .f64, shape: [k, k], storage: storage)
+    }
+}

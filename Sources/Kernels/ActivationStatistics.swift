@@ -172,8 +172,16 @@ public struct ActivationStatistics: Sendable, Equatable {
 
     /// XᵀX as a full symmetric K×K float64 matrix, row-major.
     public func gram() -> [Double] {
+        [Double](unsafeUninitializedCapacity: columns * columns) { buffer, initialized in
+            fillGram(buffer)
+            initialized = columns * columns
+        }
+    }
+
+    /// XᵀX, K×K row-major, written into `full` (K² Doubles).
+    public func fillGram(_ full: UnsafeMutableBufferPointer<Double>) {
         let k = columns
-        var full = [Double](repeating: 0, count: k * k)
+        precondition(full.count == k * k, "fillGram: \(full.count) slots for a \(k)×\(k) matrix")
         for i in 0..<k {
             let start = Self.packedRowStart(i, columns: k) - i
             for j in i..<k {
@@ -182,7 +190,6 @@ public struct ActivationStatistics: Sendable, Equatable {
                 full[j * k + i] = value
             }
         }
-        return full
     }
 
     /// GPTQ's Hessian H = 2·XᵀX / n as a full symmetric K×K Float matrix, row-major.

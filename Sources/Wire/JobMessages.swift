@@ -98,22 +98,29 @@ public struct QuantScheme: Sendable, Equatable {
     }
 }
 
-/// The groups whose AWQ loss needs a forward pass (values as in calibrate.proto).
+/// AWQ's scaling groups (values as in calibrate.proto): the input groups' loss needs a forward
+/// pass on the worker's samples, the output groups' a row range and the linear input's XᵀX.
 public enum ScaleGroup: UInt32, Sendable, CaseIterable {
     case attentionInput = 1
     case mlpInput = 2
+    case attentionOutput = 3
+    case mlpOutput = 4
 }
 
-/// Coordinator → worker: losses of AWQ scale candidates. Tensors: "candidates" (F32 [n, K]).
+/// Coordinator → worker: losses of AWQ scale candidates. Tensors: "candidates" (F32 [n, K]);
+/// for the output groups also "gram" (F64 [K, K]).
 public struct ScaleSearchRequest: Sendable, Equatable {
     public var layer: Int
     public var group: ScaleGroup
     public var scheme: QuantScheme
+    /// Output groups: the rows of the linear to evaluate, each begin < end.
+    public var rows: [Range<Int>]
 
-    public init(layer: Int, group: ScaleGroup, scheme: QuantScheme) {
+    public init(layer: Int, group: ScaleGroup, scheme: QuantScheme, rows: [Range<Int>] = []) {
         self.layer = layer
         self.group = group
         self.scheme = scheme
+        self.rows = rows
     }
 }
 

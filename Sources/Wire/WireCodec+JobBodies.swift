@@ -60,6 +60,12 @@ extension WireCodec {
             (m.has_layer, m.layer) = (1, UInt32(search.layer))
             (m.has_group, m.group) = (1, Calibrate__Wire__ScaleGroup(rawValue: search.group.rawValue))
             m.scheme = arena.object(encode(search.scheme, arena))
+            (m.n_rows, m.rows) = (search.rows.count, arena.array(search.rows.map { range in
+                var r = Calibrate__Wire__RowRange()
+                calibrate__wire__row_range__init(&r)
+                (r.has_begin, r.begin, r.has_end, r.end) = (1, UInt32(range.lowerBound), 1, UInt32(range.upperBound))
+                return Optional(arena.object(r))
+            }))
             envelope.scale_search = arena.object(m)
         case .scaleLosses(let losses):
             var m = Calibrate__Wire__ScaleLosses()
@@ -182,10 +188,17 @@ extension WireCodec {
         case .scaleSearch:
             let m = envelope.scale_search.pointee
             let raw = try required(m.has_group, m.group.rawValue, "ScaleSearch.group")
-            guard let group = ScaleGroup(rawValue: raw) else { throw WireError(.malformed, "ScaleSearch.group is \(raw); expected 1 or 2") }
+            guard let group = ScaleGroup(rawValue: raw) else { throw WireError(.malformed, "ScaleSearch.group is \(raw); expected 1–4") }
             guard let scheme = m.scheme?.pointee else { throw WireError(.malformed, "ScaleSearch.scheme is missing") }
+            var rows: [Range<Int>] = []
+            for pointer in UnsafeBufferPointer(start: m.rows, count: m.n_rows) {
+                guard let r = pointer?.pointee else { throw WireError(.malformed, "ScaleSearch.rows holds a null range") }
+                let (begin, end) = (Int(try required(r.has_begin, r.begin, "ScaleSearch.rows.begin")), Int(try required(r.has_end, r.end, "ScaleSearch.rows.end")))
+                guard begin < end else { throw WireError(.malformed, "ScaleSearch.rows: \(begin)..<\(end); expected begin < end") }
+                rows.append(begin..<end)
+            }
             return .scaleSearch(ScaleSearchRequest(layer: Int(try required(m.has_layer, m.layer, "ScaleSearch.layer")), group: group,
-                                                   scheme: try decode(scheme, "ScaleSearch.scheme")))
+                                                   scheme: try decode(scheme, "ScaleSearch.scheme"), rows: rows))
         case .scaleLosses:
             let m = envelope.scale_losses.pointee
             return .scaleLosses(ScaleLossesReport(elements: Int(try required(m.has_elements, m.elements, "ScaleLosses.elements"))))

@@ -240,6 +240,7 @@ public final class CalibrationWorker {
     /// Runs each candidate through the group's block from this layer's input and sums the squared
     /// error of the block's output against the unquantized block.
     private func evaluate(_ search: ScaleSearch) throws -> ScaleLosses {
+        if search.group.isOutputGroup { return try evaluateOnRows(search) }
         let (config, weights) = try loaded(search.layer)
         guard let executor else { return ScaleLosses(sums: search.candidates.map { _ in 0 }, elements: 0) }
         guard let input = savedStates else {
@@ -273,6 +274,42 @@ public final class CalibrationWorker {
             }
             return ScaleLosses(sums: sums, elements: executor.batch.tokenCount * config.hiddenSize)
         }
+    }
+
+    /// An output group's candidates on this worker's rows of o_proj or down_proj, from XᵀX.
+    private func evaluateOnRows(_ search: ScaleSearch) throws -> ScaleLosses {
+        let (_, weights) = try loaded(search.layer)
+        let (name, matrix) = search.group == .attentionOutput ? ("o_proj", weights.o.weight) : ("down_proj", weights.down.weight)
+        let context = "layer \(search.layer) \(search.group) (\(name))"
+        let k = matrix.columns
+        guard let gram = search.gram, gram.dtype == .f64, gram.shape == [k, k] else {
+            throw WorkerError("\(context): needs XᵀX as F64 [\(k), \(k)]; got \(search.gram.map { "\($0.dtype) \($0.shape)" } ?? "none")")
+        }
+        if let bad = search.candidates.firstIndex(where: { $0.count != k }) {
+            throw WorkerError("\(context): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(k)")
+        }
+        for range in search.rows where range.isEmpty || range.lowerBound < 0 || range.upperBound > matrix.rows || range.lowerBound % AWQ.errorRowTile != 0 {
+            throw WorkerError("\(context): rows \(range) are not a non-empty range of 0..<\(matrix.rows) starting on a multiple of \(AWQ.errorRowTile)")
+        }
+        let start = ExecutionProfile.now()
+        defer { summary.solveSeconds += ExecutionProfile.now() - start }
+        let pieces = search.rows.map { range in
+            (range.lowerBound, Matrix(rows: range.count, columns: k, values: Array(matrix.values[(range.lowerBound * k)..<(range.upperBound * k)])))
+        }
+        let evaluate = { (gram: UnsafeBufferPointer<Double>) throws -> [Int128] in
+            try search.candidates.map { scales in
+                try pieces.reduce(Int128(0)) { total, piece in
+                    total &+ AWQ.outputErrorSum(try AWQ.candidate(piece.1, scales: scales, scheme: search.scheme), piece.1, gram: gram, firstRow: piece.0)
+                }
+            }
+        }
+        // Received frames and F64 tensors made here are 8-byte aligned; anything else is copied.
+        let sums = try gram.withUnsafeBytes { bytes in
+            Int(bitPattern: bytes.baseAddress) % MemoryLayout<Double>.alignment == 0
+                ? try evaluate(bytes.assumingMemoryBound(to: Double.self))
+                : try gram.doubles().withUnsafeBufferPointer { try evaluate($0) }
+        }
+        return ScaleLosses(sums: sums, elements: search.rows.reduce(0) { $0 + $1.count })
     }
 
     /// The hidden states after the block starting at `stage` (attention: qkv + o; MLP: gate/up + down).

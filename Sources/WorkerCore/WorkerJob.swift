@@ -87,16 +87,27 @@ public struct SolvedPiece: Sendable, Equatable {
     }
 }
 
-/// AWQ's scale search for one group of a layer whose loss needs a forward pass: each candidate's
-/// scales s give the group's linears the weights Q(W·diag(s))·diag(s)⁻¹; the loss is the squared
-/// error of the block's output (attention block for `attentionInput`, MLP for `mlpInput`) against
-/// the unquantized block, on this worker's samples, with the original upstream of the layer.
+/// AWQ's scale search for one group of a layer: each candidate's scales s give the group's
+/// linears the weights Q(W·diag(s))·diag(s)⁻¹.
+///
+/// The input groups' loss needs a forward pass: the squared error of the block's output
+/// (attention block for `attentionInput`, MLP for `mlpInput`) against the unquantized block, on
+/// this worker's samples, with the original upstream of the layer. The output groups' loss is one
+/// linear's (o_proj for `attentionOutput`, down_proj for `mlpOutput`) output error
+/// tr(E·XᵀX·Eᵀ) over the rows in `rows`, from `gram` = XᵀX of its input: no samples needed, so
+/// the rows are spread over the workers as solves are.
 public struct ScaleSearch: Sendable, Equatable {
     public enum Group: String, Sendable, CaseIterable {
         /// input_layernorm → q, k, v; loss on the attention block's output.
         case attentionInput
         /// post_attention_layernorm → gate, up; loss on the MLP's output.
         case mlpInput
+        /// v_proj → o_proj; loss on o_proj's output, from XᵀX.
+        case attentionOutput
+        /// up_proj → down_proj; loss on down_proj's output, from XᵀX.
+        case mlpOutput
+
+        public var isOutputGroup: Bool { self == .attentionOutput || self == .mlpOutput }
     }
 
     public var layer: Int
@@ -104,18 +115,30 @@ public struct ScaleSearch: Sendable, Equatable {
     /// One scale vector per candidate (the group's input width each).
     public var candidates: [[Float]]
     public var scheme: QuantizationScheme
+    /// Output groups: row ranges of the linear, each starting on `AWQ.errorRowTile`'s grid.
+    public var rows: [Range<Int>]
+    /// Output groups: XᵀX of the linear's input, F64 [K, K] (shared, not copied, between requests).
+    public var gram: Tensor?
 
-    public init(layer: Int, group: Group, candidates: [[Float]], scheme: QuantizationScheme) {
+    public init(layer: Int, group: Group, candidates: [[Float]], scheme: QuantizationScheme, rows: [Range<Int>] = [], gram: Tensor? = nil) {
         self.layer = layer
         self.group = group
         self.candidates = candidates
         self.scheme = scheme
+        self.rows = rows
+        self.gram = gram
+    }
+
+    public static func == (a: ScaleSearch, b: ScaleSearch) -> Bool {
+        a.layer == b.layer && a.group == b.group && a.candidates == b.candidates && a.scheme == b.scheme && a.rows == b.rows
+            && a.gram?.shape == b.gram?.shape && a.gram?.dtype == b.gram?.dtype
+            && a.gram.map { x in x.withUnsafeBytes { x in b.gram!.withUnsafeBytes { x.elementsEqual($0) } } } ?? true
     }
 }
 
 /// A worker's losses of a `ScaleSearch`: per candidate, Σ (y − ŷ)² as an exact fixed-point sum
-/// (`FixedPointSum`), and the number of output values summed, so that workers' parts add up to
-/// the same total however the samples are split.
+/// (`FixedPointSum`), and the number of output values summed (output groups: rows evaluated),
+/// so that workers' parts add up to the same total however the samples or rows are split.
 public struct ScaleLosses: Sendable, Equatable {
     public var sums: [Int128]
     public var elements: Int

@@ -33,7 +33,7 @@ struct ScalingJobTests {
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let sequences = (golden["sequences"] as! [[Int]]).map { $0.map(Int32.init) }
         let (report, out) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.awq, samples: sequences)
-        for group in ["attentionInput", "mlpInput", "up_proj→down_proj"] {
+        for group in ["attentionInput", "mlpInput", "mlpOutput"] {
             let expected = (golden[group] as! [String: Any])["ratio"] as! Double
             #expect(abs((report.layers[0].ratios[group] ?? -1) - expected) < 1e-6, "\(group): \(report.layers[0].ratios[group] ?? -1), NumPy \(expected)")
         }

@@ -62,11 +62,11 @@ struct JobOverWireTests {
         PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(1500), handshakeTimeout: .seconds(30))
     }
 
-    @Test("every request and reply survives the codec", arguments: ["llama", "qwen3"])
-    func codecRoundTrips(model: String) async throws {
+    @Test("every request and reply survives the codec", arguments: ["llama", "qwen3"], [Recipe.Method.gptq, .awq])
+    func codecRoundTrips(model: String, method: Recipe.Method) async throws {
         // Record what an in-process job sends and receives, then push each through encode → decode.
         let recorder = RecordingWorker(inner: InProcessWorker(index: 0))
-        _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: Self.recipe(), model: Self.model(model))
+        _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: Self.recipe(method), model: Self.model(model))
         let exchanges = await recorder.exchanges
         #expect(exchanges.count > 20)
         for (request, reply) in exchanges {

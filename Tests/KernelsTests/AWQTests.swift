@@ -49,6 +49,39 @@ struct AWQTests {
         #expect(asym.values == Self.floats("candidate_w2_asym3_g32"))
     }
 
+    @Test("the output error from XᵀX equals the samples' squared error, and row pieces on the tile grid add up exactly")
+    func outputErrorByRows() throws {
+        var random = SplitMix(state: 17)
+        let (tokens, n, k) = (150, 200, 48)
+        let x = random.floats(tokens * k)
+        let w = Matrix(rows: n, columns: k, values: random.floats(n * k))
+        var gram = [Double](repeating: 0, count: k * k)
+        for t in 0..<tokens { for i in 0..<k { for j in 0..<k { gram[i * k + j] += Double(x[t * k + i]) * Double(x[t * k + j]) } } }
+        let candidate = try AWQ.candidate(w, scales: (0..<k).map { 0.5 + Float($0) / Float(k) }, scheme: QuantizationScheme(bits: 3, symmetric: false, groupSize: 16))
+        // Σ_t ‖x_t·(C − W)ᵀ‖², directly from the samples.
+        var direct = 0.0
+        for t in 0..<tokens {
+            for r in 0..<n {
+                var y = 0.0
+                for j in 0..<k { y += Double(x[t * k + j]) * Double(candidate[r, j] - w[r, j]) }
+                direct += y * y
+            }
+        }
+        let whole = gram.withUnsafeBufferPointer { AWQ.outputErrorSum(candidate, w, gram: $0, firstRow: 0) }
+        // Double sums over 150 tokens and 48 columns in two orders: agreement to ~1e-13; 1e-10 leaves room.
+        #expect(abs(FixedPointSum.double(whole) - direct) <= 1e-10 * direct)
+        #expect(abs(AWQ.outputError(candidate, w, gram: gram) - direct) <= 1e-10 * direct)
+        func rows(_ range: Range<Int>, of m: Matrix) -> Matrix {
+            Matrix(rows: range.count, columns: k, values: Array(m.values[(range.lowerBound * k)..<(range.upperBound * k)]))
+        }
+        for split in [[0..<64, 64..<200], [0..<128, 128..<192, 192..<200], [0..<64, 64..<128, 128..<192, 192..<200]] {
+            let parts = split.map { range in
+                gram.withUnsafeBufferPointer { AWQ.outputErrorSum(rows(range, of: candidate), rows(range, of: w), gram: $0, firstRow: range.lowerBound) }
+            }
+            #expect(parts.reduce(0, &+) == whole, "\(split)")
+        }
+    }
+
     @Test("the clip search picks the reference's shrink for every (row, group)")
     func clip() throws {
         let s = Self.floats("scales_duo_10")

@@ -99,7 +99,7 @@ def main():
     down = candidates(x, [W["mlp.down_proj"]])
     losses = [float(((x @ (awq.candidate(W["mlp.down_proj"], s, BITS, SYMMETRIC, GROUP, SCALE_FORMAT).astype(np.float64) - W["mlp.down_proj"]).T) ** 2).sum()) for s in down]
     best, gap = choose(losses)
-    result["up_proj→down_proj"] = {"ratio": float(ratios[best]), "gap": gap}
+    result["mlpOutput"] = {"ratio": float(ratios[best]), "gap": gap}
 
     norm1 = weights[p + "input_layernorm.weight"].astype(F32)
     norm2 = weights[p + "post_attention_layernorm.weight"].astype(F32)
@@ -107,7 +107,7 @@ def main():
     result["post_attention_layernorm"] = (norm2 / s_gu).astype(np.float16).astype(float).tolist()
     with open(OUT, "w") as f:
         json.dump(result, f, indent=1)
-    print("wrote", OUT, {k: result[k] for k in ["attentionInput", "mlpInput", "up_proj→down_proj"]})
+    print("wrote", OUT, {k: result[k] for k in ["attentionInput", "mlpInput", "mlpOutput"]})
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ struct CodecTests {
             .fold(Fold(layer: 3)),
             .folded(Folded(layer: 3)),
             .scaleSearch(ScaleSearchRequest(layer: 2, group: .mlpInput, scheme: QuantScheme(bits: 4, symmetric: true, groupSize: 128, scaleFormat: "float16"))),
+            .scaleSearch(ScaleSearchRequest(layer: 3, group: .mlpOutput, scheme: QuantScheme(bits: 4, symmetric: false, groupSize: 64, scaleFormat: "bfloat16"),
+                                            rows: [0..<64, 128..<200])),
             .scaleLosses(ScaleLossesReport(elements: 1 << 40)),
             .solveRequest(SolveRequest(layer: 3, stage: .o, method: .gptq, options: options, pieces: pieces)),
             .solveRequest(SolveRequest(layer: 3, stage: .qkv, method: .rtn, options: SolveOptionsSpec(scheme: scheme, staticGroups: false, blockSize: 128, rowTile: 1), pieces: [])),

@@ -33,6 +33,7 @@ typedef struct Calibrate__Wire__StatsReport Calibrate__Wire__StatsReport;
 typedef struct Calibrate__Wire__Fold Calibrate__Wire__Fold;
 typedef struct Calibrate__Wire__Folded Calibrate__Wire__Folded;
 typedef struct Calibrate__Wire__QuantScheme Calibrate__Wire__QuantScheme;
+typedef struct Calibrate__Wire__RowRange Calibrate__Wire__RowRange;
 typedef struct Calibrate__Wire__ScaleSearch Calibrate__Wire__ScaleSearch;
 typedef struct Calibrate__Wire__ScaleLosses Calibrate__Wire__ScaleLosses;
 typedef struct Calibrate__Wire__SolveOptions Calibrate__Wire__SolveOptions;
@@ -218,7 +219,15 @@ typedef enum _Calibrate__Wire__ScaleGroup {
   /*
    * post_attention_layernorm -> gate, up; loss on the MLP
    */
-  CALIBRATE__WIRE__SCALE_GROUP__MLP_INPUT = 2
+  CALIBRATE__WIRE__SCALE_GROUP__MLP_INPUT = 2,
+  /*
+   * v_proj -> o_proj; o_proj's output error from its input's XᵀX
+   */
+  CALIBRATE__WIRE__SCALE_GROUP__ATTENTION_OUTPUT = 3,
+  /*
+   * up_proj -> down_proj; down_proj's output error from its input's XᵀX
+   */
+  CALIBRATE__WIRE__SCALE_GROUP__MLP_OUTPUT = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__SCALE_GROUP)
 } Calibrate__Wire__ScaleGroup;
 typedef enum _Calibrate__Wire__SolveMethod {
@@ -602,8 +611,22 @@ struct  Calibrate__Wire__QuantScheme
     , 0, 0, 0, 0, 0, 0, NULL }
 
 
+struct  Calibrate__Wire__RowRange
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_begin;
+  uint32_t begin;
+  protobuf_c_boolean has_end;
+  uint32_t end;
+};
+#define CALIBRATE__WIRE__ROW_RANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__row_range__descriptor) \
+    , 0, 0, 0, 0 }
+
+
 /*
- * Frames: "candidates" (F32 [n, K]), one scale vector per candidate.
+ * Frames: "candidates" (F32 [n, K]), one scale vector per candidate; for ATTENTION_OUTPUT and
+ * MLP_OUTPUT also "gram" (F64 [K, K]), the XᵀX of the linear's input.
  */
 struct  Calibrate__Wire__ScaleSearch
 {
@@ -613,10 +636,15 @@ struct  Calibrate__Wire__ScaleSearch
   protobuf_c_boolean has_group;
   Calibrate__Wire__ScaleGroup group;
   Calibrate__Wire__QuantScheme *scheme;
+  /*
+   * ATTENTION_OUTPUT and MLP_OUTPUT: the output rows of the linear this worker evaluates.
+   */
+  size_t n_rows;
+  Calibrate__Wire__RowRange **rows;
 };
 #define CALIBRATE__WIRE__SCALE_SEARCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__scale_search__descriptor) \
-    , 0, 0, 0, CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED, NULL }
+    , 0, 0, 0, CALIBRATE__WIRE__SCALE_GROUP__SCALE_GROUP_UNSPECIFIED, NULL, 0,NULL }
 
 
 /*
@@ -1146,6 +1174,25 @@ Calibrate__Wire__QuantScheme *
 void   calibrate__wire__quant_scheme__free_unpacked
                      (Calibrate__Wire__QuantScheme *message,
                       ProtobufCAllocator *allocator);
+/* Calibrate__Wire__RowRange methods */
+void   calibrate__wire__row_range__init
+                     (Calibrate__Wire__RowRange         *message);
+size_t calibrate__wire__row_range__get_packed_size
+                     (const Calibrate__Wire__RowRange   *message);
+size_t calibrate__wire__row_range__pack
+                     (const Calibrate__Wire__RowRange   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__row_range__pack_to_buffer
+                     (const Calibrate__Wire__RowRange   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__RowRange *
+       calibrate__wire__row_range__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__row_range__free_unpacked
+                     (Calibrate__Wire__RowRange *message,
+                      ProtobufCAllocator *allocator);
 /* Calibrate__Wire__ScaleSearch methods */
 void   calibrate__wire__scale_search__init
                      (Calibrate__Wire__ScaleSearch         *message);
@@ -1430,6 +1477,9 @@ typedef void (*Calibrate__Wire__Folded_Closure)
 typedef void (*Calibrate__Wire__QuantScheme_Closure)
                  (const Calibrate__Wire__QuantScheme *message,
                   void *closure_data);
+typedef void (*Calibrate__Wire__RowRange_Closure)
+                 (const Calibrate__Wire__RowRange *message,
+                  void *closure_data);
 typedef void (*Calibrate__Wire__ScaleSearch_Closure)
                  (const Calibrate__Wire__ScaleSearch *message,
                   void *closure_data);
@@ -1496,6 +1546,7 @@ extern const ProtobufCMessageDescriptor calibrate__wire__stats_report__descripto
 extern const ProtobufCMessageDescriptor calibrate__wire__fold__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__folded__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__quant_scheme__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__row_range__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__scale_search__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__scale_losses__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_options__descriptor;
