@@ -38,12 +38,7 @@ public enum JobCodec {
         case .evaluateScales(let search):
             let width = search.candidates.first?.count ?? 0
             let candidates = Tensor(floats: search.candidates.flatMap { $0 }, shape: [search.candidates.count, width])
-            let group: ScaleGroup = switch search.group {
-            case .attentionInput: .attentionInput
-            case .mlpInput: .mlpInput
-            case .attentionOutput: .attentionOutput
-            case .mlpOutput: .mlpOutput
-            }
+            let group = wire(search.group)
             var tensors = [NamedTensor("candidates", candidates)]
             if let gram = search.gram { tensors.append(NamedTensor("gram", gram)) }
             return (.scaleSearch(ScaleSearchRequest(layer: search.layer, group: group, scheme: wire(search.scheme), rows: search.rows)), tensors)
@@ -114,12 +109,7 @@ public enum JobCodec {
             guard candidates.dtype == .f32, candidates.shape.count == 2 else { throw WireError(.invalidArgument, "ScaleSearch: candidates must be F32 [n, K]") }
             let (n, k) = (candidates.shape[0], candidates.shape[1])
             let values = candidates.floats()
-            let group: ScaleSearch.Group = switch search.group {
-            case .attentionInput: .attentionInput
-            case .mlpInput: .mlpInput
-            case .attentionOutput: .attentionOutput
-            case .mlpOutput: .mlpOutput
-            }
+            let group = scaleGroup(search.group)
             let gram = tensors["gram"]
             if group.isOutputGroup {
                 guard let gram, gram.dtype == .f64, gram.shape == [k, k] else {
@@ -237,6 +227,24 @@ public enum JobCodec {
     static func wire(_ stage: LayerStage) -> Stage { Stage(rawValue: UInt32(stage.rawValue) + 1)! }
 
     static func layerStage(_ stage: Stage) -> LayerStage { LayerStage(rawValue: Int(stage.rawValue) - 1)! }
+
+    static func wire(_ group: ScaleSearch.Group) -> ScaleGroup {
+        switch group {
+        case .attentionInput: .attentionInput
+        case .mlpInput: .mlpInput
+        case .attentionOutput: .attentionOutput
+        case .mlpOutput: .mlpOutput
+        }
+    }
+
+    static func scaleGroup(_ group: ScaleGroup) -> ScaleSearch.Group {
+        switch group {
+        case .attentionInput: .attentionInput
+        case .mlpInput: .mlpInput
+        case .attentionOutput: .attentionOutput
+        case .mlpOutput: .mlpOutput
+        }
+    }
 
     static func wire(_ scheme: QuantizationScheme) -> QuantScheme {
         QuantScheme(bits: scheme.bits, symmetric: scheme.symmetric, groupSize: scheme.groupSize, scaleFormat: scheme.scaleFormat.rawValue)
