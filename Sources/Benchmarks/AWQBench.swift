@@ -32,6 +32,9 @@ struct AWQBench: ParsableCommand {
     @Option(help: "Quantization group size (must divide the widths).")
     var groupSize = 64
 
+    @Option(help: "down_proj rows timed for the up→down group (a multiple of 64); the cost is linear in rows, so the time for all rows is extrapolated.")
+    var outputRows = 512
+
     func run() throws {
         BLAS.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
         var random = BenchRandom(seed: 11)
@@ -55,16 +58,17 @@ struct AWQBench: ParsableCommand {
         _ = try worker.handle(.start(WorkerJob(jobID: "bench", modelPath: model, configJSON: configJSON, sequences: sequences,
                                                firstSample: 0, trueSequential: false), embeddings: embeddings))
         _ = try worker.handle(.loadLayer(index: 0, weights: streamed))
-        let weights = try streamed.map { try CheckpointWeightSource(config: config, store: InMemoryTensorStore($0, label: "bench")).layer(0) }
+        var weights: LayerWeights? = try streamed.map { try CheckpointWeightSource(config: config, store: InMemoryTensorStore($0, label: "bench")).layer(0) }
             ?? CheckpointWeightSource(directory: model!).layer(0)
+        streamed = nil  // the worker holds its copy; at 70B shapes every copy is 3.2 GiB
         let start = Date()
-        guard case .statistics(let statistics) = try worker.handle(.capture(layer: 0, stages: LayerStage.allCases)) else { return }
+        guard case .statistics(var statistics) = try worker.handle(.capture(layer: 0, stages: LayerStage.allCases)) else { return }
         let captureSeconds = Date().timeIntervalSince(start)
         let scheme = try QuantizationScheme(bits: 4, symmetric: false, groupSize: groupSize)
         print("AWQ search, layer 0 of \(model ?? shape.rawValue + " (random)"): \(samples) × \(seqLen) tokens, grid \(grid), 4-bit asym g\(groupSize)")
         print("  capture (one forward of the layer + XᵀX of its inputs): \(format(captureSeconds, 2)) s")
         for (group, stage) in [(ScaleSearch.Group.attentionInput, LayerStage.qkv), (.mlpInput, .gateUp)] {
-            let linears = weights.linears(of: stage).map(\.weight)
+            let linears = weights!.linears(of: stage).map(\.weight)
             let xMean = statistics[stage.rawValue].meanAbs
             let wMean = AWQ.weightMean(linears, groupLength: groupSize)
             let candidates = AWQ.ratios(grid: grid).map { AWQ.scales(activationMean: xMean, weightMean: wMean, ratio: $0) }
@@ -81,20 +85,28 @@ struct AWQBench: ParsableCommand {
                   + "per candidate \(format(forwardPerCandidate / block, 2)) forwards + weights \(format(quantizeSeconds / Double(grid), 3)) s; "
                   + "forwards \(format(100 * forwardPerCandidate * Double(grid) / all, 0)) % of the time, weights \(format(100 * quantizeSeconds / all, 0)) %")
         }
-        let w = weights.down.weight
-        let gram = statistics[LayerStage.down.rawValue].gramTensor()
+        let (rows, columns) = (weights!.down.weight.rows, weights!.down.weight.columns)
+        let down = statistics[LayerStage.down.rawValue]
         let candidates = AWQ.ratios(grid: grid).map {
-            AWQ.scales(activationMean: statistics[LayerStage.down.rawValue].meanAbs, weightMean: AWQ.weightMean([w], groupLength: groupSize), ratio: $0)
+            AWQ.scales(activationMean: down.meanAbs, weightMean: AWQ.weightMean([weights!.down.weight], groupLength: groupSize), ratio: $0)
         }
-        // One candidate over every row, as one worker's request: every candidate costs the same
-        // dgemms (N·K² multiply–adds); with W workers each takes ≈ 1/W of the rows.
+        // Keep only what the up→down search needs: at 70B shapes XᵀX of down_proj's input alone
+        // is 6.1 GiB in F64, and the gram frame another 6.1 GiB.
+        (weights, statistics) = (nil, [])
+        let gram = down.gramTensor()
+        let timed = min(rows, max(AWQ.errorRowTile, outputRows / AWQ.errorRowTile * AWQ.errorRowTile))
+        // One candidate on `timed` rows: every candidate costs the same dgemms (rows·K² multiply–adds),
+        // linear in the rows; with W workers each takes ≈ 1/W of the rows.
         let one = try time {
             _ = try worker.handle(.evaluateScales(ScaleSearch(layer: 0, group: .mlpOutput, candidates: [candidates[0]], scheme: scheme,
-                                                              rows: [0..<w.rows], gram: gram)))
+                                                              rows: [0..<timed], gram: gram)))
         }
-        let flops = 2 * Double(w.rows) * Double(w.columns) * Double(w.columns)
-        print("  mlpOutput (up_proj→down_proj, from XᵀX, rows spread over workers): \(format(one, 2)) s per candidate "
-              + "(\(format(flops / one / 1e9, 1)) GFLOP/s in dgemm terms), ≈ \(format(one * Double(grid), 1)) s for \(grid) on one worker")
+        let perCandidate = one * Double(rows) / Double(timed)
+        let dgemm = measuredDgemmRate(m: AWQ.errorRowTile, k: columns)
+        let flops = 2 * Double(timed) * Double(columns) * Double(columns)
+        print("  mlpOutput (up_proj→down_proj, from XᵀX, rows spread over workers): \(format(one, 2)) s for one candidate on \(timed) of \(rows) rows "
+              + "(\(format(flops / one / 1e9, 1)) GFLOP/s in dgemm terms; dgemm (\(AWQ.errorRowTile)×\(columns))·(\(columns)×\(columns)) alone: \(format(dgemm, 1)) GFLOP/s) → \(format(perCandidate, 2)) s per candidate on all rows, "
+              + "≈ \(format(perCandidate * Double(grid), 1)) s for \(grid) candidates, divided by the workers")
     }
 
     private func time(_ body: () throws -> Void) throws -> Double {

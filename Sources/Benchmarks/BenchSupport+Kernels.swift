@@ -30,3 +30,19 @@ func benchValues(_ count: Int, seed: UInt64) -> [Float] {
         initialized = count
     }
 }
+
+/// The in-run reference for F64 work: the fastest of `repetitions` dgemm calls of an m×k by
+/// k×k product (the shape of AWQ's error tiles against XᵀX), in GFLOP/s.
+func measuredDgemmRate(m: Int, k: Int, repetitions: Int = 3) -> Double {
+    var a = [Double](repeating: 0, count: m * k)
+    for i in 0..<(m * k) { a[i] = Double(i % 89) * 0.01 - 0.4 }
+    var b = [Double](repeating: 0, count: k * k)
+    for i in 0..<(k * k) { b[i] = Double(i % 97) * 0.01 - 0.4 }
+    var c = [Double](repeating: 0, count: m * k)
+    let seconds = fastest(of: repetitions) { r in
+        a[r] += 1
+        BLAS.dgemm(m: m, n: k, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: k)
+    }
+    if c[k + 1].isNaN { print("") }
+    return 2 * Double(m) * Double(k) * Double(k) / seconds / 1e9
+}
