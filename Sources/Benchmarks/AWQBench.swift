@@ -32,6 +32,9 @@ struct AWQBench: ParsableCommand {
     @Option(help: "Quantization group size (must divide the widths).")
     var groupSize = 64
 
+    @Flag(help: "Time only the up→down group (both loss forms), not q/k/v and gate/up.")
+    var outputGroupOnly = false
+
     @Option(help: "down_proj rows timed for the up→down group (a multiple of 64); the cost is linear in rows, so the time for all rows is extrapolated.")
     var outputRows = 512
 
@@ -67,7 +70,7 @@ struct AWQBench: ParsableCommand {
         let scheme = try QuantizationScheme(bits: 4, symmetric: false, groupSize: groupSize)
         print("AWQ search, layer 0 of \(model ?? shape.rawValue + " (random)"): \(samples) × \(seqLen) tokens, grid \(grid), 4-bit asym g\(groupSize)")
         print("  capture (one forward of the layer + XᵀX of its inputs): \(format(captureSeconds, 2)) s")
-        for (group, stage) in [(ScaleSearch.Group.attentionInput, LayerStage.qkv), (.mlpInput, .gateUp)] {
+        for (group, stage) in outputGroupOnly ? [] : [(ScaleSearch.Group.attentionInput, LayerStage.qkv), (.mlpInput, .gateUp)] {
             let linears = weights!.linears(of: stage).map(\.weight)
             let xMean = statistics[stage.rawValue].meanAbs
             let wMean = AWQ.weightMean(linears, groupLength: groupSize)
@@ -90,6 +93,18 @@ struct AWQBench: ParsableCommand {
         let candidates = AWQ.ratios(grid: grid).map {
             AWQ.scales(activationMean: down.meanAbs, weightMean: AWQ.weightMean([weights!.down.weight], groupLength: groupSize), ratio: $0)
         }
+        // The same group on this worker's samples (the form `--awq-output-loss auto` picks while
+        // the job's tokens ≤ K): down_proj's input computed once, then X·(C − W)ᵀ per candidate.
+        let oneOnSamples = try time {
+            _ = try worker.handle(.evaluateScales(ScaleSearch(layer: 0, group: .mlpOutput, candidates: [candidates[0]], scheme: scheme)))
+        }
+        let allOnSamples = try time {
+            _ = try worker.handle(.evaluateScales(ScaleSearch(layer: 0, group: .mlpOutput, candidates: candidates, scheme: scheme)))
+        }
+        let perSampleCandidate = (allOnSamples - oneOnSamples) / Double(max(grid - 1, 1))
+        let sampleFlops = 2 * Double(tokens) * Double(rows) * Double(columns)
+        print("  mlpOutput on the samples: \(format(allOnSamples, 2)) s for \(grid) candidates; down_proj's input once \(format(oneOnSamples - perSampleCandidate, 2)) s, "
+              + "per candidate \(format(perSampleCandidate, 2)) s (X·(C − W)ᵀ at \(format(sampleFlops / perSampleCandidate / 1e9, 1)) GFLOP/s, candidate weights included)")
         // Keep only what the up→down search needs: at 70B shapes XᵀX of down_proj's input alone
         // is 6.1 GiB in F64, and the gram frame another 6.1 GiB.
         (weights, statistics) = (nil, [])
@@ -104,7 +119,7 @@ struct AWQBench: ParsableCommand {
         let perCandidate = one * Double(rows) / Double(timed)
         let dgemm = measuredDgemmRate(m: AWQ.errorRowTile, k: columns)
         let flops = 2 * Double(timed) * Double(columns) * Double(columns)
-        print("  mlpOutput (up_proj→down_proj, from XᵀX, rows spread over workers): \(format(one, 2)) s for one candidate on \(timed) of \(rows) rows "
+        print("  mlpOutput from XᵀX (rows spread over workers): \(format(one, 2)) s for one candidate on \(timed) of \(rows) rows "
               + "(\(format(flops / one / 1e9, 1)) GFLOP/s in dgemm terms; dgemm (\(AWQ.errorRowTile)×\(columns))·(\(columns)×\(columns)) alone: \(format(dgemm, 1)) GFLOP/s) → \(format(perCandidate, 2)) s per candidate on all rows, "
               + "≈ \(format(perCandidate * Double(grid), 1)) s for \(grid) candidates, divided by the workers")
     }

@@ -10,15 +10,17 @@ import WorkerCore
 ///
 /// The groups and how their loss is measured:
 ///   input_layernorm → q, k, v    attention block output; a forward per candidate on the workers
-///   v_proj → o_proj              o_proj's output, from XᵀX of its input (only without grouped-query
-///                                attention: v's outputs must be o's inputs)
+///   v_proj → o_proj              o_proj's output (only without grouped-query attention: v's
+///                                outputs must be o's inputs)
 ///   post_attention_layernorm →   MLP output; a forward per candidate on the workers
 ///     gate, up
-///   up_proj → down_proj          down_proj's output, from XᵀX of its input
+///   up_proj → down_proj          down_proj's output
 /// A single linear's output error on the samples is tr(E·XᵀX·Eᵀ) with E = W_candidate − W, exactly
-/// what a forward over the samples would sum, so those groups need no forward: their rows are
-/// spread over the workers (N·K² per candidate — 20 candidates of a 70B down_proj are ≈ 10¹⁴
-/// multiply–adds, too much for one machine), each with XᵀX. Workers return per-candidate squared
+/// what a forward over the samples would sum. With many samples (T tokens > K inputs) it comes
+/// from XᵀX, with no forward: the rows are spread over the workers (N·K² per candidate — 20
+/// candidates of a 70B down_proj are ≈ 10¹⁴ multiply–adds, too much for one machine), each with
+/// XᵀX. With few samples the workers compute X·Eᵀ on their own (T·N·K per candidate), which a
+/// 70B layer with 2048 tokens makes 30× cheaper (`Recipe.AWQOutputLoss`). Workers return per-candidate squared
 /// errors as exact fixed-point sums (per sample sequence, or per tile of rows); the coordinator
 /// adds them and takes the first smallest, so every worker count chooses the same α.
 extension CalibrationJob {
@@ -35,7 +37,7 @@ extension CalibrationJob {
         }
         if isQuantized(.o, layer) {
             if config.keyValueWidth == config.queryWidth {
-                fold.attentionOutput = try await searchOnRows(.attentionOutput, statistics[1], original.o.weight, scheme, &state, &timing)
+                fold.attentionOutput = try await searchOutput(.attentionOutput, statistics[1], original.o.weight, scheme, &state, &timing)
             } else if layer == 0 {
                 notes.append("AWQ: v_proj → o_proj scaling skipped: grouped-query attention (v has \(config.keyValueWidth) outputs, o_proj \(config.queryWidth) inputs)")
             }
@@ -44,7 +46,7 @@ extension CalibrationJob {
             fold.mlpInput = try await searchForward(.mlpInput, stage: .gateUp, statistics[2], original, scheme, &state, &timing)
         }
         if isQuantized(.down, layer) {
-            fold.mlpOutput = try await searchOnRows(.mlpOutput, statistics[3], original.down.weight, scheme, &state, &timing)
+            fold.mlpOutput = try await searchOutput(.mlpOutput, statistics[3], original.down.weight, scheme, &state, &timing)
         }
         _ = try await timing.measure("search") { try await broadcast("fold") { _ in .fold(layer: layer, fold) } }
         state.fold = fold
@@ -86,12 +88,24 @@ extension CalibrationJob {
         return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
     }
 
-    /// A single-linear group searched on its input's XᵀX, tr(E·XᵀX·Eᵀ), its rows spread over the
-    /// workers on `AWQ.errorRowTile`'s grid.
-    private func searchOnRows(_ group: ScaleSearch.Group, _ statistics: ActivationStatistics, _ weights: Matrix, _ scheme: QuantizationScheme,
+    /// A single-linear group: its output error tr(E·XᵀX·Eᵀ) either from the merged XᵀX, the rows
+    /// spread over the workers on `AWQ.errorRowTile`'s grid, or on each worker's samples, as the
+    /// recipe's `awqOutputLoss` resolves for this job's token count.
+    private func searchOutput(_ group: ScaleSearch.Group, _ statistics: ActivationStatistics, _ weights: Matrix, _ scheme: QuantizationScheme,
                               _ state: inout LayerState, _ timing: inout PhaseTimer) async throws -> [Float] {
         let (ratios, candidates) = try candidates(statistics, [weights], scheme)
         let k = statistics.columns
+        let tokens = inputs.sequences.reduce(0) { $0 + $1.count }
+        let loss = inputs.recipe.awqOutputLoss.resolved(tokens: tokens, columns: k)
+        if state.index == 0 {
+            notes.append("AWQ: \(group.rawValue) loss \(loss == .gram ? "from XᵀX, rows spread over the workers" : "on the workers' samples") "
+                         + "(\(tokens) calibration tokens, \(k) inputs)")
+        }
+        guard loss == .gram else {
+            let search = ScaleSearch(layer: state.index, group: group, candidates: candidates, scheme: scheme)
+            let replies = try await timing.measure("search") { try await broadcast("search \(group.rawValue)") { _ in .evaluateScales(search) } }
+            return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
+        }
         let gram = statistics.gramTensor()
         let plan = SolvePlan(matrices: [SolvePlan.Matrix(name: group.rawValue, rows: weights.rows, columns: k)], workers: workers.count,
                              rowAlignment: AWQ.errorRowTile)

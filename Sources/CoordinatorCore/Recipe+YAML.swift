@@ -8,7 +8,7 @@ extension Recipe {
     /// `awq_grid`, `awq_duo_scaling`, `awq_clip`, `awq_gptq`, `smoothquant` (α), `act_bits`.
     public static let yamlKeys = ["method", "bits", "group_size", "sym", "act_order", "damp", "samples", "seq_len",
                                   "seed", "ignore", "max_shard_size", "true_sequential", "stream_weights",
-                                  "awq_grid", "awq_duo_scaling", "awq_clip", "awq_gptq", "smoothquant", "act_bits"]
+                                  "awq_grid", "awq_duo_scaling", "awq_clip", "awq_gptq", "awq_output_loss", "smoothquant", "act_bits"]
 
     /// Applies the fields of the YAML recipe at `path` on top of `self`.
     /// - Throws: `JobError` naming the file and the key for unknown keys and values of the wrong type.
@@ -83,6 +83,11 @@ extension Recipe {
         case "awq_duo_scaling": awqDuoScaling = try flag()
         case "awq_clip": awqClip = try flag()
         case "awq_gptq": awqGPTQ = try flag()
+        case "awq_output_loss":
+            guard let text = value as? String, let loss = AWQOutputLoss(rawValue: text) else {
+                throw wrong("one of \(AWQOutputLoss.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            awqOutputLoss = loss
         case "smoothquant":
             guard let number = (value as? Double) ?? (value as? Int).map(Double.init) else { throw wrong("a number α in [0, 1]") }
             smoothQuant = number

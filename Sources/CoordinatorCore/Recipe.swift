@@ -14,6 +14,22 @@ public struct Recipe: Sendable, Equatable {
         case awq
     }
 
+    /// AWQ's v→o and up→down groups change one linear, whose output error over the samples is
+    /// tr(E·XᵀX·Eᵀ): computed from the merged XᵀX with the rows spread over the workers (2·N·K²
+    /// per candidate, whatever the sample count) or on each worker's samples (2·T·N·K).
+    public enum AWQOutputLoss: String, Sendable, CaseIterable {
+        /// `samples` while the calibration tokens T are at most the linear's input width K, else `gram`.
+        case auto
+        case gram
+        case samples
+
+        /// The choice for a linear with `columns` inputs and `tokens` calibration tokens in all:
+        /// a function of the job alone, never of the worker count, so every count chooses alike.
+        public func resolved(tokens: Int, columns: Int) -> AWQOutputLoss {
+            self == .auto ? (tokens <= columns ? .samples : .gram) : self
+        }
+    }
+
     public var method: Method = .gptq
     /// Bits per weight, 2…8.
     public var bits = 4
@@ -43,6 +59,8 @@ public struct Recipe: Sendable, Equatable {
     public var awqClip = true
     /// AWQ: quantize the scaled weights with GPTQ instead of round-to-nearest.
     public var awqGPTQ = false
+    /// AWQ: how the v→o and up→down groups measure a candidate's output error.
+    public var awqOutputLoss: AWQOutputLoss = .auto
     /// SmoothQuant's migration strength α, or nil for no smoothing.
     public var smoothQuant: Double?
     /// Activation bits (8: int8 dynamic per-token activations, the W8A8 int-quantized format), or

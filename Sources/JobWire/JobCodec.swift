@@ -111,15 +111,20 @@ public enum JobCodec {
             let values = candidates.floats()
             let group = scaleGroup(search.group)
             let gram = tensors["gram"]
-            if group.isOutputGroup {
-                guard let gram, gram.dtype == .f64, gram.shape == [k, k] else {
-                    throw WireError(.invalidArgument, "ScaleSearch \(group): gram must be F64 [\(k), \(k)]; found \(tensors["gram"].map { "\($0.dtype) \($0.shape)" } ?? "none")")
+            // Output groups come with XᵀX and rows (loss from the gram), or with neither (loss on
+            // the worker's samples); input groups with neither.
+            if let gram {
+                guard group.isOutputGroup else { throw WireError(.invalidArgument, "ScaleSearch \(group): a gram frame only goes with o_proj or down_proj") }
+                guard gram.dtype == .f64, gram.shape == [k, k] else {
+                    throw WireError(.invalidArgument, "ScaleSearch \(group): gram must be F64 [\(k), \(k)]; found \(gram.dtype) \(gram.shape)")
                 }
-                guard !search.rows.isEmpty else { throw WireError(.invalidArgument, "ScaleSearch \(group): no rows") }
+                guard !search.rows.isEmpty else { throw WireError(.invalidArgument, "ScaleSearch \(group): XᵀX but no rows") }
+            } else if !search.rows.isEmpty {
+                throw WireError(.invalidArgument, "ScaleSearch \(group): rows without a gram frame")
             }
             return .evaluateScales(ScaleSearch(layer: search.layer, group: group,
                                                candidates: (0..<n).map { Array(values[($0 * k)..<(($0 + 1) * k)]) }, scheme: try scheme(search.scheme),
-                                               rows: search.rows, gram: group.isOutputGroup ? gram : nil))
+                                               rows: search.rows, gram: gram))
         case .solveRequest(let request):
             let factor = try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: "layer \(request.layer) \(request.stage)") }
             let hessian = tensors["hessian"].map { $0.floats() }

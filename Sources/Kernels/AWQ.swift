@@ -132,6 +132,33 @@ public enum AWQ {
         return total
     }
 
+    /// `outputError` measured on the inputs themselves: Σ_t ‖x_t·(C − W)ᵀ‖² with one Float product
+    /// per range of input rows, each range's Double sum one `FixedPointSum` summand. Costs
+    /// 2·T·N·K for T input rows instead of the 2·N·K² of the XᵀX form, the cheaper one while
+    /// T < K or so. The ranges are the summands: a worker gives its sample sequences, so that the
+    /// products and parts are the same however the samples are split among workers.
+    /// - Parameters:
+    ///   - inputs: T×K row-major, the linear's input rows.
+    ///   - ranges: row ranges of `inputs`, each one summand.
+    public static func outputErrorSum(_ candidate: Matrix, _ original: Matrix, inputs: UnsafePointer<Float>, ranges: [Range<Int>]) -> Int128 {
+        let (n, k) = (original.rows, original.columns)
+        precondition(candidate.rows == n && candidate.columns == k, "AWQ.outputErrorSum: shapes do not agree")
+        let error = [Float](unsafeUninitializedCapacity: n * k) { buffer, count in
+            for index in 0..<(n * k) { buffer[index] = candidate.values[index] - original.values[index] }
+            count = n * k
+        }
+        var product = [Float](repeating: 0, count: (ranges.map(\.count).max() ?? 0) * n)
+        var total: Int128 = 0
+        for range in ranges where !range.isEmpty {
+            BLAS.sgemm(transposeB: true, m: range.count, n: n, k: k, a: inputs + range.lowerBound * k, lda: k, b: error, ldb: k,
+                       c: &product, ldc: n)
+            var loss = 0.0
+            for index in 0..<(range.count * n) { loss += Double(product[index]) * Double(product[index]) }
+            total &+= FixedPointSum.fixed(loss)
+        }
+        return total
+    }
+
     /// AWQ's clip search: for every (row, group), the clamp ±shrink·max|w| (shrink = 1 − i/grid,
     /// i < maxShrink·grid) whose quantized group minimizes the group's output error on the
     /// calibration inputs, eᵀ G_gg e with e = w − Q(clamp(w)) and G = XᵀX (exact over every token,

@@ -68,7 +68,14 @@ public final class CalibrationWorker {
         let tokens = job.sequences.flatMap { $0 }
         var states: Matrix
         if let modelPath = job.modelPath {
-            let source = try CheckpointWeightSource(config: config, reader: CheckpointReader(path: modelPath))
+            let reader: CheckpointReader
+            do {
+                reader = try CheckpointReader(path: modelPath)
+            } catch {
+                throw WorkerError("job \(job.jobID): this worker cannot read the model at \(modelPath) (\(error)); "
+                                  + "give every worker the same path, or run the coordinator with --stream-weights")
+            }
+            let source = CheckpointWeightSource(config: config, reader: reader)
             states = try source.embeddings(of: tokens)
             self.source = source
         } else {
@@ -240,7 +247,7 @@ public final class CalibrationWorker {
     /// Runs each candidate through the group's block from this layer's input and sums the squared
     /// error of the block's output against the unquantized block.
     private func evaluate(_ search: ScaleSearch) throws -> ScaleLosses {
-        if search.group.isOutputGroup { return try evaluateOnRows(search) }
+        if search.group.isOutputGroup { return search.gram == nil ? try evaluateOnSamples(search) : try evaluateOnRows(search) }
         let (config, weights) = try loaded(search.layer)
         guard let executor else { return ScaleLosses(sums: search.candidates.map { _ in 0 }, elements: 0) }
         guard let input = savedStates else {
@@ -273,6 +280,40 @@ public final class CalibrationWorker {
                 sums.append(Self.squaredError(output, reference, batch: executor.batch))
             }
             return ScaleLosses(sums: sums, elements: executor.batch.tokenCount * config.hiddenSize)
+        }
+    }
+
+    /// An output group's candidates on this worker's samples: the linear's input computed once
+    /// from the layer input with the original weights, then X·(C − W)ᵀ per candidate, one summand
+    /// per sequence.
+    private func evaluateOnSamples(_ search: ScaleSearch) throws -> ScaleLosses {
+        let (_, weights) = try loaded(search.layer)
+        let (name, stage, matrix) = search.group == .attentionOutput ? ("o_proj", LayerStage.o, weights.o.weight) : ("down_proj", .down, weights.down.weight)
+        let context = "layer \(search.layer) \(search.group) (\(name))"
+        if let bad = search.candidates.firstIndex(where: { $0.count != matrix.columns }) {
+            throw WorkerError("\(context): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(matrix.columns)")
+        }
+        guard search.rows.isEmpty else { throw WorkerError("\(context): rows \(search.rows) given without XᵀX") }
+        guard let executor else { return ScaleLosses(sums: search.candidates.map { _ in 0 }, elements: 0) }
+        guard let input = savedStates else {
+            throw WorkerError("layer \(search.layer): scale search needs the layer captured with its original weights first")
+        }
+        defer {
+            executor.abandonLayer()
+            executor.restore(input)
+        }
+        return try timedForwardResult {
+            executor.restore(input)
+            try executor.begin(weights)
+            for earlier in LayerStage.allCases.prefix(while: { $0 != stage }) { try executor.apply(earlier) }
+            let batch = executor.batch
+            let sequences = (0..<batch.count).map { batch.offsets[$0]..<(batch.offsets[$0] + batch.lengths[$0]) }
+            let sums = try executor.withStageInput(stage) { x in
+                try search.candidates.map { scales in
+                    AWQ.outputErrorSum(try AWQ.candidate(matrix, scales: scales, scheme: search.scheme), matrix, inputs: x.values.baseAddress!, ranges: sequences)
+                }
+            }
+            return ScaleLosses(sums: sums, elements: batch.tokenCount * matrix.rows)
         }
     }
 

@@ -94,8 +94,8 @@ public struct SolvedPiece: Sendable, Equatable {
 /// (attention block for `attentionInput`, MLP for `mlpInput`) against the unquantized block, on
 /// this worker's samples, with the original upstream of the layer. The output groups' loss is one
 /// linear's (o_proj for `attentionOutput`, down_proj for `mlpOutput`) output error
-/// tr(E·XᵀX·Eᵀ) over the rows in `rows`, from `gram` = XᵀX of its input: no samples needed, so
-/// the rows are spread over the workers as solves are.
+/// tr(E·XᵀX·Eᵀ): with `gram` = XᵀX of its input, over the rows in `rows` (no samples needed, so
+/// the rows are spread over the workers as solves are); without, on this worker's samples.
 public struct ScaleSearch: Sendable, Equatable {
     public enum Group: String, Sendable, CaseIterable {
         /// input_layernorm → q, k, v; loss on the attention block's output.
@@ -115,9 +115,10 @@ public struct ScaleSearch: Sendable, Equatable {
     /// One scale vector per candidate (the group's input width each).
     public var candidates: [[Float]]
     public var scheme: QuantizationScheme
-    /// Output groups: row ranges of the linear, each starting on `AWQ.errorRowTile`'s grid.
+    /// Output groups from XᵀX: row ranges of the linear, each starting on `AWQ.errorRowTile`'s grid.
     public var rows: [Range<Int>]
-    /// Output groups: XᵀX of the linear's input, F64 [K, K] (shared, not copied, between requests).
+    /// Output groups from XᵀX: XᵀX of the linear's input, F64 [K, K] (shared, not copied, between
+    /// requests); nil for the loss on the samples.
     public var gram: Tensor?
 
     public init(layer: Int, group: Group, candidates: [[Float]], scheme: QuantizationScheme, rows: [Range<Int>] = [], gram: Tensor? = nil) {

@@ -29,7 +29,28 @@ struct RecipeTests {
         try recipe.validate()
     }
 
+    @Test("the AWQ and SmoothQuant fields; auto output loss follows the token count, never the workers")
+    func scaling() throws {
+        var recipe = Recipe()
+        try recipe.apply(yaml: """
+            method: awq
+            awq_grid: 10
+            awq_duo_scaling: false
+            awq_clip: false
+            awq_gptq: true
+            awq_output_loss: samples
+            """, file: "r.yaml")
+        #expect(recipe.method == .awq && recipe.awqGrid == 10 && !recipe.awqDuoScaling && !recipe.awqClip && recipe.awqGPTQ)
+        #expect(recipe.awqOutputLoss == .samples)
+        try recipe.validate()
+        #expect(Recipe.AWQOutputLoss.auto.resolved(tokens: 2048, columns: 28672) == .samples)
+        #expect(Recipe.AWQOutputLoss.auto.resolved(tokens: 65536, columns: 1536) == .gram)
+        #expect(Recipe.AWQOutputLoss.gram.resolved(tokens: 10, columns: 1536) == .gram)
+        #expect(Recipe.AWQOutputLoss.samples.resolved(tokens: 1 << 20, columns: 64) == .samples)
+    }
+
     @Test("bad recipes name the file, the field and the value", arguments: [
+        ("awq_output_loss: fast", "r.yaml: awq_output_loss must be one of auto, gram, samples, found fast"),
         ("bits: four", "r.yaml: bits must be an integer, found four"),
         ("method: awqq", "r.yaml: method must be one of gptq, rtn"),
         ("group-size: 64", "unknown recipe field \"group-size\""),

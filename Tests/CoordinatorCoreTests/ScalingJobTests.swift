@@ -47,9 +47,18 @@ struct ScalingJobTests {
         }
     }
 
-    @Test("1, 2 and 3 workers choose the same ratios and write the same bytes", arguments: ["awq", "w8a8"])
+    static func recipe(_ name: String) -> Recipe {
+        var recipe = name == "w8a8" ? Self.w8a8 : Self.awq
+        if name == "awq-gram" { recipe.awqOutputLoss = .gram }
+        if name == "awq-samples" { recipe.awqOutputLoss = .samples }
+        if name == "awq-gptq" { recipe.awqGPTQ = true }
+        if name == "awq-activation-scaling" { recipe.awqDuoScaling = false }
+        return recipe
+    }
+
+    @Test("1, 2 and 3 workers choose the same ratios and write the same bytes", arguments: ["awq-gram", "awq-samples", "awq-gptq", "awq-activation-scaling", "w8a8"])
     func workerCount(recipe name: String) async throws {
-        let recipe = name == "awq" ? Self.awq : Self.w8a8
+        let recipe = Self.recipe(name)
         let samples = InProcessJobTests.samples(count: 6, length: 13, vocabulary: 101)
         var outputs: [([String], [[String: Double]])] = []
         for workers in 1...3 {
@@ -58,6 +67,21 @@ struct ScalingJobTests {
         }
         #expect(outputs[0].0 == outputs[1].0 && outputs[1].0 == outputs[2].0)
         #expect(outputs[0].1 == outputs[1].1 && outputs[1].1 == outputs[2].1)
+    }
+
+    @Test("AWQ's output groups choose the same ratios from XᵀX as on the samples, and write the same bytes")
+    func outputLossForms() async throws {
+        let samples = InProcessJobTests.samples(count: 6, length: 13, vocabulary: 101)
+        var outputs: [([String], [[String: Double]])] = []
+        for name in ["awq-gram", "awq-samples"] {
+            let (report, _) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.recipe(name), samples: samples)
+            #expect(report.notes.contains { $0.contains("mlpOutput loss \(name == "awq-gram" ? "from XᵀX" : "on the workers' samples")") }, "\(report.notes)")
+            outputs.append((report.shards.map(\.sha256), report.layers.map(\.ratios)))
+        }
+        // The two forms differ only in rounding (~1e-6 relative); the grid's losses are further
+        // apart than that on this model, so the choice, and everything after it, is the same.
+        #expect(outputs[0].1 == outputs[1].1)
+        #expect(outputs[0].0 == outputs[1].0)
     }
 
     @Test("W8A8 writes int-quantized int8 weights and a per-token int8 activation config")

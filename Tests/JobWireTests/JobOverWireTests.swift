@@ -66,7 +66,9 @@ struct JobOverWireTests {
     func codecRoundTrips(model: String, method: Recipe.Method) async throws {
         // Record what an in-process job sends and receives, then push each through encode → decode.
         let recorder = RecordingWorker(inner: InProcessWorker(index: 0))
-        _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: Self.recipe(method), model: Self.model(model))
+        var recipe = Self.recipe(method)
+        recipe.awqOutputLoss = model == "llama" ? .gram : .samples  // both forms of AWQ's output-group search
+        _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: recipe, model: Self.model(model))
         let exchanges = await recorder.exchanges
         #expect(exchanges.count > 20)
         for (request, reply) in exchanges {
@@ -82,10 +84,12 @@ struct JobOverWireTests {
         }
     }
 
-    @Test("over the in-process transport, 2 workers write what in-process workers write", arguments: [Recipe.Method.gptq, .awq])
-    func embedded(method: Recipe.Method) async throws {
-        let direct = try await Self.run(JobWorkers.inProcess(count: 2), recipe: Self.recipe(method))
-        let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, jobID: "e"), recipe: Self.recipe(method))
+    @Test("over the in-process transport, 2 workers write what in-process workers write", arguments: [Recipe.Method.gptq, .awq], [Recipe.AWQOutputLoss.gram, .samples])
+    func embedded(method: Recipe.Method, outputLoss: Recipe.AWQOutputLoss) async throws {
+        var recipe = Self.recipe(method)
+        recipe.awqOutputLoss = outputLoss
+        let direct = try await Self.run(JobWorkers.inProcess(count: 2), recipe: recipe)
+        let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, jobID: "e"), recipe: recipe)
         #expect(wire.shards.map(\.sha256) == direct.shards.map(\.sha256))
         #expect(wire.bytesSent > 0 && wire.bytesReceived > 0)
     }
@@ -104,6 +108,18 @@ struct JobOverWireTests {
         for address in addresses {
             #expect(!FileManager.default.fileExists(atPath: String(address.dropFirst("ipc://".count))), "socket \(address) removed")
         }
+    }
+
+    @Test("an unreachable worker in the hosts file fails the connection, naming its address, before any work")
+    func unreachableWorker() async throws {
+        let hosts = NSTemporaryDirectory() + "calibrate-hosts-\(UUID().uuidString).txt"
+        try "# nothing listens on port 9 (discard) here\n127.0.0.1:9\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: hosts) }
+        let configuration = PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(1500), handshakeTimeout: .seconds(1))
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await JobWorkers.connect(.hostsFile(hosts), configuration: configuration, jobID: "unreachable")
+        }
+        #expect("\(error!)".contains("127.0.0.1:9"), "\(error!)")
     }
 
     @Test("a worker killed mid-job fails the job with an error naming it")

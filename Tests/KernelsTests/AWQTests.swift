@@ -49,7 +49,7 @@ struct AWQTests {
         #expect(asym.values == Self.floats("candidate_w2_asym3_g32"))
     }
 
-    @Test("the output error from XᵀX equals the samples' squared error, and row pieces on the tile grid add up exactly")
+    @Test("the output error from XᵀX or from the samples equals the samples' squared error; row pieces and sample ranges add up exactly")
     func outputErrorByRows() throws {
         var random = SplitMix(state: 17)
         let (tokens, n, k) = (150, 200, 48)
@@ -80,6 +80,16 @@ struct AWQTests {
             }
             #expect(parts.reduce(0, &+) == whole, "\(split)")
         }
+        // On the samples: a Float product per range of tokens, the squares summed in Double. Float
+        // products of 48 terms carry ~1e-6 relative error each; 1e-5 on the total leaves room.
+        let sequences = [0..<13, 13..<50, 50..<51, 51..<150]
+        let onSamples = x.withUnsafeBufferPointer { AWQ.outputErrorSum(candidate, w, inputs: $0.baseAddress!, ranges: sequences) }
+        #expect(abs(FixedPointSum.double(onSamples) - direct) <= 1e-5 * direct)
+        // Ranges are the summands: any grouping of them into workers adds up to the same bits.
+        let grouped = [[0..<13], [13..<50, 50..<51], [51..<150]].map { part in
+            x.withUnsafeBufferPointer { AWQ.outputErrorSum(candidate, w, inputs: $0.baseAddress!, ranges: part) }
+        }
+        #expect(grouped.reduce(0, &+) == onSamples)
     }
 
     @Test("the clip search picks the reference's shrink for every (row, group)")

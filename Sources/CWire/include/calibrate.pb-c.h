@@ -626,7 +626,8 @@ struct  Calibrate__Wire__RowRange
 
 /*
  * Frames: "candidates" (F32 [n, K]), one scale vector per candidate; for ATTENTION_OUTPUT and
- * MLP_OUTPUT also "gram" (F64 [K, K]), the XᵀX of the linear's input.
+ * MLP_OUTPUT, when the loss comes from XᵀX, also "gram" (F64 [K, K]), the XᵀX of the linear's
+ * input. Without "gram" an output group's loss is measured on the worker's samples.
  */
 struct  Calibrate__Wire__ScaleSearch
 {
@@ -637,7 +638,7 @@ struct  Calibrate__Wire__ScaleSearch
   Calibrate__Wire__ScaleGroup group;
   Calibrate__Wire__QuantScheme *scheme;
   /*
-   * ATTENTION_OUTPUT and MLP_OUTPUT: the output rows of the linear this worker evaluates.
+   * With "gram": the output rows of the linear this worker evaluates; else empty.
    */
   size_t n_rows;
   Calibrate__Wire__RowRange **rows;
