@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Checkpoint
 import CoordinatorCore
 import Datasets
@@ -72,6 +73,9 @@ struct Quantize: AsyncParsableCommand {
     @Flag(help: "AWQ: quantize the scaled weights with GPTQ instead of round-to-nearest.")
     var awqGptq = false
 
+    @Option(help: "AWQ: v→o and up→down output error from XᵀX (gram), on the workers' samples (samples), or the cheaper (auto: samples while tokens ≤ the linear's inputs).")
+    var awqOutputLoss: String?
+
     @Flag(help: "AWQ: scale by activations alone (x̄^α) instead of AutoAWQ's duo scaling.")
     var noAwqDuoScaling = false
 
@@ -94,6 +98,9 @@ struct Quantize: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if let awqOutputLoss, Recipe.AWQOutputLoss(rawValue: awqOutputLoss) == nil {
+            throw ValidationError("--awq-output-loss must be one of \(Recipe.AWQOutputLoss.allCases.map(\.rawValue).joined(separator: ", ")), found \(awqOutputLoss)")
+        }
         if let method, Recipe.Method(rawValue: method) == nil {
             throw ValidationError("--method must be one of \(Recipe.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(method)")
         }
@@ -118,10 +125,13 @@ struct Quantize: AsyncParsableCommand {
         if streamWeights { recipe.streamWeights = true }
         if let awqGrid { recipe.awqGrid = awqGrid }
         if awqGptq { recipe.awqGPTQ = true }
+        if let awqOutputLoss { recipe.awqOutputLoss = Recipe.AWQOutputLoss(rawValue: awqOutputLoss)! }
         if noAwqDuoScaling { recipe.awqDuoScaling = false }
         if noAwqClip { recipe.awqClip = false }
         if let smoothquant { recipe.smoothQuant = smoothquant }
         if let actBits { recipe.activationBits = actBits }
+        // W8A8 weights are per output channel: activation bits without a group size imply -1.
+        if recipe.activationBits != nil && groupSize == nil && recipe.groupSize == Recipe().groupSize { recipe.groupSize = -1 }
         try recipe.validate()
         return recipe
     }
@@ -132,6 +142,17 @@ struct Quantize: AsyncParsableCommand {
         let sequences = try CalibrationData.load(path: calib, tokenizer: tokenizer, samples: recipe.samples,
                                                  sequenceLength: recipe.sequenceLength, seed: recipe.seed)
         let workers = try await workerOptions.connectJobWorkers()
+        // SIGINT/SIGTERM: tell the workers to stop (local ones exit and their sockets go), then
+        // exit. Shards are renamed into place only when complete and the index and config come
+        // last, so what is left in --out never looks like a checkpoint. A second signal kills
+        // the local workers at once.
+        ProcessSignals.onTermination { signal in
+            FileHandle.standardError.write(Data("calibrate: signal \(signal): stopping the workers; \(out) is left incomplete\n".utf8))
+            Task {
+                await workers.shutdown()
+                Foundation.exit(128 + signal)
+            }
+        }
         do {
             let progress = ProgressReporter(totalLayers: try ModelConfig(directory: model).numHiddenLayers, samples: sequences.count)
             progress.log("calibrate: \(recipe.method.rawValue) \(recipe.bits)-bit group \(recipe.groupSize), \(sequences.count) samples × \(recipe.sequenceLength) tokens, \(workers.connections.count) workers")

@@ -58,6 +58,12 @@ public struct JobReport: Codable, Sendable {
     public var sequenceLength: Int
     public var seed: UInt64
     public var trueSequential: Bool
+    /// SmoothQuant's α, when the inputs were smoothed.
+    public var smoothQuant: Double?
+    /// Activation bits (8: int8 dynamic per token), when activations are quantized.
+    public var activationBits: Int?
+    /// AWQ's options, for AWQ jobs: grid, scaling, clip, the quantizer, the output groups' loss.
+    public var awq: String?
     public var layers: [Layer] = []
     public var processes: [Process] = []
     public var shards: [Shard] = []
@@ -80,6 +86,12 @@ public struct JobReport: Codable, Sendable {
         sequenceLength = recipe.sequenceLength
         seed = recipe.seed
         trueSequential = recipe.trueSequential
+        smoothQuant = recipe.smoothQuant
+        activationBits = recipe.activationBits
+        if recipe.method == .awq {
+            awq = "grid \(recipe.awqGrid), \(recipe.awqDuoScaling ? "duo scaling" : "activation scaling"), "
+                + "\(recipe.awqClip ? "clip search" : "no clip"), \(recipe.awqGPTQ ? "GPTQ" : "RTN"), output loss \(recipe.awqOutputLoss.rawValue)"
+        }
     }
 
     /// The report as pretty-printed JSON with sorted keys.
@@ -105,11 +117,15 @@ public struct JobReport: Codable, Sendable {
         var lines = ["# calibrate report", ""]
         lines.append("- model: `\(model)` → `\(output)`")
         lines.append("- method: \(method), \(bits) bits, group \(groupSize), \(symmetric ? "symmetric" : "asymmetric")\(actOrder ? ", act-order" : ""), damp \(damp)")
+        if let awq { lines.append("- AWQ: \(awq)") }
+        if let smoothQuant { lines.append("- SmoothQuant: α \(smoothQuant)") }
+        if let activationBits { lines.append("- activations: int\(activationBits) dynamic per token") }
         lines.append("- data: \(samples) samples × \(sequenceLength) tokens, seed \(seed); \(trueSequential ? "true-sequential" : "capture with original weights, then apply")")
         lines.append("- tool: \(tool) \(toolVersion); total \(Self.seconds(totalSeconds)); moved \(ByteSize.describe(bytesSent)) out, \(ByteSize.describe(bytesReceived)) in")
-        lines += ["", "## Layers", "", "| layer | " + Self.phases.joined(separator: " | ") + " | modules (loss) |", "|---|" + Self.phases.map { _ in "---:" }.joined(separator: "|") + "|---|"]
+        let phases = Self.phases.filter { phase in layers.contains { $0.seconds[phase] != nil } }
+        lines += ["", "## Layers", "", "| layer | " + phases.joined(separator: " | ") + " | modules (loss) |", "|---|" + phases.map { _ in "---:" }.joined(separator: "|") + "|---|"]
         for layer in layers {
-            let times = Self.phases.map { layer.seconds[$0].map { Self.seconds($0) } ?? "" }
+            let times = phases.map { layer.seconds[$0].map { Self.seconds($0) } ?? "" }
             let losses = layer.modules.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \(Self.scientific($0.loss))" }
             lines.append("| \(layer.index) | " + times.joined(separator: " | ") + " | " + losses.joined(separator: ", ") + " |")
         }
@@ -125,7 +141,8 @@ public struct JobReport: Codable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static let phases = ["load", "capture", "merge", "solve", "apply", "write"]
+    /// The phases in the order a layer goes through them; the table shows those that took time.
+    static let phases = ["load", "capture", "search", "merge", "solve", "apply", "write"]
 
     static func seconds(_ value: Double) -> String {
         value >= 60 ? "\(Int(value) / 60)m\(String(format: "%02d", Int(value) % 60))s" : String(format: "%.2fs", value)

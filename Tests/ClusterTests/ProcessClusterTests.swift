@@ -192,4 +192,48 @@ struct ProcessClusterTests {
         if signal == SIGTERM { #expect(coordinator.errors.contains("signal 15: shutting down")) }
         await coordinator.stop()
     }
+
+    @Test("SIGTERM to the main job with --local-workers 2 stops it and its workers mid-job; the output never looks complete")
+    func quantizeSignal() async throws {
+        try Binaries.require(Binaries.worker)
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let model = root.path + "/Tests/ModelTests/Fixtures/llama"
+        let base = NSTemporaryDirectory() + "calibrate-signal-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        // 8000 samples of 32 tokens: seconds of work even on the 2-layer fixture model, so the
+        // signal lands mid-job.
+        let ids: [String] = (0..<(8000 * 32)).map { (i: Int) -> String in String((i * 37 + i / 101) % 101) }
+        try ("[" + ids.joined(separator: ",") + "]").write(toFile: base + "/ids.json", atomically: true, encoding: .utf8)
+        let out = base + "/out"
+        let coordinator = try TestProcess(Binaries.coordinator, ["--model", model, "--calib", base + "/ids.json", "--out", out, "--samples", "8000",
+                                                                 "--seq-len", "32", "--group-size", "32", "--local-workers", "2", "--worker-threads", "1"])
+        guard await coordinator.waitForLine(containing: "calibrate: gptq", in: \.errors, timeout: 60) != nil else {
+            coordinator.kill(SIGKILL)
+            throw TestFailure("the job did not start: \(coordinator.errors)")
+        }
+        coordinator.kill(SIGTERM)
+        #expect(await coordinator.waitForExit(timeout: 15), "the coordinator did not exit")
+        #expect(coordinator.errors.contains("signal 15: stopping the workers"), "\(coordinator.errors)")
+        #expect(!coordinator.errors.contains("wrote "), "the job finished before the signal: make it longer")
+        // The local workers listen on sockets named after the coordinator's pid: none may be left,
+        // nor any process started with one.
+        let tag = "calibrate-worker-\(coordinator.pid)-"
+        let deadline = ContinuousClock.now + .seconds(10)
+        func leftovers() -> [String] {
+            let sockets = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix(tag) }
+            let processes = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
+                guard Int32(entry) != nil, let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(entry)/cmdline")) else { return false }
+                return String(decoding: command, as: UTF8.self).contains(tag) && !processIsGone(Int32(entry)!)
+            }
+            return sockets + processes.map { "process \($0)" }
+        }
+        while ContinuousClock.now < deadline && !leftovers().isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(leftovers().isEmpty, "left behind: \(leftovers())")
+        for file in ["config.json", "model.safetensors.index.json"] {
+            #expect(!FileManager.default.fileExists(atPath: out + "/" + file), "\(file) written by an interrupted job")
+        }
+        await coordinator.stop()
+    }
 }
