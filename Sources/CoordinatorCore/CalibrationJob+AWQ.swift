@@ -132,6 +132,7 @@ extension CalibrationJob {
         }
         let best = totals.indices.min { (totals[$0], $0) < (totals[$1], $1) }!
         state.ratios[group.rawValue] = Double(ratios[best])
+        state.searchLosses[group.rawValue] = totals.map(FixedPointSum.double)
         return candidates[best]
     }
 }

@@ -20,6 +20,7 @@ extension CalibrationJob {
         var original: LayerWeights?
         var fold = LayerFold()
         var ratios: [String: Double] = [:]
+        var searchLosses: [String: [Double]] = [:]
     }
 
     /// Calibrates layer `layer` on every worker and adds its tensors to `writer`.
@@ -57,7 +58,8 @@ extension CalibrationJob {
         report()
         let written = try timing.measureSync("write") { try write(state, results: results, to: writer) }
         let modules = LayerStage.allCases.flatMap { results[$0]!.modules }
-        return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios), written)
+        return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios,
+                                 searchLosses: state.searchLosses), written)
     }
 
     /// Statistics of `stages`' inputs, merged over the workers in worker order.

@@ -22,8 +22,12 @@ public struct JobReport: Codable, Sendable {
         public var modules: [Module]
         /// AWQ's chosen ratio α per scaling group (empty for other methods).
         public var ratios: [String: Double]
-        public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = [], ratios: [String: Double] = [:]) {
-            (self.index, self.seconds, self.modules, self.ratios) = (index, seconds, modules, ratios)
+        /// AWQ's loss per candidate ratio (α = i/grid) per scaling group, summed over all workers:
+        /// the curve the chosen ratio is the first minimum of.
+        public var searchLosses: [String: [Double]]
+        public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = [], ratios: [String: Double] = [:],
+                    searchLosses: [String: [Double]] = [:]) {
+            (self.index, self.seconds, self.modules, self.ratios, self.searchLosses) = (index, seconds, modules, ratios, searchLosses)
         }
     }
 

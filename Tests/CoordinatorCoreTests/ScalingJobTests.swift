@@ -27,16 +27,32 @@ struct ScalingJobTests {
         return recipe
     }
 
-    @Test("layer 0's ratios and folded norms match the NumPy scale search")
-    func goldenSearch() async throws {
-        let url = Bundle.module.url(forResource: "Fixtures/awq_search", withExtension: "json")!
+    /// The random llama with as many kv heads as heads (made by make_awq_search_fixture.py), whose
+    /// v_proj → o_proj group AWQ searches.
+    static let mha = InProcessJobTests.root + "/Tests/CoordinatorCoreTests/Fixtures/llama_mha"
+
+    @Test("layer 0's ratios and folded norms match the NumPy scale search; v→o only without grouped-query attention",
+          arguments: [("awq_search", InProcessJobTests.model("llama")), ("awq_search_mha", mha)])
+    func goldenSearch(fixture: String, model: String) async throws {
+        let url = Bundle.module.url(forResource: "Fixtures/" + fixture, withExtension: "json")!
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let sequences = (golden["sequences"] as! [[Int]]).map { $0.map(Int32.init) }
-        let (report, out) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.awq, samples: sequences)
-        for group in ["attentionInput", "mlpInput", "mlpOutput"] {
+        let (report, out) = try await InProcessJobTests.run(model: model, workers: 2, recipe: Self.awq, samples: sequences)
+        let groups = ["attentionInput", "attentionOutput", "mlpInput", "mlpOutput"].filter { golden[$0] != nil }
+        #expect(Set(report.layers[0].ratios.keys) == Set(groups))
+        for group in groups {
             let expected = (golden[group] as! [String: Any])["ratio"] as! Double
             #expect(abs((report.layers[0].ratios[group] ?? -1) - expected) < 1e-6, "\(group): \(report.layers[0].ratios[group] ?? -1), NumPy \(expected)")
         }
+        // The chosen ratio is the first minimum of the summed losses, which cover the whole grid.
+        for group in groups {
+            let losses = report.layers[0].searchLosses[group] ?? []
+            #expect(losses.count == Self.awq.awqGrid && losses.allSatisfy { $0.isFinite && $0 > 0 }, "\(group): \(losses)")
+            let best = losses.indices.min { (losses[$0], $0) < (losses[$1], $1) } ?? -1
+            #expect(Double(AWQ.ratios(grid: Self.awq.awqGrid)[best]) == report.layers[0].ratios[group], "\(group): losses \(losses)")
+        }
+        let skipped = report.notes.contains { $0.contains("v_proj → o_proj scaling skipped: grouped-query attention") }
+        #expect(skipped == (golden["attentionOutput"] == nil), "\(report.notes)")
         let reader = try CheckpointReader(path: out)
         for name in ["input_layernorm", "post_attention_layernorm"] {
             let written = try reader.tensor("model.layers.0.\(name).weight").floats()
@@ -62,7 +78,8 @@ struct ScalingJobTests {
         let samples = InProcessJobTests.samples(count: 6, length: 13, vocabulary: 101)
         var outputs: [([String], [[String: Double]])] = []
         for workers in 1...3 {
-            let (report, _) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: workers, recipe: recipe, samples: samples)
+            let (report, _) = try await InProcessJobTests.run(model: name.hasPrefix("awq") ? Self.mha : InProcessJobTests.model("llama"), workers: workers,
+                                                              recipe: recipe, samples: samples)
             outputs.append((report.shards.map(\.sha256), report.layers.map(\.ratios)))
         }
         #expect(outputs[0].0 == outputs[1].0 && outputs[1].0 == outputs[2].0)
@@ -74,7 +91,8 @@ struct ScalingJobTests {
         let samples = InProcessJobTests.samples(count: 6, length: 13, vocabulary: 101)
         var outputs: [([String], [[String: Double]])] = []
         for name in ["awq-gram", "awq-samples"] {
-            let (report, _) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 2, recipe: Self.recipe(name), samples: samples)
+            let (report, _) = try await InProcessJobTests.run(model: Self.mha, workers: 2, recipe: Self.recipe(name), samples: samples)
+            #expect(report.notes.contains { $0.contains("attentionOutput loss \(name == "awq-gram" ? "from XᵀX" : "on the workers' samples")") }, "\(report.notes)")
             #expect(report.notes.contains { $0.contains("mlpOutput loss \(name == "awq-gram" ? "from XᵀX" : "on the workers' samples")") }, "\(report.notes)")
             outputs.append((report.shards.map(\.sha256), report.layers.map(\.ratios)))
         }

@@ -39,6 +39,31 @@ struct FoldingTests {
         #expect(error < 1e-5, "\(model): normalized error \(error)")
     }
 
+    @Test("v → o folding alone is equivalent on a model with as many kv heads as heads")
+    func valueOutputFold() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        // Written by Tests/Reference/make_awq_search_fixture.py; every other fixture uses GQA.
+        let source = try CheckpointWeightSource(directory: root.path + "/Tests/CoordinatorCoreTests/Fixtures/llama_mha")
+        let config = source.config
+        #expect(config.keyValueWidth == config.queryWidth)
+        let tokens: [Int32] = (0..<20).map { Int32(($0 * 37) % config.vocabSize) }
+        let sequences = [tokens[0..<7], tokens[7..<20]]
+        let plain = try LayerExecutor(config: config, states: try .embedding(sequences, source))
+        let folded = try LayerExecutor(config: config, states: try .embedding(sequences, source))
+        for layer in 0..<config.numHiddenLayers {
+            let weights = try source.layer(layer)
+            let fold = LayerFold(attentionOutput: Self.scales(config.queryWidth, seed: 2 + layer))
+            let changed = try weights.folded(fold)
+            #expect(changed.v.weight.values != weights.v.weight.values && changed.o.weight.values != weights.o.weight.values)
+            try plain.forward(weights)
+            try folded.forward(changed)
+        }
+        // As above: one more rounding per product on each side; a wrong fold moves outputs by O(1).
+        let error = Tolerance.normalizedError(folded.states.values.values, plain.states.values.values)
+        #expect(error < 1e-5, "normalized error \(error)")
+    }
+
     @Test("v → o folding is refused under grouped-query attention, naming the widths")
     func groupedQueryRefused() throws {
         let weights = try FixtureModel.llama.source().layer(0)

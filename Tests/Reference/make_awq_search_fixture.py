@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Golden AWQ scale search on layer 0 of the random llama fixture (Tests/ModelTests/Fixtures/llama),
-computed independently of the Swift code: the float64 NumPy forward (forward_reference.py) gives
-the layer's inputs; awq_reference.py gives the candidates; each candidate's loss is the squared
-error of the attention block / MLP output (a float64 forward with the candidate weights) or, for
-up_proj → down_proj, of down_proj's output. Writes awq_search.json to CoordinatorCoreTests/Fixtures:
-the samples, the chosen ratio per group, the relative gap to the runner-up (how safely float32 can
-agree), and the folded norm weights as the job writes them (float16).
+"""Golden AWQ scale search on layer 0 of two random llamas, computed independently of the Swift
+code: the float64 NumPy forward (forward_reference.py) gives the layer's inputs; awq_reference.py
+gives the candidates; each candidate's loss is the squared error of the attention block / MLP
+output (a float64 forward with the candidate weights) or, for v_proj → o_proj and up_proj →
+down_proj, of the linear's output.
+
+- awq_search.json: the forward-pass fixture Tests/ModelTests/Fixtures/llama (grouped-query
+  attention, so no v_proj → o_proj group).
+- awq_search_mha.json: a llama with as many kv heads as heads, written here to
+  CoordinatorCoreTests/Fixtures/llama_mha (make_forward_fixtures' weights, seed 100), so that
+  v_proj → o_proj is searched and folded into v_proj's rows.
+
+Each holds the samples, the chosen ratio per group, the relative gap to the runner-up (how safely
+float32 can agree), and the folded norm weights as the job writes them (float16).
 """
 import json
 import os
@@ -17,10 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import awq_reference as awq  # noqa: E402
 import forward_reference as ref  # noqa: E402
+import make_forward_fixtures as models  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
-MODEL = os.path.join(ROOT, "ModelTests", "Fixtures", "llama")
-OUT = os.path.join(ROOT, "CoordinatorCoreTests", "Fixtures", "awq_search.json")
+FIXTURES = os.path.join(ROOT, "CoordinatorCoreTests", "Fixtures")
 F32 = np.float32
 BITS, SYMMETRIC, GROUP, GRID, SCALE_FORMAT = 4, False, 32, 20, "float16"
 
@@ -56,8 +63,8 @@ def choose(losses):
     return best, float((rest.min() - losses[best]) / losses[best])
 
 
-def main():
-    config, weights = ref.load_model(MODEL)
+def search(model, out_path):
+    config, weights = ref.load_model(model)
     rng = np.random.default_rng(5)
     sequences = [rng.integers(0, config.vocab_size, 13) for _ in range(6)]
     lengths = [len(s) for s in sequences]
@@ -94,6 +101,15 @@ def main():
     result["mlpInput"] = {"ratio": float(ratios[best]), "gap": gap}
     s_gu = gate_up[best]
 
+    # v_proj → o_proj, when v's outputs are o's inputs: loss on o_proj's output.
+    if config.num_key_value_heads == config.num_attention_heads:
+        x = stages["o"]
+        W["self_attn.o_proj"] = weights[p + "self_attn.o_proj.weight"].astype(F32)
+        o = candidates(x, [W["self_attn.o_proj"]])
+        losses = [float(((x @ (awq.candidate(W["self_attn.o_proj"], s, BITS, SYMMETRIC, GROUP, SCALE_FORMAT).astype(np.float64) - W["self_attn.o_proj"]).T) ** 2).sum()) for s in o]
+        best, gap = choose(losses)
+        result["attentionOutput"] = {"ratio": float(ratios[best]), "gap": gap}
+
     # up_proj → down_proj: loss on down_proj's output.
     x = stages["down"]
     down = candidates(x, [W["mlp.down_proj"]])
@@ -105,9 +121,16 @@ def main():
     norm2 = weights[p + "post_attention_layernorm.weight"].astype(F32)
     result["input_layernorm"] = (norm1 / s_qkv).astype(np.float16).astype(float).tolist()
     result["post_attention_layernorm"] = (norm2 / s_gu).astype(np.float16).astype(float).tolist()
-    with open(OUT, "w") as f:
+    with open(out_path, "w") as f:
         json.dump(result, f, indent=1)
-    print("wrote", OUT, {k: result[k] for k in ["attentionInput", "mlpInput", "mlpOutput"]})
+    print("wrote", out_path, {k: result[k] for k in ["attentionInput", "attentionOutput", "mlpInput", "mlpOutput"] if k in result})
+
+
+def main():
+    search(os.path.join(ROOT, "ModelTests", "Fixtures", "llama"), os.path.join(FIXTURES, "awq_search.json"))
+    mha = os.path.join(FIXTURES, "llama_mha")
+    models.write_model(mha, {**models.BASE, **models.MODELS["llama"], "num_key_value_heads": models.BASE["num_attention_heads"]}, seed=100)
+    search(mha, os.path.join(FIXTURES, "awq_search_mha.json"))
 
 
 if __name__ == "__main__":
