@@ -1,4 +1,6 @@
+import Checkpoint
 import Foundation
+import Kernels
 @testable import Model
 import Testing
 
@@ -6,6 +8,42 @@ import Testing
 struct LayerMathTests {
     /// Cephes's expf is accurate to about 2 ulp of float32 (2⁻²³ ≈ 1.2e-7 per ulp); 4e-7 bounds it.
     static let expTolerance = 4e-7
+
+    @Test("int8 per-token activation quantization follows compressed-tensors' symmetric grid")
+    func perTokenInt8() throws {
+        let config = try FixtureModel.llama.source().config
+        let executor = try LayerExecutor(config: config, states: HiddenStates(batch: try SequenceBatch(lengths: [1]), values: Matrix(rows: 1, columns: config.hiddenSize)))
+        let (rows, width) = (5, 96)
+        var state: UInt64 = 9
+        var x = (0..<(rows * width)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)  // in [−1, 1)
+        }
+        for j in 0..<width { x[2 * width + j] = 0 }  // a silent token
+        x[3 * width + 5] = 40  // an outlier: the token's other values fall on few codes
+        let quantized = Array(UnsafeBufferPointer(start: x.withUnsafeBufferPointer { executor.quantizedActivations($0.baseAddress!, rows: rows, width: width, bits: 8) },
+                                                  count: rows * width))
+        // compressed-tensors, symmetric int8, strategy token: scale = max|x| / ((127 − (−128)) / 2),
+        // q = clamp(round(x / scale), −128, 127) rounding half to even, x̂ = q · scale.
+        var differing = 0
+        for r in 0..<rows {
+            let row = x[(r * width)..<((r + 1) * width)]
+            let scale = Double(row.map(abs).max()!) / 127.5
+            for j in 0..<width {
+                let q = scale == 0 ? 0 : min(127, max(-128, (Double(x[r * width + j]) / scale).rounded(.toNearestOrEven)))
+                let expected = q * scale
+                let got = Double(quantized[r * width + j])
+                // Float vs Double arithmetic can only move a value lying on a rounding tie, by one step.
+                #expect(abs(got - expected) <= scale * 1.0001 + 1e-12, "row \(r) column \(j): \(got), expected \(expected)")
+                // Same code: equal up to the Float scale's rounding (≤ 128 · 2⁻²⁴ of a step).
+                if abs(got - expected) > 0.5 * scale { differing += 1 } else { #expect(abs(got - expected) <= 1e-5 * scale + 1e-12) }
+            }
+        }
+        #expect(differing <= 2, "\(differing) of \(rows * width) codes differ from the reference")
+        #expect(quantized[(2 * width)..<(3 * width)].allSatisfy { $0 == 0 })
+        // The outlier sits at 127.5 steps, a tie that rounds to even 128, clamped to 127.
+        #expect(abs(Double(quantized[3 * width + 5]) - 127 * 40 / 127.5) < 1e-5)
+    }
 
     @Test("vector exp matches exp in Double over the whole range it serves")
     func exponential() {
