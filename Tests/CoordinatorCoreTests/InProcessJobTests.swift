@@ -135,6 +135,41 @@ struct InProcessJobTests {
         #expect(comparison.meanDivergence.isFinite && comparison.meanDivergence > 0)
     }
 
+    @Test("layer 0's q, k and v in the checkpoint unpack to exactly what GPTQ makes of them on the samples' Hessian")
+    func checkpointHoldsTheKernelsResult() async throws {
+        let samples = Self.samples(count: 6, length: 13, vocabulary: 101)
+        let (_, out) = try await Self.run(model: Self.model("llama"), workers: 3, recipe: Self.recipe, samples: samples)
+        // The first stage sees the original model: input_layernorm of the embeddings. Statistics in
+        // the job's batches (blocks of two 13-token samples: statisticsBatchTokens 26), then one
+        // whole-matrix solve per linear (the job split each over 3 workers by rows).
+        let source = try CheckpointWeightSource(directory: Self.model("llama"))
+        let config = source.config
+        let weights = try source.layer(0)
+        let batch = try SequenceBatch(lengths: samples.map(\.count))
+        let executor = try LayerExecutor(config: config, states: HiddenStates(batch: batch, values: source.embeddings(of: samples.flatMap { $0 })),
+                                         options: ExecutionOptions(chunkTokens: 512, packSequences: false))
+        try executor.begin(weights)
+        var statistics = ActivationStatistics(columns: config.hiddenSize)
+        try executor.withStageInput(.qkv) { x in
+            for first in stride(from: 0, to: samples.count, by: 2) {
+                let rows = (first..<min(first + 2, samples.count)).reduce(0) { $0 + samples[$1].count }
+                try statistics.accumulate(UnsafeBufferPointer(rebasing: x.values[(batch.offsets[first] * x.width)..<((batch.offsets[first] + rows) * x.width)]),
+                                          rows: rows, layer: 0, module: "qkv")
+            }
+        }
+        let factor = try GPTQ.prepareFactor(statistics: statistics, options: GPTQFactorOptions(dampingPercent: Self.recipe.damp))
+        let scheme = try QuantizationScheme(bits: 4, symmetric: true, groupSize: 32, scaleFormat: .float16)
+        let reader = try CheckpointReader(path: out)
+        for (linear, name) in zip(weights.linears(of: .qkv), LayerStage.qkv.linearNames) {
+            let expected = try GPTQ.solve(GPTQSolveRequest(firstRow: 0, weights: linear.weight, options: GPTQSolveOptions(scheme: scheme)), factor: factor).quantized
+            let module = "model.layers.0.\(name)"
+            let tensors = try ["weight_packed", "weight_scale", "weight_shape"].reduce(into: [String: Tensor]()) { $0[$1] = try reader.tensor("\(module).\($1)") }
+            let written = try CompressedTensorsPacking.unpack(tensors, scheme: scheme, name: module)
+            #expect(written.codes == expected.codes, "\(module): codes")
+            #expect(written.scales == expected.scales, "\(module): scales")
+        }
+    }
+
     @Test("GPTQ's loss is below RTN's on the first stage, where both see the same inputs")
     func gptqBeatsRTN() async throws {
         let samples = Self.samples(count: 6, length: 13, vocabulary: 101)
