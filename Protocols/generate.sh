@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 
 expected_version="protobuf-c 1.4.1"
 command -v protoc-c >/dev/null || { echo "generate.sh: protoc-c not found; run deploy/setup.sh (protobuf-c-compiler)" >&2; exit 2; }
-found_version="$(protoc-c --version | head -n 1)"
+# The first line, without a pipe into head: under pipefail, head exiting before protoc-c has
+# written its second line kills protoc-c with SIGPIPE and this script with status 141.
+found_version="$(protoc-c --version 2>&1)"
+found_version="${found_version%%$'\n'*}"
 if [ "$found_version" != "$expected_version" ]; then
   echo "generate.sh: protoc-c is '$found_version'; the checked-in code was generated with '$expected_version'" >&2
   [ "${1:-}" = "--check" ] && exit 2
