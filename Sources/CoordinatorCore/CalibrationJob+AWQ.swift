@@ -20,7 +20,7 @@ import WorkerCore
 /// from XᵀX, with no forward: the rows are spread over the workers (N·K² per candidate — 20
 /// candidates of a 70B down_proj are ≈ 10¹⁴ multiply–adds, too much for one machine), each with
 /// XᵀX. With few samples the workers compute X·Eᵀ on their own (T·N·K per candidate), which a
-/// 70B layer with 2048 tokens makes 30× cheaper (`Recipe.AWQOutputLoss`). Workers return per-candidate squared
+/// 70B layer with 2048 tokens makes ≈ 20× cheaper (`Recipe.AWQOutputLoss`). Workers return per-candidate squared
 /// errors as exact fixed-point sums (per sample sequence, or per tile of rows); the coordinator
 /// adds them and takes the first smallest, so every worker count chooses the same α.
 extension CalibrationJob {
