@@ -255,9 +255,7 @@ public final class CalibrationWorker {
         }
         let stage: LayerStage = search.group == .attentionInput ? .qkv : .gateUp
         let width = stage.inputWidth(config)
-        if let bad = search.candidates.firstIndex(where: { $0.count != width }) {
-            throw WorkerError("layer \(search.layer) \(search.group): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(width)")
-        }
+        try Self.checkCandidates(search, width: width, context: "layer \(search.layer) \(search.group)")
         defer { executor.restore(input) }
         return try timedForwardResult {
             // The block's input state: the layer input (attention), or the residual after the
@@ -290,9 +288,7 @@ public final class CalibrationWorker {
         let (_, weights) = try loaded(search.layer)
         let (name, stage, matrix) = search.group == .attentionOutput ? ("o_proj", LayerStage.o, weights.o.weight) : ("down_proj", .down, weights.down.weight)
         let context = "layer \(search.layer) \(search.group) (\(name))"
-        if let bad = search.candidates.firstIndex(where: { $0.count != matrix.columns }) {
-            throw WorkerError("\(context): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(matrix.columns)")
-        }
+        try Self.checkCandidates(search, width: matrix.columns, context: context)
         guard search.rows.isEmpty else { throw WorkerError("\(context): rows \(search.rows) given without XᵀX") }
         guard let executor else { return ScaleLosses(sums: search.candidates.map { _ in 0 }, elements: 0) }
         guard let input = savedStates else {
@@ -326,9 +322,7 @@ public final class CalibrationWorker {
         guard let gram = search.gram, gram.dtype == .f64, gram.shape == [k, k] else {
             throw WorkerError("\(context): needs XᵀX as F64 [\(k), \(k)]; got \(search.gram.map { "\($0.dtype) \($0.shape)" } ?? "none")")
         }
-        if let bad = search.candidates.firstIndex(where: { $0.count != k }) {
-            throw WorkerError("\(context): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(k)")
-        }
+        try Self.checkCandidates(search, width: k, context: context)
         for range in search.rows where range.isEmpty || range.lowerBound < 0 || range.upperBound > matrix.rows || range.lowerBound % AWQ.errorRowTile != 0 {
             throw WorkerError("\(context): rows \(range) are not a non-empty range of 0..<\(matrix.rows) starting on a multiple of \(AWQ.errorRowTile)")
         }
@@ -351,6 +345,13 @@ public final class CalibrationWorker {
                 : try gram.doubles().withUnsafeBufferPointer { try evaluate($0) }
         }
         return ScaleLosses(sums: sums, elements: search.rows.reduce(0) { $0 + $1.count })
+    }
+
+    /// Every candidate of `search` has one scale per input channel of the group (`width`).
+    private static func checkCandidates(_ search: ScaleSearch, width: Int, context: String) throws {
+        if let bad = search.candidates.firstIndex(where: { $0.count != width }) {
+            throw WorkerError("\(context): candidate \(bad) has \(search.candidates[bad].count) scales, expected \(width)")
+        }
     }
 
     /// The hidden states after the block starting at `stage` (attention: qkv + o; MLP: gate/up + down).
