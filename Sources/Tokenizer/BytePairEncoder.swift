@@ -83,10 +83,13 @@ struct BytePairEncoder {
         flushUnknown(&pendingUnknown, model)
     }
 
-    /// A character missing from the vocabulary: its bytes' `<0xNN>` tokens with byte fallback,
-    /// else the unknown token (consecutive ones fused into one with `fuse_unk`), else nothing.
+    /// A character missing from the vocabulary: its bytes' `<0xNN>` tokens with byte fallback
+    /// when the vocabulary has all of them, else the unknown token (consecutive ones fused into
+    /// one with `fuse_unk`), else nothing. As in `tokenizers` (`BPE::merge_word`), a fallback
+    /// leaves a pending unknown pending: "✓¿" with no token for ✓'s bytes encodes as ¿'s bytes,
+    /// then `<unk>` (the golden fixture `partial-bytefallback` pins it).
     private mutating func unknownCharacter(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ pending: inout Bool, _ model: BytePairModel) {
-        if let fallback = model.byteFallback {
+        if let fallback = model.byteFallback, range.allSatisfy({ fallback[Int(bytes[$0])] >= 0 }) {
             for index in range { symbols.append(fallback[Int(bytes[index])]) }
             return
         }

@@ -17,7 +17,7 @@ struct BytePairModel: Sendable {
     let byteSymbols: [Int32]
     /// Characters: the ids of the single-character ASCII tokens, or -1.
     let asciiSymbols: [Int32]
-    /// `byte_fallback`: the ids of `<0x00>`…`<0xFF>` (all present), else nil.
+    /// `byte_fallback`: the ids of `<0x00>`…`<0xFF>`, −1 for those the vocabulary lacks, else nil.
     let byteFallback: [Int32]?
     let unknownID: Int32?
     let fuseUnknown: Bool
@@ -75,15 +75,12 @@ struct BytePairModel: Sendable {
         self.asciiSymbols = asciiSymbols
 
         if try json.bool("byte_fallback", default: false) {
-            var fallback: [Int32] = []
-            for byte in 0..<256 {
-                let name = "<0x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2) + ">"
-                guard let id = stringIDs[name] else {
-                    throw TokenizerError(file: json.file, "\(json.fieldPath("byte_fallback")) is true but the vocabulary has no token \(name)")
-                }
-                fallback.append(id)
+            // Byte tokens may be missing (transformers writes byte-level vocabularies with the flag
+            // set and none of them); `tokenizers` then falls back only where all of a character's
+            // bytes have tokens.
+            byteFallback = (0..<256).map { byte in
+                stringIDs["<0x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2) + ">"] ?? -1
             }
-            byteFallback = fallback
         } else {
             byteFallback = nil
         }

@@ -9,6 +9,7 @@ struct GoldenTests {
     static let names = [
         "gpt2-bytelevel", "roberta-prefix", "llama3-split", "qwen2-nfc",
         "llama2-bytefallback", "mistral-metaspace", "sentencepiece-unk", "smollm2", "smollm2-digits",
+        "smollm2-bytefallback", "partial-bytefallback", "partial-bytefallback-unfused",
     ]
 
     @Test("encode matches the reference id for id", arguments: names)

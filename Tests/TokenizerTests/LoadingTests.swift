@@ -86,11 +86,6 @@ struct LoadingTests {
             model["merges"] = ["a b c"]
             spec["model"] = model
         }, "model.merges[0]: expected \"left right\", found \"a b c\""),
-        ("byte fallback without byte tokens", { spec in
-            var model = spec["model"] as! [String: Any]
-            model["byte_fallback"] = true
-            spec["model"] = model
-        }, "model.byte_fallback is true but the vocabulary has no token <0x00>"),
         ("unknown pre-tokenizer", { $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [["type": "Punctuation"]]] },
          "pre_tokenizer.pretokenizers[0].type: pre-tokenizer \"Punctuation\" is not supported"),
         ("pre-tokenizer after ByteLevel", { $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [["type": "ByteLevel"], ["type": "Digits"]]] },

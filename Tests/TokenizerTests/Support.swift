@@ -20,13 +20,22 @@ enum Fixtures {
     /// The tokenizer.json text of a test tokenizer. `smollm2-digits` is the committed
     /// smollm2.json with the pre-tokenizer the model's own tokenizer.json has (digits split one
     /// by one, then ByteLevel), the same replacement make_tokenizer_fixtures.py makes.
+    /// A fixture's tokenizer.json; two are SmolLM2's with one change, made here as the fixture
+    /// scripts make them: `smollm2-digits` (digits split first) and `smollm2-bytefallback`
+    /// (`byte_fallback` set, as transformers writes byte-level vocabularies, with no byte tokens).
     static func tokenizerJSON(_ name: String) throws -> Data {
-        guard name == "smollm2-digits" else { return try data("tokenizers/\(name).json") }
+        guard name == "smollm2-digits" || name == "smollm2-bytefallback" else { return try data("tokenizers/\(name).json") }
         var spec = try JSONSerialization.jsonObject(with: try data("tokenizers/smollm2.json")) as! [String: Any]
-        spec["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-            ["type": "Digits", "individual_digits": true],
-            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true],
-        ]]
+        if name == "smollm2-digits" {
+            spec["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+                ["type": "Digits", "individual_digits": true],
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true],
+            ]]
+        } else {
+            var model = spec["model"] as! [String: Any]
+            model["byte_fallback"] = true
+            spec["model"] = model
+        }
         return try JSONSerialization.data(withJSONObject: spec)
     }
 
