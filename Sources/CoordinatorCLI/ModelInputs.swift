@@ -11,7 +11,7 @@ enum ModelInputs {
     static func weightSource(_ directory: String) throws -> CheckpointWeightSource {
         guard CompressedTensorsStore.isQuantized(directory) else { return try CheckpointWeightSource(directory: directory) }
         let store = try CompressedTensorsStore(directory: directory)
-        return CheckpointWeightSource(config: try ModelConfig(directory: directory), store: store, activationBits: store.activationBits)
+        return CheckpointWeightSource(config: try ModelConfig(directory: directory), store: store, activationSchemes: store.activationSchemes)
     }
 
     /// The tokenizer of the model in `directory`, or nil when it has no tokenizer.json.

@@ -8,9 +8,9 @@ import Tensors
 public final class CheckpointWeightSource: WeightSource, Sendable {
     public let config: ModelConfig
     public let reader: any TensorStore
-    /// Activation bits of the linears whose inputs a quantized checkpoint quantizes (module name
-    /// → bits, e.g. "model.layers.0.mlp.up_proj" → 8).
-    public let activationBits: [String: Int]
+    /// The per-token grids of the linears whose inputs a quantized checkpoint quantizes (module
+    /// name → scheme, e.g. "model.layers.0.mlp.up_proj" → 8 bits, symmetric).
+    public let activationSchemes: [String: QuantizationScheme]
 
     /// Opens the model directory `path` (config.json plus safetensors).
     public convenience init(directory path: String) throws {
@@ -20,15 +20,15 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
     public init(config: ModelConfig, reader: CheckpointReader) {
         self.config = config
         self.reader = reader
-        activationBits = [:]
+        activationSchemes = [:]
     }
 
     /// Weights from any store of Hugging Face-named tensors (e.g. streamed over the network, or a
-    /// dequantizing view of a quantized checkpoint with its activation bits).
-    public init(config: ModelConfig, store: any TensorStore, activationBits: [String: Int] = [:]) {
+    /// dequantizing view of a quantized checkpoint with its activation grids).
+    public init(config: ModelConfig, store: any TensorStore, activationSchemes: [String: QuantizationScheme] = [:]) {
         self.config = config
         reader = store
-        self.activationBits = activationBits
+        self.activationSchemes = activationSchemes
     }
 
     public func embeddings(of tokens: [Int32]) throws -> Matrix {
@@ -65,7 +65,7 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
         func linear(_ module: String, _ rows: Int, _ columns: Int, bias: Bool) throws -> Linear {
             let prefix = LayerWeights.tensorName(layer: index, module)
             return Linear(weight: try matrix(prefix + ".weight", rows: rows, columns: columns),
-                          bias: bias ? try vector(prefix + ".bias", count: rows) : nil, inputBits: activationBits[prefix])
+                          bias: bias ? try vector(prefix + ".bias", count: rows) : nil, inputQuantization: activationSchemes[prefix])
         }
         let name = { LayerWeights.tensorName(layer: index, $0) }
         return LayerWeights(

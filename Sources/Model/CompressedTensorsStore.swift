@@ -8,8 +8,8 @@ import Tensors
 /// appear as one dequantized F32 `weight`; `int-quantized`: the I8 `weight` with its
 /// `weight_scale` (and `weight_zero_point`) likewise; W = (q − z)·s as compressed-tensors computes
 /// it. Every other tensor passes through. Wrap it in
-/// `CheckpointWeightSource(config:store:activationBits:)` to run or evaluate the quantized model;
-/// `activationBits` says which linears quantize their inputs (W8A8), as the config prescribes.
+/// `CheckpointWeightSource(config:store:activationSchemes:)` to run or evaluate the quantized model;
+/// `activationSchemes` says which linears quantize their inputs (W8A8), as the config prescribes.
 public struct CompressedTensorsStore: TensorStore {
     public let path: String
     private let reader: CheckpointReader
@@ -17,8 +17,9 @@ public struct CompressedTensorsStore: TensorStore {
     /// Module prefixes (e.g. "model.layers.0.mlp.down_proj") stored quantized.
     private let quantized: Set<String>
     private let packed: Bool
-    /// Module → bits of its input activations (config `input_activations`), for quantized modules.
-    public let activationBits: [String: Int]
+    /// Module → the per-token grid of its input activations (config `input_activations`), for
+    /// quantized modules.
+    public let activationSchemes: [String: QuantizationScheme]
 
     /// Opens the checkpoint in `directory` and reads its `quantization_config`.
     /// - Throws: `CheckpointError` for a missing or unsupported quantization config (another
@@ -31,7 +32,7 @@ public struct CompressedTensorsStore: TensorStore {
               let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CheckpointError(.badConfig, file: configPath, "cannot read config.json as a JSON object")
         }
-        let (scheme, packed, inputBits) = try Self.scheme(config["quantization_config"], file: configPath)
+        let (scheme, packed, inputScheme) = try Self.scheme(config["quantization_config"], file: configPath)
         self.scheme = scheme
         self.packed = packed
         let marker = packed ? ".weight_packed" : ".weight_scale"
@@ -39,7 +40,7 @@ public struct CompressedTensorsStore: TensorStore {
         let modules = Set(reader.names.filter { $0.hasSuffix(marker) }.map { String($0.dropLast(marker.count)) })
         let quantized = packed ? modules : modules.filter { (try? reader.entry($0 + ".weight").dtype) == .i8 }
         self.quantized = quantized
-        activationBits = inputBits.map { bits in Dictionary(uniqueKeysWithValues: quantized.map { ($0, bits) }) } ?? [:]
+        activationSchemes = inputScheme.map { scheme in Dictionary(uniqueKeysWithValues: quantized.map { ($0, scheme) }) } ?? [:]
     }
 
     /// Whether `directory`'s config.json declares a compressed-tensors quantization.
@@ -89,8 +90,8 @@ public struct CompressedTensorsStore: TensorStore {
     }
 
     /// The weight scheme of a `quantization_config` with one config group of int weights, whether
-    /// its format packs them, and its input activation bits.
-    private static func scheme(_ value: Any?, file: String) throws -> (QuantizationScheme, Bool, Int?) {
+    /// its format packs them, and its input activations' per-token grid.
+    private static func scheme(_ value: Any?, file: String) throws -> (QuantizationScheme, Bool, QuantizationScheme?) {
         guard let config = value as? [String: Any] else {
             throw CheckpointError(.badConfig, file: file, "has no quantization_config")
         }
@@ -98,8 +99,8 @@ public struct CompressedTensorsStore: TensorStore {
         guard config["quant_method"] as? String == "compressed-tensors", format == "pack-quantized" || format == "int-quantized" else {
             throw CheckpointError(.badConfig, file: file, "quantization_config is \(config["quant_method"] ?? "?")/\(format ?? "?"); expected compressed-tensors with pack-quantized or int-quantized")
         }
-        guard let groups = config["config_groups"] as? [String: Any], groups.count == 1,
-              let group = groups.values.first as? [String: Any], let weights = group["weights"] as? [String: Any] else {
+        guard let groups = config["config_groups"] as? [String: Any], groups.count == 1, let groupName = groups.keys.first,
+              let group = groups[groupName] as? [String: Any], let weights = group["weights"] as? [String: Any] else {
             throw CheckpointError(.badConfig, file: file, "quantization_config.config_groups must hold exactly one group with weights")
         }
         guard let bits = weights["num_bits"] as? Int, let symmetric = weights["symmetric"] as? Bool,
@@ -108,17 +109,21 @@ public struct CompressedTensorsStore: TensorStore {
         }
         let strategy = weights["strategy"] as? String ?? "group"
         let groupSize = strategy == "channel" ? -1 : (weights["group_size"] as? Int ?? -1)
-        var activationBits: Int?
+        var activationScheme: QuantizationScheme?
         if let activations = group["input_activations"] as? [String: Any] {
             guard activations["type"] as? String == "int", activations["symmetric"] as? Bool == true,
                   activations["strategy"] as? String == "token", activations["dynamic"] as? Bool == true,
                   let bits = activations["num_bits"] as? Int else {
                 throw CheckpointError(.badConfig, file: file, "quantization_config input_activations: only int, symmetric, per-token, dynamic activations are supported")
             }
-            activationBits = bits
+            do {
+                activationScheme = try QuantizationScheme(bits: bits, symmetric: true, groupSize: -1)
+            } catch {
+                throw CheckpointError(.badConfig, file: file, "quantization_config.config_groups.\(groupName).input_activations.num_bits: \(error.message)")
+            }
         }
         do {
-            return (try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize), format == "pack-quantized", activationBits)
+            return (try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize), format == "pack-quantized", activationScheme)
         } catch {
             throw CheckpointError(.badConfig, file: file, "quantization_config weights: \(error.message)")
         }

@@ -44,7 +44,7 @@ public final class LayerExecutor {
     let gate: FloatBuffer
     let up: FloatBuffer
     var stageBuffer: FloatBuffer?
-    /// Quantized copies of linear inputs (only for linears with `inputBits`).
+    /// Quantized copies of linear inputs (only for linears with `inputQuantization`).
     var activationScratch: FloatBuffer?
     /// The layer being run stage by stage and its next stage.
     var staged: (weights: LayerWeights, next: LayerStage)?
@@ -197,7 +197,7 @@ public final class LayerExecutor {
     /// (the residual connection, folded into the product with β = 1).
     func linear(_ layer: Linear, x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let (outFeatures, inFeatures) = (layer.weight.rows, layer.weight.columns)
-        let x = layer.inputBits.map { quantizedActivations(x, rows: rows, width: inFeatures, bits: $0) } ?? x
+        let x = layer.inputQuantization.map { quantizedActivations(x, rows: rows, width: inFeatures, scheme: $0) } ?? x
         let start = ExecutionProfile.now()
         layer.weight.values.withUnsafeBufferPointer { w in
             BLAS.sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
@@ -210,13 +210,12 @@ public final class LayerExecutor {
         profile.linearFlops += 2 * Double(rows) * Double(outFeatures) * Double(inFeatures)
     }
 
-    /// `x` with every row quantized symmetrically to `bits` and back (per-token dynamic
+    /// `x` with every row quantized symmetrically on `scheme`'s grid and back (per-token dynamic
     /// quantization: scale = max|x_t| / ((2^b − 1)/2), codes clamped to [−2^(b−1), 2^(b−1) − 1],
     /// rounding half to even — compressed-tensors' grid, `QuantizationGrid`), in a scratch buffer.
-    func quantizedActivations(_ x: UnsafePointer<Float>, rows: Int, width: Int, bits: Int) -> UnsafePointer<Float> {
+    func quantizedActivations(_ x: UnsafePointer<Float>, rows: Int, width: Int, scheme: QuantizationScheme) -> UnsafePointer<Float> {
         if (activationScratch?.count ?? 0) < rows * width { activationScratch = FloatBuffer(count: rows * width) }
         let out = activationScratch!.base
-        let scheme = try! QuantizationScheme(bits: bits, symmetric: true, groupSize: -1)
         let (codeMin, codeMax) = (Float(scheme.codeMin), Float(scheme.codeMax))
         for r in 0..<rows {
             let row = x + r * width

@@ -7,14 +7,14 @@ public struct Linear: Sendable {
     public var weight: Matrix
     /// outFeatures values, or nil for a linear without bias.
     public var bias: [Float]?
-    /// Bits its input is quantized to per token before the product (int8 W8A8 checkpoints:
+    /// The grid its input is quantized to per token before the product (int8 W8A8 checkpoints:
     /// symmetric, dynamic, as compressed-tensors' `input_activations` prescribe), or nil.
-    public var inputBits: Int?
+    public var inputQuantization: QuantizationScheme?
 
-    public init(weight: Matrix, bias: [Float]? = nil, inputBits: Int? = nil) {
+    public init(weight: Matrix, bias: [Float]? = nil, inputQuantization: QuantizationScheme? = nil) {
         self.weight = weight
         self.bias = bias
-        self.inputBits = inputBits
+        self.inputQuantization = inputQuantization
     }
 }
 

@@ -117,8 +117,40 @@ struct ScalingJobTests {
         #expect(activations["num_bits"] as? Int == 8 && activations["strategy"] as? String == "token" && activations["dynamic"] as? Bool == true)
         // Reading it back dequantizes the int8 weights and quantizes the linears' inputs.
         let store = try CompressedTensorsStore(directory: out)
-        #expect(store.activationBits["model.layers.1.self_attn.q_proj"] == 8)
-        let source = CheckpointWeightSource(config: try ModelConfig(directory: out), store: store, activationBits: store.activationBits)
-        #expect(try source.layer(0).down.inputBits == 8)
+        #expect(store.activationSchemes["model.layers.1.self_attn.q_proj"]?.bits == 8)
+        let source = CheckpointWeightSource(config: try ModelConfig(directory: out), store: store, activationSchemes: store.activationSchemes)
+        #expect(try source.layer(0).down.inputQuantization?.bits == 8)
+    }
+
+    /// Regression: `input_activations.num_bits` read from config.json reached a `try!` in the
+    /// forward pass (a trap at eval time). Bits outside 2…8 are refused on opening, naming the
+    /// file and the field.
+    @Test("activation bits outside 2…8 in a checkpoint's config are refused, naming file and field")
+    func badActivationBits() async throws {
+        let samples = InProcessJobTests.samples(count: 2, length: 7, vocabulary: 101)
+        let (_, out) = try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 1, recipe: Self.w8a8, samples: samples)
+        let configPath = out + "/config.json"
+        let original = try Data(contentsOf: URL(fileURLWithPath: configPath))
+        for bits in [0, 1, 9, 16, -8] {
+            var config = try JSONSerialization.jsonObject(with: original) as! [String: Any]
+            var quantization = config["quantization_config"] as! [String: Any]
+            var groups = quantization["config_groups"] as! [String: Any]
+            var group = groups["group_0"] as! [String: Any]
+            var activations = group["input_activations"] as! [String: Any]
+            activations["num_bits"] = bits
+            group["input_activations"] = activations
+            groups["group_0"] = group
+            quantization["config_groups"] = groups
+            config["quantization_config"] = quantization
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+            do {
+                _ = try CompressedTensorsStore(directory: out)
+                Issue.record("num_bits \(bits) was accepted")
+            } catch let error as CheckpointError {
+                #expect(error.file == configPath)
+                #expect(error.message.contains("quantization_config.config_groups.group_0.input_activations.num_bits"), "\(error.message)")
+                #expect(error.message.contains("\(bits)"), "\(error.message)")
+            }
+        }
     }
 }

@@ -21,7 +21,8 @@ struct LayerMathTests {
         }
         for j in 0..<width { x[2 * width + j] = 0 }  // a silent token
         x[3 * width + 5] = 40  // an outlier: the token's other values fall on few codes
-        let quantized = Array(UnsafeBufferPointer(start: x.withUnsafeBufferPointer { executor.quantizedActivations($0.baseAddress!, rows: rows, width: width, bits: 8) },
+        let int8 = try QuantizationScheme(bits: 8, symmetric: true, groupSize: -1)
+        let quantized = Array(UnsafeBufferPointer(start: x.withUnsafeBufferPointer { executor.quantizedActivations($0.baseAddress!, rows: rows, width: width, scheme: int8) },
                                                   count: rows * width))
         // compressed-tensors, symmetric int8, strategy token: scale = max|x| / ((127 − (−128)) / 2),
         // q = clamp(round(x / scale), −128, 127) rounding half to even, x̂ = q · scale.
