@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The column loop of GPTQ over one tile of rows at a time (see `GPTQ`).
 struct GPTQTilePlan {
     let factor: GPTQFactor
@@ -44,12 +46,23 @@ struct GPTQTilePlan {
         groupOfPosition = groupOf
     }
 
-    /// Solves `rows` rows at `weights` (rows × K, original order) tile by tile.
-    func run(_ weights: UnsafePointer<Float>, rows: Int, output: inout SolveOutput) {
+    /// Solves `rows` rows at `weights` (rows × K, original order) tile by tile, the tiles spread
+    /// over `threads` threads (each with its own workspace; tiles are independent and a tile's
+    /// arithmetic does not depend on the thread that runs it, so the bytes do not either).
+    func run(_ weights: UnsafePointer<Float>, rows: Int, threads: Int, output: inout SolveOutput) {
         let tile = min(options.rowTile, max(rows, 1))
-        var workspace = TileWorkspace(tile: tile, columns: columns, groups: groups, widestBlock: blocks.map(\.count).max() ?? 0)
-        for t0 in stride(from: 0, to: rows, by: tile) {
-            solveTile(weights, rows: t0..<min(t0 + tile, rows), workspace: &workspace, output: &output)
+        let tiles = (rows + tile - 1) / tile
+        let lanes = max(1, min(threads, tiles))
+        let widest = blocks.map(\.count).max() ?? 0
+        let source = UncheckedPointer(base: weights)
+        output.withPointers { out in
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                var workspace = TileWorkspace(tile: tile, columns: columns, groups: groups, widestBlock: widest)
+                for index in stride(from: lane, to: tiles, by: lanes) {
+                    let t0 = index * tile
+                    solveTile(source.base, rows: t0..<min(t0 + tile, rows), workspace: &workspace, output: out)
+                }
+            }
         }
     }
 
@@ -58,15 +71,15 @@ struct GPTQTilePlan {
     /// rank-1 update of the block's later columns — is a vector operation across rows. Each row's
     /// arithmetic is the same sequence of IEEE operations whatever the tile, so rows stay independent
     /// bit for bit.
-    private func solveTile(_ weights: UnsafePointer<Float>, rows: Range<Int>, workspace: inout TileWorkspace, output: inout SolveOutput) {
+    private func solveTile(_ weights: UnsafePointer<Float>, rows: Range<Int>, workspace: inout TileWorkspace, output: SolvePointers) {
         let (k, g, t, scheme) = (columns, groups, rows.count, options.scheme)
         workspace.reset(rows: t)
         workspace.withPointers { work, blockT, errors, errorStride, tileScales, tileZeros, tileLosses, codesColumn, errorColumn, values in
             loadTile(weights, rows: rows, work: work, tileScales: tileScales, tileZeros: tileZeros, values: values)
             factor.inverseFactor.withUnsafeBufferPointer { u in
                 factor.hessianDiagonal.withUnsafeBufferPointer { diagonal in
-                    output.codes.withUnsafeMutableBufferPointer { codes in
-                        let (u, codes) = (u.baseAddress!, codes.baseAddress!)
+                    do {
+                        let (u, codes) = (u.baseAddress!, output.codes)
                         let (codeMin, codeMax) = (Float(scheme.codeMin), Float(scheme.codeMax))
                         for block in blocks {
                             let (i1, i2) = (block.lowerBound, block.upperBound)
@@ -112,10 +125,11 @@ struct GPTQTilePlan {
                                     for r in 0..<t { target[r] -= errorColumn[r] * factor }
                                 }
                             }
-                            // Alg. 1, line 11: W[:, i2:] −= E · U[i1:i2, i2:], one GEMM per block.
+                            // Alg. 1, line 11: W[:, i2:] −= E · U[i1:i2, i2:], one product per block, in
+                            // a fixed order per element (BLAS's sgemm changes bits with its threads).
                             if i2 < k {
-                                BLAS.sgemm(m: t, n: k - i2, k: count, alpha: -1, a: errors, lda: errorStride,
-                                           b: u + i1 * k + i2, ldb: k, beta: 1, c: work + i2, ldc: k)
+                                ProductUpdate.subtract(m: t, n: k - i2, k: count, a: errors, lda: errorStride,
+                                                       b: u + i1 * k + i2, ldb: k, c: work + i2, ldc: k)
                             }
                         }
                     }
@@ -154,7 +168,12 @@ struct GPTQTilePlan {
     }
 }
 
-/// Buffers of one tile, allocated once per solve.
+/// A pointer handed to the solve's threads, which only read through it.
+struct UncheckedPointer: @unchecked Sendable {
+    let base: UnsafePointer<Float>
+}
+
+/// Buffers of one tile, allocated once per thread of a solve.
 struct TileWorkspace {
     let tile: Int, columns: Int, groups: Int, widestBlock: Int
     private(set) var rows = 0

@@ -18,11 +18,13 @@ public enum GPTQ {
     ///   - name: layer and module, for error messages.
     /// - Returns: codes (original column order), scales and zero points per (row, group), g_idx and
     ///   GPTQ's loss per row; identical bit for bit to the same rows of a whole-matrix solve when
-    ///   `firstRow` is a multiple of `options.rowTile`.
+    ///   `firstRow` is a multiple of `options.rowTile`, whatever `threads` (row tiles run on that
+    ///   many threads; default: the process's BLAS thread count, the worker's `--threads`).
     /// - Throws: `KernelError.invalidArgument` for a width that differs from the factor's, a
     ///   group size that does not divide K, or a first row off the tile grid; `.nonFinite` for NaN
     ///   or ±Inf weights.
-    public static func solve(_ request: GPTQSolveRequest, factor: GPTQFactor, name: String = "") throws(KernelError) -> GPTQSolveResult {
+    public static func solve(_ request: GPTQSolveRequest, factor: GPTQFactor, name: String = "",
+                             threads: Int = BLAS.threadCount) throws(KernelError) -> GPTQSolveResult {
         let options = request.options
         let (rows, k) = (request.weights.rows, factor.columns)
         let context = name.isEmpty ? "GPTQ" : "GPTQ \(name)"
@@ -37,7 +39,7 @@ public enum GPTQ {
         let plan = GPTQTilePlan(factor: factor, options: options)
         var output = SolveOutput(rows: rows, columns: k, groups: plan.groups)
         request.weights.values.withUnsafeBufferPointer { weights in
-            plan.run(weights.baseAddress!, rows: rows, output: &output)
+            plan.run(weights.baseAddress!, rows: rows, threads: threads, output: &output)
         }
         let quantized = QuantizedWeights(
             unchecked: options.scheme, rows: rows, columns: k, codes: output.codes, scales: output.scales,
@@ -122,4 +124,25 @@ struct SolveOutput {
         zeros = [Float](repeating: 0, count: rows * groups)
         losses = [Double](repeating: 0, count: rows)
     }
+
+    /// The buffers' base addresses, for tiles that write disjoint rows from several threads.
+    mutating func withPointers<R>(_ body: (SolvePointers) -> R) -> R {
+        codes.withUnsafeMutableBufferPointer { codes in
+            scales.withUnsafeMutableBufferPointer { scales in
+                zeros.withUnsafeMutableBufferPointer { zeros in
+                    losses.withUnsafeMutableBufferPointer { losses in
+                        body(SolvePointers(codes: codes.baseAddress!, scales: scales.baseAddress!, zeros: zeros.baseAddress!, losses: losses.baseAddress!))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `SolveOutput`'s buffers; each tile writes only its own rows.
+struct SolvePointers: @unchecked Sendable {
+    let codes: UnsafeMutablePointer<Int8>
+    let scales: UnsafeMutablePointer<Float>
+    let zeros: UnsafeMutablePointer<Float>
+    let losses: UnsafeMutablePointer<Double>
 }

@@ -83,7 +83,7 @@ struct GPTQTests {
         return (Matrix(rows: 70, columns: k, values: random.floats(70 * k).map { $0 * 0.1 }), factor)
     }
 
-    @Test("row-sliced solves equal the whole solve bit for bit, whatever the slices and BLAS threads",
+    @Test("row-sliced solves equal the whole solve bit for bit, whatever the slices and threads",
           arguments: [false, true])
     func rowSlicedEqualsWhole(staticGroups: Bool) throws {
         let (w, factor) = try Self.largeProblem()
@@ -91,17 +91,21 @@ struct GPTQTests {
                                        staticGroups: staticGroups, rowTile: 16)
         let whole = try GPTQ.assemble([GPTQ.solve(GPTQSolveRequest(firstRow: 0, weights: w, options: options), factor: factor)],
                                       rows: 70, factor: factor)
-        let threads = BLAS.threadCount
-        defer { BLAS.setThreadCount(threads) }
-        for (slicing, threadCount) in [([0, 16, 70], 1), ([0, 32, 48, 64, 70], 2), ([0, 64, 70], 2)] {
-            BLAS.setThreadCount(threadCount)
+        // The solve calls no BLAS (its block update is `ProductUpdate`, fixed order per element), and
+        // its tiles run on `threads` threads; the test leaves the process-wide BLAS count alone,
+        // since other tests run concurrently and OpenBLAS's sgemm does change with it.
+        for (slicing, threads) in [([0, 16, 70], 1), ([0, 32, 48, 64, 70], 2), ([0, 64, 70], 3)] {
             var parts: [GPTQSolveResult] = []
             for (start, end) in zip(slicing, slicing.dropFirst()).reversed() {  // any order of arrival
                 let rows = Matrix(rows: end - start, columns: w.columns, values: Array(w.values[(start * w.columns)..<(end * w.columns)]))
-                parts.append(try GPTQ.solve(GPTQSolveRequest(firstRow: start, weights: rows, options: options), factor: factor))
+                parts.append(try GPTQ.solve(GPTQSolveRequest(firstRow: start, weights: rows, options: options), factor: factor, threads: threads))
             }
             let assembled = try GPTQ.assemble(parts, rows: 70, factor: factor)
-            #expect(assembled == whole, "slices \(slicing), \(threadCount) BLAS threads")
+            #expect(assembled == whole, "slices \(slicing), \(threads) threads")
+        }
+        for threads in [2, 4, 5] {  // tiles spread over threads: 5 tiles of 16 rows
+            let spread = try GPTQ.solve(GPTQSolveRequest(firstRow: 0, weights: w, options: options), factor: factor, threads: threads)
+            #expect(try GPTQ.assemble([spread], rows: 70, factor: factor) == whole, "\(threads) threads")
         }
         #expect(whole.loss == whole.rowLosses.reduce(0, +) && whole.loss > 0)
         // The solve's output passes the checked initializer: codes and zero points in range, scales
