@@ -61,32 +61,6 @@ public enum BLAS {
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int32(n), int32(rows), alpha, a, int32(lda), beta, c, int32(ldc))
     }
 
-    /// y ← α·op(A)·x + β·y for a row-major Float A of m×n (`cblas_sgemv`).
-    @inlinable
-    public static func sgemv(
-        transpose: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-        x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
-    ) {
-        guard m > 0, n > 0 else { return }
-        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, int32(m), int32(n), alpha, a, int32(lda), x, 1, beta, y, 1)
-    }
-
-    /// B ← α·op(A)⁻¹·B or α·B·op(A)⁻¹ with A triangular, all row-major Float (`cblas_strsm`).
-    /// - Parameters:
-    ///   - leftSide: solve op(A)·X = αB (true) or X·op(A) = αB (false).
-    ///   - upper: A is upper (true) or lower triangular.
-    ///   - m, n: B is m×n; A is m×m (left) or n×n (right).
-    @inlinable
-    public static func strsm(
-        leftSide: Bool, upper: Bool, transposeA: Bool, unitDiagonal: Bool = false, m: Int, n: Int,
-        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int
-    ) {
-        guard m > 0, n > 0 else { return }
-        cblas_strsm(CblasRowMajor, leftSide ? CblasLeft : CblasRight, upper ? CblasUpper : CblasLower,
-                    transposeA ? CblasTrans : CblasNoTrans, unitDiagonal ? CblasUnit : CblasNonUnit,
-                    int32(m), int32(n), alpha, a, int32(lda), b, int32(ldb))
-    }
-
     @usableFromInline
     static func int32(_ value: Int) -> Int32 {
         precondition(value >= 0 && value <= Int(Int32.max), "BLAS dimension \(value) does not fit cblas's 32-bit int")

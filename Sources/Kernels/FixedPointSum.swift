@@ -9,8 +9,6 @@
 /// leaves room for 2¹⁵ such summands before the sum could overflow — real XᵀX entries stay many
 /// orders of magnitude below.
 public enum FixedPointSum {
-    /// Bits after the binary point.
-    public static let fractionBits = 48
     /// The largest magnitude one summand may have.
     public static let maximumSummand: Double = 0x1p64
 

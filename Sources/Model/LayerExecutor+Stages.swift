@@ -104,11 +104,6 @@ extension LayerExecutor {
     /// layer from saved states or from the embeddings).
     public func abandonLayer() { staged = nil }
 
-    /// Frees the stage buffer until the next `begin`.
-    public func releaseStageBuffer() {
-        if staged == nil { stageBuffer = nil }
-    }
-
     // MARK: - Stages
 
     private func applyQKV(_ weights: LayerWeights, buffer: UnsafeMutablePointer<Float>) {

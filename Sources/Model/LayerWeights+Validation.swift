@@ -58,24 +58,4 @@ extension LayerWeights {
             throw ModelError(.badShape, tensor: tensor, "expected shape [\(count)], found [\(vector.count)]")
         }
     }
-
-    /// Checks that every weight is finite.
-    /// - Throws: `ModelError.nonFinite` naming the first tensor holding NaN or ±Inf and the element.
-    public func validateFinite() throws {
-        var vectors: [(String, [Float])] = [(name(.inputNorm), inputNorm), (name(.postAttentionNorm), postAttentionNorm)]
-        if let qNorm { vectors.append((Self.tensorName(layer: index, "self_attn.q_norm.weight"), qNorm)) }
-        if let kNorm { vectors.append((Self.tensorName(layer: index, "self_attn.k_norm.weight"), kNorm)) }
-        for stage in LayerStage.allCases {
-            for (position, linear) in linears(of: stage).enumerated() {
-                let module = stage.linearNames[position]
-                vectors.append((Self.tensorName(layer: index, module + ".weight"), linear.weight.values))
-                if let bias = linear.bias { vectors.append((Self.tensorName(layer: index, module + ".bias"), bias)) }
-            }
-        }
-        for (tensor, values) in vectors {
-            if let position = values.withUnsafeBufferPointer({ LayerMath.firstNonFinite($0) }) {
-                throw ModelError(.nonFinite, tensor: tensor, "element \(position) is \(values[position]); weights must be finite")
-            }
-        }
-    }
 }
