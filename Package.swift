@@ -28,6 +28,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(name: "CProtobufC", providers: [.apt(["libprotobuf-c-dev"])]),
 
+        // What the test targets share: the seeded generator (Datasets' SplitMix64) and its Floats.
+        .target(name: "TestSupport", dependencies: ["Datasets"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+
         // Core: no I/O.
         .target(name: "Tensors", swiftSettings: swiftSettings),
         .testTarget(
@@ -37,7 +40,7 @@ let package = Package(
         // Numerical kernels over buffers: BLAS/LAPACK wrappers, statistics, quantizers, packing.
         .target(name: "Kernels", dependencies: ["COpenBLAS", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KernelsTests", dependencies: ["Kernels", "Tensors", "Checkpoint"],
+            name: "KernelsTests", dependencies: ["Kernels", "Tensors", "Checkpoint", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Files: safetensors, sharded checkpoints, model configs.
@@ -50,7 +53,7 @@ let package = Package(
         // SentencePiece-style BPE with byte fallback (Llama 2, Mistral). Foundation only.
         .target(name: "Tokenizer", swiftSettings: swiftSettings),
         .testTarget(
-            name: "TokenizerTests", dependencies: ["Tokenizer"],
+            name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Calibration and evaluation data: token files, text and JSON lines through a tokenizer.
@@ -83,12 +86,12 @@ let package = Package(
         .target(name: "CWire", dependencies: ["CProtobufC"], linkerSettings: [.linkedLibrary("protobuf-c")]),
         .target(name: "Wire", dependencies: ["CWire", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "WireTests", dependencies: ["Wire"],
+            name: "WireTests", dependencies: ["Wire", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CZMQ", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
         .target(name: "Cluster", dependencies: ["Wire", "Transport", "Tensors"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Transport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Transport", "TestSupport"], swiftSettings: swiftSettings),
 
         // GGUF files (llama.cpp's format): reading, dequantization, import as a Hugging Face checkpoint.
         .target(name: "GGUF", dependencies: ["Checkpoint", "Tensors"], swiftSettings: swiftSettings),

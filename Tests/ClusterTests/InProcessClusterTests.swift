@@ -3,6 +3,7 @@ import Tensors
 import Testing
 import Transport
 import Wire
+import TestSupport
 
 /// The pool and the worker server over the in-process transport: the protocol logic without processes.
 @Suite("Cluster over the in-process transport")

@@ -4,6 +4,7 @@ import Tensors
 import Testing
 import Transport
 import Wire
+import TestSupport
 
 /// The coordinator's pool against real `worker` processes over tcp loopback and ipc.
 @Suite("Cluster over real processes", .serialized)

@@ -3,6 +3,7 @@ import Synchronization
 import Tensors
 import Transport
 import Wire
+import TestSupport
 
 /// Log lines captured for assertions.
 final class LogLines: Sendable {
@@ -73,21 +74,6 @@ func fastPool(interval: Int = 50, timeout: Int = 2000, version: UInt32 = WirePro
 /// A float32 tensor holding `values`.
 func floats(_ values: [Float]) -> Tensor {
     Tensor(floats: values, shape: [values.count])
-}
-
-/// SplitMix64, a seeded generator for deterministic inputs.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Valid messages of every type a coordinator or a worker sends, then mutated at random: what the

@@ -3,6 +3,7 @@ import Foundation
 import Kernels
 import Tensors
 import Testing
+import TestSupport
 
 /// AWQ's and SmoothQuant's kernels against Tests/Reference/awq_reference.py
 /// (fixtures: make_awq_fixtures.py).
@@ -51,7 +52,7 @@ struct AWQTests {
 
     @Test("the output error from XᵀX or from the samples equals the samples' squared error; row pieces and sample ranges add up exactly")
     func outputErrorByRows() throws {
-        var random = SplitMix(state: 17)
+        var random = SplitMix64(seed: 17)
         let (tokens, n, k) = (150, 200, 48)
         let x = random.floats(tokens * k)
         let w = Matrix(rows: n, columns: k, values: random.floats(n * k))

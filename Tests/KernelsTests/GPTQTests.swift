@@ -1,6 +1,7 @@
 import Kernels
 import Tensors
 import Testing
+import TestSupport
 
 @Suite("GPTQ factor, row-sliced solves, wire forms")
 struct GPTQTests {
@@ -73,7 +74,7 @@ struct GPTQTests {
     /// A problem big enough for BLAS's blocked paths: 70 rows (tiles of 16 leave a partial one),
     /// 320 columns (three blocks of 128, the last partial), dynamic groups of 32.
     static func largeProblem() throws -> (Matrix, GPTQFactor) {
-        var random = SplitMix(state: 99)
+        var random = SplitMix64(seed: 99)
         let (tokens, k) = (400, 320)
         var x = random.floats(tokens * k)
         for t in 0..<tokens { for c in 0..<k { x[t * k + c] += 0.5 * x[t * k + (c * 7) % k] } }  // correlate

@@ -1,6 +1,7 @@
 import Kernels
 import Tensors
 import Testing
+import TestSupport
 
 @Suite("Packing: compressed-tensors and GPTQ v1")
 struct PackingTests {
@@ -85,7 +86,7 @@ struct PackingTests {
 
     @Test("unpack(pack(x)) == x for every width, symmetric and not, with and without g_idx", arguments: [2, 3, 4, 5, 6, 7, 8])
     func roundTrip(bits: Int) throws {
-        var random = SplitMix(state: UInt64(100 + bits))
+        var random = SplitMix64(seed: UInt64(100 + bits))
         for (rows, columns, group, symmetric) in [(3, 20, 4, false), (33, 96, 32, false), (64, 64, -1, true), (7, 9, 3, false)] {
             let scheme = try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: group, scaleFormat: .float16)
             let g = group == -1 ? 1 : columns / group

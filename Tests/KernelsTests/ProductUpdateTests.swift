@@ -1,5 +1,6 @@
 import Testing
 @testable import Kernels
+import TestSupport
 
 /// C − A·B with a fixed order per element: equal to a float64 reference within k·2⁻²⁴ relative to
 /// Σ|a||b| (k fused roundings), equal bit for bit to the same fused sequence written plainly, and
@@ -7,7 +8,7 @@ import Testing
 @Suite("ProductUpdate: C − A·B in a fixed order")
 struct ProductUpdateTests {
     static func values(_ count: Int, seed: UInt64) -> [Float] {
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(seed: seed)
         return random.floats(count)
     }
 

@@ -1,5 +1,6 @@
 import Kernels
 import Testing
+import TestSupport
 
 @Suite("Round to nearest")
 struct RoundToNearestTests {
@@ -22,7 +23,7 @@ struct RoundToNearestTests {
 
     @Test("dequantized values lie on each group's grid, and each is the nearest grid point", arguments: [2, 3, 4, 5, 6, 7, 8])
     func onTheGrid(bits: Int) throws {
-        var random = SplitMix(state: UInt64(bits))
+        var random = SplitMix64(seed: UInt64(bits))
         let w = Matrix(rows: 6, columns: 32, values: random.floats(192))
         for symmetric in [true, false] {
             let scheme = try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: 8)

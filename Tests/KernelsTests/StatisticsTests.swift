@@ -1,6 +1,7 @@
 import Kernels
 import Tensors
 import Testing
+import TestSupport
 
 @Suite("Activation statistics")
 struct StatisticsTests {
@@ -34,7 +35,7 @@ struct StatisticsTests {
     @Test("statistics of k shards merged in any order equal one pass bit for bit", arguments: [2, 3, 5])
     func shardsMergeToOnePass(shards: Int) throws {
         let (k, batch, batches) = (600, 16, 10)  // 600 columns: two panels, the second partial
-        var random = SplitMix(state: UInt64(shards))
+        var random = SplitMix64(seed: UInt64(shards))
         let x = random.floats(batch * batches * k).map { $0 * 3 }
         var onePass = ActivationStatistics(columns: k)
         for b in 0..<batches {

@@ -113,20 +113,3 @@ struct Manifest: Decodable {
     let packing: [PackingCase]
 }
 
-/// Deterministic pseudo-random Floats (SplitMix64), for tests that build their own inputs.
-struct SplitMix {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [−1, 1).
-    mutating func float() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
-
-    mutating func floats(_ count: Int) -> [Float] { (0..<count).map { _ in float() } }
-}

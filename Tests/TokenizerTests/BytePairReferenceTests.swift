@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tokenizer
+import TestSupport
 
 /// The heap-based merge loop against the obvious definition of BPE (OpenAI's GPT-2 encoder.py
 /// `bpe()`: while some adjacent pair has a rank, merge every occurrence of the lowest-ranked pair,
@@ -36,18 +37,6 @@ struct BytePairReferenceTests {
         return word
     }
 
-    /// A SplitMix64 stream for deterministic random words.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("same tokens as the reference on words, long runs and random bytes")
     func matchesReference() throws {
         let json = try JSONSerialization.jsonObject(with: Fixtures.data("tokenizers/smollm2.json")) as! [String: Any]
@@ -62,7 +51,7 @@ struct BytePairReferenceTests {
         words += text.split(separator: " ").map { Array(" \($0)".utf8) }
         // Long repetitive words make long merge chains and many stale heap entries.
         words += ["a", "ab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", String(repeating: "the", count: 40), String(repeating: " ", count: 65)].map { Array($0.utf8) }
-        var random = Generator(state: 42)
+        var random = SplitMix64(seed: 42)
         let letters = Array("etaoinshrdlucmfwypvbgkqjxz ".utf8)
         for length in [1, 2, 3, 5, 7, 31, 33, 100, 257] {
             for _ in 0..<20 {

@@ -1,6 +1,7 @@
 import Tensors
 import Testing
 @testable import Wire
+import TestSupport
 
 /// Random and mutated envelopes: the decoder returns a message or throws a `WireError`, never
 /// crashes, and a message it returns re-encodes.
