@@ -52,3 +52,11 @@ public struct Tensor: Sendable {
         try withExtendedLifetime(storage) { try body(storage.bytes) }
     }
 }
+
+/// Equal when dtype, shape and every byte are equal (so NaN payloads compare by their bits, and
+/// a tensor equals its own round trip through any exact encoding).
+extension Tensor: Equatable {
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        lhs.dtype == rhs.dtype && lhs.shape == rhs.shape && lhs.storage.bytes.elementsEqual(rhs.storage.bytes)
+    }
+}

@@ -3,7 +3,7 @@ import Model
 import Tensors
 
 /// What a worker is asked to do for one job: which model, which samples, how to compute.
-public struct WorkerJob: Sendable {
+public struct WorkerJob: Sendable, Equatable {
     /// The job's identifier (echoed in every message of the job).
     public var jobID: String
     /// The model directory as this worker sees it (a shared filesystem), or nil when the
@@ -38,7 +38,7 @@ public struct WorkerJob: Sendable {
 
 /// One piece of quantization work: rows of the linears of one stage of one layer, quantized
 /// against the merged statistics of the stage's input.
-public struct SolveTask: Sendable {
+public struct SolveTask: Sendable, Equatable {
     public enum Method: String, Sendable {
         case gptq, rtn
     }

@@ -5,7 +5,7 @@ import Tensors
 /// Everything a coordinator asks of a worker, as values: the seam between the job logic and the
 /// transport. In-process workers receive these directly; remote workers receive them through
 /// the wire protocol, which maps each case onto a message and its tensor frames.
-public enum WorkerRequest: Sendable {
+public enum WorkerRequest: Sendable, Equatable {
     /// Take a job: compute the embeddings of the samples (from the model path, or from
     /// `embeddings` rows sent with the job when streaming).
     case start(WorkerJob, embeddings: Tensor?)
@@ -27,7 +27,7 @@ public enum WorkerRequest: Sendable {
 }
 
 /// A worker's answer to a `WorkerRequest`, case by case.
-public enum WorkerReply: Sendable {
+public enum WorkerReply: Sendable, Equatable {
     case started(tokens: Int)
     case loaded
     case folded

@@ -71,17 +71,34 @@ struct JobOverWireTests {
         _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: recipe, model: Self.model(model))
         let exchanges = await recorder.exchanges
         #expect(exchanges.count > 20)
+        var corruptionsCompared = 0
         for (request, reply) in exchanges {
             let (body, tensors) = try JobCodec.encode(request)
             var jobID = "j"
             if case .start(let job, _) = request { jobID = job.jobID }  // the job id travels in the envelope
             let message = try WireCodec.decode(WireCodec.encode(Message(body, tensors: tensors, jobID: jobID, taskID: 1)))
             let decoded = try JobCodec.decodeRequest(message)
-            #expect("\(decoded)" == "\(request)", "\(body.type)")
+            #expect(decoded == request, "\(body.type)")  // values and every tensor byte
             let (replyBody, replyTensors) = try JobCodec.encode(reply, to: message)
             let replyMessage = try WireCodec.decode(WireCodec.encode(Message(replyBody, tensors: replyTensors, jobID: "j", taskID: 1)))
-            #expect("\(try JobCodec.decodeReply(replyMessage))" == "\(reply)", "\(replyBody.type)")
+            #expect(try JobCodec.decodeReply(replyMessage) == reply, "\(replyBody.type)")
+            // The comparison sees payloads: one flipped low bit in a tensor (the value stays valid, so
+            // it decodes) makes the decoded value differ.
+            if let victim = tensors.firstIndex(where: { $0.tensor.byteCount > 0 }) {
+                var corrupted = tensors
+                let original = tensors[victim].tensor
+                let flipped = try Tensor(dtype: original.dtype, shape: original.shape, bytes: original.storage.bytes.enumerated().map {
+                    $0.offset == 0 ? $0.element ^ 1 : $0.element  // a low bit: the value stays valid
+                })
+                corrupted[victim] = NamedTensor(tensors[victim].name, flipped)
+                let bad = Message(body, tensors: corrupted, jobID: jobID, taskID: 1)
+                if let decodedBad = try? JobCodec.decodeRequest(bad) {
+                    #expect(decodedBad != request, "\(body.type): a flipped payload bit compared equal")
+                    corruptionsCompared += 1
+                }
+            }
         }
+        #expect(corruptionsCompared > 5, "corrupted payloads that decoded: \(corruptionsCompared)")
     }
 
     @Test("over the in-process transport, 2 workers write what in-process workers write", arguments: [Recipe.Method.gptq, .awq], [Recipe.AWQOutputLoss.gram, .samples])
