@@ -263,7 +263,9 @@ public enum JobCodec {
     }
 
     static func integers<T: FixedWidthInteger>(_ values: [T], _ dtype: DType) -> Tensor {
+        precondition(dtype.byteSize == MemoryLayout<T>.size, "JobCodec.integers: \(T.self) is not \(dtype.rawValue)")
         let storage = values.withUnsafeBytes { TensorStorage(copying: $0) }
+        // Cannot throw: a 1-D shape of values.count elements of T's width is exactly these bytes.
         return try! Tensor(dtype: dtype, shape: [values.count], storage: storage)
     }
 

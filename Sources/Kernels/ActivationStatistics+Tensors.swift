@@ -63,6 +63,7 @@ extension ActivationStatistics {
     /// Fixed-point sums as an I64 [n, 2] tensor (their memory, copied as it is).
     private static func tensor(_ sums: [Int128]) -> Tensor {
         let storage = sums.withUnsafeBytes { TensorStorage(copying: $0) }
+        // Cannot throw: n Int128 values are exactly n × 2 I64 (little-endian, low word first).
         return try! Tensor(dtype: .i64, shape: [sums.count, 2], storage: storage)
     }
 
@@ -113,6 +114,7 @@ extension ActivationStatistics {
         let storage = TensorStorage(count: k * k * MemoryLayout<Double>.stride) { bytes in
             fillGram(bytes.bindMemory(to: Double.self))
         }
+        // Cannot throw: the storage was allocated as K × K doubles.
         return try! Tensor(dtype: .f64, shape: [k, k], storage: storage)
     }
 }

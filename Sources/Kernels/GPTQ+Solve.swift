@@ -24,6 +24,7 @@ struct GPTQTilePlan {
         self.options = options
         let k = factor.columns
         columns = k
+        // Cannot throw: `GPTQ.solve` checks the group size against K before building the plan.
         groupLength = try! options.scheme.groupLength(columns: k)
         groups = k / groupLength
         dynamicGroups = !options.staticGroups && groups > 1

@@ -58,7 +58,8 @@ public struct QuantizedWeights: Sendable, Equatable {
         self.groupIndex = groupIndex
     }
 
-    /// Scales (and zero points) per row.
+    /// Scales (and zero points) per row. Cannot throw: both initializers' callers checked that the
+    /// scheme's group size divides `columns` (the checked one itself, GPTQ/RTN before solving).
     public var groupCount: Int { try! scheme.groupCount(columns: columns) }
 
     /// Whether `groupIndex[k] == k / groupLength` for every k (no g_idx needs storing).

@@ -12,6 +12,7 @@ extension Tensor {
                 destination.storeBytes(of: value.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
             }
         }
+        // Cannot throw: the precondition makes the byte count the shape's.
         return try! Tensor(dtype: dtype, shape: shape, storage: storage)
     }
 

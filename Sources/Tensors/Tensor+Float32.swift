@@ -30,6 +30,7 @@ extension Tensor {
 
     /// The same data converted to `target` (a copy even when the type is unchanged).
     public func converted(to target: DType) -> Tensor {
+        // Cannot throw: the same dtype and shape over a copy of this tensor's own bytes.
         if target == dtype { return try! Tensor(dtype: dtype, shape: shape, storage: TensorStorage(copying: storage.bytes)) }
         return Tensor(floats: floats(), shape: shape, dtype: target)
     }
