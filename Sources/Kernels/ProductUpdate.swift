@@ -3,7 +3,7 @@
 /// The result is the same bits whatever m, n, the caller's slicing of rows or columns, or the
 /// number of threads — which BLAS does not promise and OpenBLAS 0.3.21 does not give: on AMD
 /// Zen its sgemm changes results with the thread count and with how the columns are split
-/// (measured, see docs/ARCHITECTURE.md, "Same bytes"). GPTQ's block update uses it so that a
+/// (measured, see docs/ARCHITECTURE.md, "Same bytes and BLAS threads"). GPTQ's block update uses it so that a
 /// solve's bytes do not depend on the worker's machine.
 ///
 /// The inner kernel holds a 4 × 16 block of C in eight 8-lane registers and streams A and B once
