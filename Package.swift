@@ -62,16 +62,25 @@ let package = Package(
             name: "DatasetsTests", dependencies: ["Datasets", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
-        // The worker's side of the job: its samples' hidden states, capture, solve, apply.
-        .target(name: "WorkerCore", dependencies: ["Model", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        // The job protocol: what a coordinator asks of a worker and what it answers (WorkerRequest,
+        // WorkerReply and the values they carry), and the coordinator's handle on a worker
+        // (WorkerConnection). Values only; both sides depend on it, neither on the other.
+        .target(name: "JobProtocol", dependencies: ["Model", "Kernels", "Tensors"], swiftSettings: swiftSettings),
+
+        // The worker's side of the job: its samples' hidden states, capture, solve, apply, and the
+        // serial queue it runs on (SerialWorker).
+        .target(name: "WorkerCore", dependencies: ["JobProtocol", "Model", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkerCoreTests", dependencies: ["WorkerCore", "JobProtocol", "Model", "Kernels", "Tensors", "TestSupport"],
+            swiftSettings: swiftSettings),
 
         // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
         .target(
             name: "CoordinatorCore",
-            dependencies: ["WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
+            dependencies: ["JobProtocol", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore", "WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors"],
+            name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore", "JobProtocol", "WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
@@ -81,17 +90,18 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The wire: protoc-c output for Protocols/calibrate.proto (generated, checked in), the
-        // Swift message types over it, ZeroMQ and in-process transports, and the worker pool.
+        // codec between it and the session messages and job protocol values, ZeroMQ and
+        // in-process transports, and the worker pool and server.
         // C targets do not autolink a system library's module map, hence the explicit linker setting.
         .target(name: "CWire", dependencies: ["CProtobufC"], linkerSettings: [.linkedLibrary("protobuf-c")]),
-        .target(name: "Wire", dependencies: ["CWire", "Tensors"], swiftSettings: swiftSettings),
+        .target(name: "Wire", dependencies: ["CWire", "JobProtocol", "Model", "Kernels", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "WireTests", dependencies: ["Wire", "TestSupport"],
+            name: "WireTests", dependencies: ["Wire", "JobProtocol", "Model", "Kernels", "Tensors", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CZMQ", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Wire", "Transport", "Tensors"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Wire", "JobProtocol", "Transport", "Tensors"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "JobProtocol", "Model", "Transport", "TestSupport"], swiftSettings: swiftSettings),
 
         // GGUF files (llama.cpp's format): reading, dequantization, import as a Hugging Face checkpoint.
         .target(name: "GGUF", dependencies: ["Checkpoint", "Tensors"], swiftSettings: swiftSettings),
@@ -99,27 +109,34 @@ let package = Package(
             name: "GGUFTests", dependencies: ["GGUF", "Checkpoint", "Tensors", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
-        // The job over the wire: WorkerRequest/WorkerReply ↔ protocol messages, the worker's handler,
-        // the coordinator's connections to remote workers.
-        .target(
-            name: "JobWire", dependencies: ["Wire", "Cluster", "Transport", "WorkerCore", "CoordinatorCore", "Kernels", "Model", "Tensors"],
-            swiftSettings: swiftSettings),
+        // Each side over the wire. The worker's: its job handler (CalibrationHandler, serving a
+        // SerialWorker). The coordinator's: its connections to remote workers (RemoteWorker,
+        // JobWorkers). Neither links the other.
+        .target(name: "WorkerService", dependencies: ["Cluster", "Wire", "WorkerCore"], swiftSettings: swiftSettings),
+        .target(name: "RemoteWorkers", dependencies: ["Cluster", "Wire", "JobProtocol", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "JobWireTests", dependencies: ["JobWire", "Wire", "Cluster", "WorkerCore", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
+            name: "JobWireTests",
+            dependencies: ["RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
             swiftSettings: swiftSettings),
+
+        // The repository itself: docs/ARCHITECTURE.md's module table against the sources' imports.
+        .testTarget(name: "RepositoryTests", swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "WorkerCore", "GGUF", "JobWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "GGUF", "RemoteWorkers",
+                           // Only for --in-process-workers (SerialWorker): the coordinator's one link to the worker's code.
+                           "WorkerCore",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
-            dependencies: ["Cluster", "Wire", "Transport", "Kernels", "JobWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Cluster", "Wire", "Transport", "Kernels", "WorkerService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", "JobProtocol", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

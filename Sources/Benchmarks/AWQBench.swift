@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Model
 import Tensors
+import JobProtocol
 import WorkerCore
 
 /// AWQ's scale search on one worker: wall time per scaling group, split into building the
@@ -65,7 +66,7 @@ struct AWQBench: ParsableCommand {
             ?? CheckpointWeightSource(directory: model!).layer(0)
         streamed = nil  // the worker holds its copy; at 70B shapes every copy is 3.2 GiB
         let start = Date()
-        guard case .statistics(var statistics) = try worker.handle(.capture(layer: 0, stages: LayerStage.allCases)) else { return }
+        guard case .statistics(_, var statistics) = try worker.handle(.capture(layer: 0, stages: LayerStage.allCases)) else { return }
         let captureSeconds = Date().timeIntervalSince(start)
         let scheme = try QuantizationScheme(bits: 4, symmetric: false, groupSize: groupSize)
         print("AWQ search, layer 0 of \(model ?? shape.rawValue + " (random)"): \(samples) × \(seqLen) tokens, grid \(grid), 4-bit asym g\(groupSize)")

@@ -3433,7 +3433,7 @@ const ProtobufCMessageDescriptor calibrate__wire__applied__descriptor =
   (ProtobufCMessageInit) calibrate__wire__applied__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__evaluate__field_descriptors[4] =
+static const ProtobufCFieldDescriptor calibrate__wire__evaluate__field_descriptors[3] =
 {
   {
     "kind",
@@ -3460,18 +3460,6 @@ static const ProtobufCFieldDescriptor calibrate__wire__evaluate__field_descripto
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "stage",
-    3,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_ENUM,
-    offsetof(Calibrate__Wire__Evaluate, has_stage),
-    offsetof(Calibrate__Wire__Evaluate, stage),
-    &calibrate__wire__stage__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "parameters",
     4,
     PROTOBUF_C_LABEL_REPEATED,
@@ -3487,13 +3475,13 @@ static const ProtobufCFieldDescriptor calibrate__wire__evaluate__field_descripto
 static const unsigned calibrate__wire__evaluate__field_indices_by_name[] = {
   0,   /* field[0] = kind */
   1,   /* field[1] = layer */
-  3,   /* field[3] = parameters */
-  2,   /* field[2] = stage */
+  2,   /* field[2] = parameters */
 };
-static const ProtobufCIntRange calibrate__wire__evaluate__number_ranges[1 + 1] =
+static const ProtobufCIntRange calibrate__wire__evaluate__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 4, 2 },
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__evaluate__descriptor =
 {
@@ -3503,10 +3491,10 @@ const ProtobufCMessageDescriptor calibrate__wire__evaluate__descriptor =
   "Calibrate__Wire__Evaluate",
   "calibrate.wire",
   sizeof(Calibrate__Wire__Evaluate),
-  4,
+  3,
   calibrate__wire__evaluate__field_descriptors,
   calibrate__wire__evaluate__field_indices_by_name,
-  1,  calibrate__wire__evaluate__number_ranges,
+  2,  calibrate__wire__evaluate__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__evaluate__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -78,7 +78,9 @@ public actor WorkerServer {
         do {
             message = try WireCodec.decode(inbound.frames, limits: configuration.limits, protocolVersion: configuration.protocolVersion)
         } catch {
-            refuse(inbound.peer, address: address, report: error.errorReport, taskID: 0, attempt: 0, reason: "an invalid message")
+            // The task id and attempt when the header decoded, so that the request fails, not the session.
+            refuse(inbound.peer, address: address, report: error.errorReport, jobID: error.jobID, taskID: error.taskID, attempt: error.attempt,
+                   reason: "an invalid message: \(error)")
             return
         }
         if case .hello(let hello) = message.body {
@@ -122,7 +124,7 @@ public actor WorkerServer {
     }
 
     private func serveJobRequest(_ message: Message, session current: Session) {
-        if case .jobSpec = message.body {
+        if message.type == .jobSpec {
             guard !message.jobID.isEmpty else {
                 refuse(current.peer, address: current.address, report: ErrorReport(code: .malformed, message: "JobSpec without a job id"),
                        jobID: message.jobID, taskID: message.taskID, attempt: message.attempt, reason: "a JobSpec without a job id")

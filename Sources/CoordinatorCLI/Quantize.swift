@@ -4,7 +4,7 @@ import Checkpoint
 import CoordinatorCore
 import Datasets
 import Foundation
-import JobWire
+import RemoteWorkers
 import Kernels
 
 /// `coordinator [quantize] --model DIR --calib FILE --out DIR ...`: the main job.

@@ -2,7 +2,7 @@ import Checkpoint
 import Kernels
 import Tensors
 import Model
-import WorkerCore
+import JobProtocol
 
 /// AWQ per layer, as AutoAWQ does it: capture the layer with its original weights, search each
 /// scaling group's ratio α, fold the chosen scales, quantize every linear of the layer (RTN after

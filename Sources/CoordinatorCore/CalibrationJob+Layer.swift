@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 import Model
 import Tensors
-import WorkerCore
+import JobProtocol
 
 /// One layer of the job: load, the stages, the write.
 extension CalibrationJob {
@@ -68,7 +68,7 @@ extension CalibrationJob {
         let replies = try await timing.measure("capture") { try await broadcast("capture") { _ in .capture(layer: layer, stages: stages) } }
         return try timing.measureSync("merge") {
             let parts = try replies.map { reply -> [ActivationStatistics] in
-                guard case .statistics(let parts)? = reply, parts.count == stages.count else {
+                guard case .statistics(_, let parts)? = reply else {
                     throw JobError("layer \(layer): a worker answered capture with \(String(describing: reply))")
                 }
                 return parts
@@ -117,7 +117,7 @@ extension CalibrationJob {
         var parts: [Int: [GPTQSolveResult]] = [:]
         for reply in replies {
             guard let reply else { continue }
-            guard case .solved(let pieces) = reply else { throw JobError("\(context): a worker answered solve with \(reply)") }
+            guard case .solved(_, let pieces) = reply else { throw JobError("\(context): a worker answered solve with \(reply)") }
             for piece in pieces { parts[piece.linear, default: []].append(piece.result) }
         }
         for linear in active {

@@ -1,6 +1,6 @@
 import Kernels
 import Model
-import WorkerCore
+import JobProtocol
 
 /// SmoothQuant within the stage flow: at the two stages whose input comes from a norm (q/k/v and
 /// gate/up), once their input's per-channel maxima are merged, the smoothing scales are decided,

@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 import Model
 import Tensors
-import WorkerCore
+import JobProtocol
 
 /// What a calibration job works on: the model, the output, the recipe and the samples.
 public struct JobInputs: Sendable {
@@ -185,7 +185,8 @@ public final class CalibrationJob {
 
     /// Sends `makeRequest(i)` to every worker concurrently (none where it returns nil).
     /// - Returns: the replies in worker order, nil where nothing was sent.
-    /// - Throws: `JobError` naming the worker whose request failed (the first failure).
+    /// - Throws: `JobError` naming the worker whose request failed, or whose reply does not
+    ///   answer its request (another case, layer or stage, or a part per stage missing).
     func broadcast(_ what: String, _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
         let requests = try workers.indices.map { try makeRequest($0) }
         for index in workers.indices where requests[index] != nil { states[index] = what }
@@ -194,11 +195,16 @@ public final class CalibrationJob {
             for (index, worker) in workers.enumerated() {
                 guard let request = requests[index] else { continue }
                 group.addTask {
+                    let reply: WorkerReply
                     do {
-                        return (index, try await worker.send(request))
+                        reply = try await worker.send(request)
                     } catch {
                         throw JobError("worker \(worker.address) failed during \(what): \(error)")
                     }
+                    guard reply.answers(request) else {
+                        throw JobError("worker \(worker.address) answered \(what) with \(reply.summary)")
+                    }
+                    return (index, reply)
                 }
             }
             var replies = [WorkerReply?](repeating: nil, count: workers.count)

@@ -1,30 +1,5 @@
 import Tensors
 
-/// Helpers for the `[String: Tensor]` form in which kernel values travel (wire frames, files).
-/// Integers are read and written exactly through their raw little-endian bytes (`Tensor.floats()`
-/// is exact only to 2^24).
-extension Tensor {
-    /// A tensor of integers of `dtype` (I8, I32, I64 or U8, matching `T`'s width).
-    static func integers<T: FixedWidthInteger>(_ values: [T], dtype: DType, shape: [Int]) -> Tensor {
-        precondition(dtype.byteSize == MemoryLayout<T>.size && values.count == shape.reduce(1, *))
-        let storage = TensorStorage(count: values.count * MemoryLayout<T>.size) { destination in
-            for (i, value) in values.enumerated() {
-                destination.storeBytes(of: value.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
-            }
-        }
-        // Cannot throw: the precondition makes the byte count the shape's.
-        return try! Tensor(dtype: dtype, shape: shape, storage: storage)
-    }
-
-    /// The elements read as `T` (the dtype's width must match `T`'s).
-    func integers<T: FixedWidthInteger>(as _: T.Type) -> [T] {
-        precondition(dtype.byteSize == MemoryLayout<T>.size)
-        return withUnsafeBytes { source in
-            (0..<elementCount).map { T(littleEndian: source.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
-        }
-    }
-}
-
 /// Reads named tensors out of a dictionary, checking dtype and shape, with errors that name the
 /// value being decoded (`context`) and the tensor.
 struct TensorReader {

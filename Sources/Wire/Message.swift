@@ -1,3 +1,4 @@
+import JobProtocol
 import Tensors
 
 /// One protocol message: the envelope's header fields, its body, and its tensors (the frames
@@ -11,7 +12,8 @@ public struct Message: Sendable {
     public var taskID: UInt64
     public var attempt: UInt32
     public var body: Body
-    /// Tensor frames in order; names are unique within a message.
+    /// Tensor frames in order; names are unique within a message. A job request's or reply's
+    /// are a function of its value (`WireCodec.frames(of:)`), made by `init`.
     public var tensors: [NamedTensor]
 
     public init(
@@ -23,7 +25,21 @@ public struct Message: Sendable {
         self.taskID = taskID
         self.attempt = attempt
         self.body = body
-        self.tensors = tensors
+        switch body {
+        case .request(let request):
+            precondition(tensors.isEmpty, "a job request's frames come from its value")
+            self.tensors = WireCodec.frames(of: request)
+        case .reply(let reply):
+            precondition(tensors.isEmpty, "a job reply's frames come from its value")
+            self.tensors = WireCodec.frames(of: reply)
+        default:
+            self.tensors = tensors
+        }
+    }
+
+    /// A decoded message: its frames as received (a job body was built from them).
+    init(decoded body: Body, frames: [NamedTensor], jobID: String, taskID: UInt64, attempt: UInt32, protocolVersion: UInt32) {
+        (self.body, self.tensors, self.jobID, self.taskID, self.attempt, self.protocolVersion) = (body, frames, jobID, taskID, attempt, protocolVersion)
     }
 
     /// The message's type, from its body.
@@ -53,7 +69,8 @@ public struct Message: Sendable {
     }
 }
 
-/// A message body: exactly one of the protocol's messages.
+/// A message body: exactly one of the protocol's messages. Job messages are the job protocol's
+/// own values (`WorkerRequest`, `WorkerReply`): each case is one message of calibrate.proto.
 public enum Body: Sendable, Equatable {
     case hello(Hello)
     case welcome(Welcome)
@@ -61,24 +78,10 @@ public enum Body: Sendable, Equatable {
     case shutdown(Shutdown)
     case error(ErrorReport)
     case echo(Echo)
-    case jobSpec(JobSpec)
-    case jobAccepted(JobAccepted)
-    case loadLayer(LoadLayer)
-    case layerLoaded(LayerLoaded)
-    case captureStats(CaptureStats)
-    case statsReport(StatsReport)
-    case solveRequest(SolveRequest)
-    case solveResult(SolveResult)
-    case applyLayer(ApplyLayer)
-    case applied(Applied)
     case evaluate(Evaluate)
     case evaluated(Evaluated)
-    case fold(Fold)
-    case folded(Folded)
-    case scaleSearch(ScaleSearchRequest)
-    case scaleLosses(ScaleLossesReport)
-    case finishJob(FinishJob)
-    case jobSummary(JobSummary)
+    case request(WorkerRequest)
+    case reply(WorkerReply)
 
     /// The body's message type.
     public var type: MessageType {
@@ -89,24 +92,30 @@ public enum Body: Sendable, Equatable {
         case .shutdown: .shutdown
         case .error: .error
         case .echo: .echo
-        case .jobSpec: .jobSpec
-        case .jobAccepted: .jobAccepted
-        case .loadLayer: .loadLayer
-        case .layerLoaded: .layerLoaded
-        case .captureStats: .captureStats
-        case .statsReport: .statsReport
-        case .solveRequest: .solveRequest
-        case .solveResult: .solveResult
-        case .applyLayer: .applyLayer
-        case .applied: .applied
         case .evaluate: .evaluate
         case .evaluated: .evaluated
-        case .fold: .fold
-        case .folded: .folded
-        case .scaleSearch: .scaleSearch
-        case .scaleLosses: .scaleLosses
-        case .finishJob: .finishJob
-        case .jobSummary: .jobSummary
+        case .request(let request):
+            switch request {
+            case .start: .jobSpec
+            case .loadLayer: .loadLayer
+            case .capture: .captureStats
+            case .fold: .fold
+            case .evaluateScales: .scaleSearch
+            case .solve: .solveRequest
+            case .apply: .applyLayer
+            case .finish: .finishJob
+            }
+        case .reply(let reply):
+            switch reply {
+            case .started: .jobAccepted
+            case .loaded: .layerLoaded
+            case .folded: .folded
+            case .losses: .scaleLosses
+            case .statistics: .statsReport
+            case .solved: .solveResult
+            case .applied: .applied
+            case .finished: .jobSummary
+            }
         }
     }
 }

@@ -99,3 +99,28 @@ public struct Echo: Sendable, Equatable {
 
     public init(note: String = "") { self.note = note }
 }
+
+/// Coordinator → worker: a diagnostic evaluation named by `kind` (`DiagnosticHandler`: sum, echo,
+/// fail, sleep; for `coordinator ping` and tests), with scalar `parameters` and tensors as frames.
+public struct Evaluate: Sendable, Equatable {
+    public var kind: String
+    public var layer: Int?
+    public var parameters: [Double]
+
+    public init(kind: String, layer: Int? = nil, parameters: [Double] = []) {
+        self.kind = kind
+        self.layer = layer
+        self.parameters = parameters
+    }
+}
+
+/// Worker → coordinator: an evaluation's scalar results (tensors as frames).
+public struct Evaluated: Sendable, Equatable {
+    public var kind: String
+    public var values: [Double]
+
+    public init(kind: String, values: [Double] = []) {
+        self.kind = kind
+        self.values = values
+    }
+}

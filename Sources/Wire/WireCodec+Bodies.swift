@@ -29,15 +29,13 @@ extension WireCodec {
             calibrate__wire__echo__init(&m)
             m.note = arena.string(echo.note)
             envelope.echo = arena.object(m)
-        case .jobSpec, .jobAccepted, .loadLayer, .layerLoaded, .captureStats, .statsReport, .solveRequest, .solveResult,
-             .applyLayer, .applied, .fold, .folded, .scaleSearch, .scaleLosses, .finishJob, .jobSummary:
-            setJobBody(body, of: &envelope, arena: arena)
+        case .request(let request): setBody(request, of: &envelope, arena: arena)
+        case .reply(let reply): setBody(reply, of: &envelope, arena: arena)
         case .evaluate(let evaluate):
             var m = Calibrate__Wire__Evaluate()
             calibrate__wire__evaluate__init(&m)
             m.kind = arena.string(evaluate.kind)
             if let layer = evaluate.layer { (m.has_layer, m.layer) = (1, UInt32(layer)) }
-            if let stage = evaluate.stage { (m.has_stage, m.stage) = (1, wire(stage)) }
             (m.n_parameters, m.parameters) = (evaluate.parameters.count, arena.array(evaluate.parameters))
             envelope.evaluate = arena.object(m)
         case .evaluated(let evaluated):
@@ -47,10 +45,6 @@ extension WireCodec {
             (m.n_values, m.values) = (evaluated.values.count, arena.array(evaluated.values))
             envelope.evaluated = arena.object(m)
         }
-    }
-
-    static func wire(_ stage: Stage) -> Calibrate__Wire__Stage {
-        Calibrate__Wire__Stage(rawValue: stage.rawValue)
     }
 
     private static func encode(_ hello: Hello, _ arena: CArena) -> Calibrate__Wire__Hello {
@@ -91,7 +85,7 @@ extension WireCodec {
 
     // MARK: Decoding
 
-    static func decodeBody(of envelope: Calibrate__Wire__Envelope, type: MessageType) throws(WireError) -> Body {
+    static func decodeBody(of envelope: Calibrate__Wire__Envelope, type: MessageType, tensors: [NamedTensor]) throws(WireError) -> Body {
         switch type {
         case .hello:
             let m = envelope.hello.pointee
@@ -121,14 +115,14 @@ extension WireCodec {
                 layer: m.has_layer != 0 ? Int(m.layer) : nil, tensor: m.tensor.map { String(cString: $0) }))
         case .echo:
             return .echo(Echo(note: string(envelope.echo.pointee.note)))
-        case .jobSpec, .jobAccepted, .loadLayer, .layerLoaded, .captureStats, .statsReport, .solveRequest, .solveResult,
-             .applyLayer, .applied, .fold, .folded, .scaleSearch, .scaleLosses, .finishJob, .jobSummary:
-            return try decodeJobBody(of: envelope, type: type)
+        case .jobSpec, .loadLayer, .captureStats, .fold, .scaleSearch, .solveRequest, .applyLayer, .finishJob:
+            return .request(try decodeRequest(of: envelope, type: type, jobID: string(envelope.job_id), frames: tensors))
+        case .jobAccepted, .layerLoaded, .folded, .scaleLosses, .statsReport, .solveResult, .applied, .jobSummary:
+            return .reply(try decodeReply(of: envelope, type: type, frames: tensors))
         case .evaluate:
             let m = envelope.evaluate.pointee
             return .evaluate(Evaluate(
                 kind: try requiredString(m.kind, "Evaluate.kind"), layer: m.has_layer != 0 ? Int(m.layer) : nil,
-                stage: m.has_stage != 0 ? try requiredStage(m.has_stage, m.stage, "Evaluate.stage") : nil,
                 parameters: Array(UnsafeBufferPointer(start: m.parameters, count: m.n_parameters))))
         case .evaluated:
             let m = envelope.evaluated.pointee

@@ -90,11 +90,18 @@ public enum WireCodec {
             let found = envelope.body_case.rawValue == 0 ? "no body" : "body field \(envelope.body_case.rawValue)"
             throw WireError(.malformed, "the envelope says \(type) but holds \(found)")
         }
-        let body = try decodeBody(of: envelope, type: type)
-        let tensors = try decodeTensors(envelope, frames: frames, limits: limits)
-        return Message(
-            body, tensors: tensors, jobID: string(envelope.job_id), taskID: envelope.has_task_id != 0 ? envelope.task_id : 0,
-            attempt: envelope.has_attempt != 0 ? envelope.attempt : 0, protocolVersion: version)
+        let (jobID, taskID, attempt) = (string(envelope.job_id), envelope.has_task_id != 0 ? envelope.task_id : 0,
+                                        envelope.has_attempt != 0 ? envelope.attempt : 0)
+        do {
+            let tensors = try decodeTensors(envelope, frames: frames, limits: limits)
+            let body = try decodeBody(of: envelope, type: type, tensors: tensors)
+            return Message(decoded: body, frames: tensors, jobID: jobID, taskID: taskID, attempt: attempt, protocolVersion: version)
+        } catch {
+            // The header decoded: the error says which task it concerns, so the peer can answer it.
+            var located = error
+            (located.jobID, located.taskID, located.attempt) = (jobID, taskID, attempt)
+            throw located
+        }
     }
 
     // MARK: Tensor frames
@@ -178,7 +185,7 @@ public enum WireCodec {
         return NamedTensor(name: name, tensor: tensor, verifiedChecksum: checksum)
     }
 
-    // MARK: Field helpers (used by WireCodec+Bodies.swift)
+    // MARK: Field helpers (used by the WireCodec+… files)
 
     /// A C string as a Swift string ("" for NULL).
     static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
@@ -195,15 +202,6 @@ public enum WireCodec {
     static func requiredString(_ pointer: UnsafeMutablePointer<CChar>?, _ field: String) throws(WireError) -> String {
         guard let pointer, pointer.pointee != 0 else { throw WireError(.malformed, "\(field) is missing") }
         return String(cString: pointer)
-    }
-
-    /// A required stage field.
-    static func requiredStage(_ has: protobuf_c_boolean, _ value: Calibrate__Wire__Stage, _ field: String) throws(WireError) -> Stage {
-        let raw = try required(has, value.rawValue, field)
-        guard let stage = Stage(rawValue: raw) else {
-            throw WireError(.malformed, "\(field) is \(raw); expected 1 to \(Stage.allCases.count)")
-        }
-        return stage
     }
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

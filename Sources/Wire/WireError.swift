@@ -48,6 +48,11 @@ public struct WireError: Error, CustomStringConvertible, Sendable, Equatable {
     public let code: ErrorCode
     /// What was wrong, naming the field or frame, what was expected and what was found.
     public let message: String
+    /// The header of the message it concerns, when that much decoded (else empty and 0): a
+    /// worker answers a request whose body or frames are invalid under the request's task id.
+    public var jobID = ""
+    public var taskID: UInt64 = 0
+    public var attempt: UInt32 = 0
 
     public init(_ code: ErrorCode, _ message: String) {
         self.code = code

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Cluster
-import JobWire
+import WorkerService
 import Kernels
 import Transport
 import Wire

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JobProtocol
 import Kernels
 import Model
 import Tensors
@@ -37,19 +38,19 @@ public final class CalibrationWorker {
             return .started(tokens: try start(job, embeddings: embeddings))
         case .loadLayer(let index, let weights):
             try loadLayer(index, streamed: weights)
-            return .loaded
+            return .loaded(layer: index)
         case .capture(let layer, let stages):
-            return .statistics(try capture(layer: layer, stages: stages))
+            return .statistics(layer: layer, try capture(layer: layer, stages: stages))
         case .fold(let layer, let fold):
             try self.fold(layer: layer, fold)
-            return .folded
+            return .folded(layer: layer)
         case .evaluateScales(let search):
             return .losses(try evaluate(search))
         case .solve(let task):
-            return .solved(try solve(task))
+            return .solved(layer: task.layer, try solve(task))
         case .apply(let layer, let stage, let weights):
             try apply(layer: layer, stage: stage, weights: weights)
-            return .applied
+            return .applied(layer: layer, stage: stage)
         case .finish:
             summary.peakResidentBytes = ProcessMemory.peakResidentBytes ?? 0
             let result = summary

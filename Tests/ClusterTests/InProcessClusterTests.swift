@@ -1,4 +1,5 @@
 import Cluster
+import JobProtocol
 import Tensors
 import Testing
 import Transport
@@ -50,10 +51,9 @@ struct InProcessClusterTests {
         #expect(echo.message.tensors.first?.tensor.storage === payload.tensor.storage)
 
         // A job: JobSpec first, then job requests with the job id; task ids and attempts come back.
-        let spec = JobSpec(modelPath: "/m", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        let tokens = NamedTensor("tokens", Tensor(floats: [Float](repeating: 1, count: 48), shape: [3, 16], dtype: .i32))
-        let accepted = try await pool.request(.jobSpec(spec), tensors: [tokens], to: info.id, jobID: "job-1", taskID: 77, attempt: 2)
-        #expect(accepted.message.body == .jobAccepted(JobAccepted(tokenCount: 48)))
+        let sequences = [[Int32]](repeating: [Int32](repeating: 1, count: 16), count: 3)
+        let accepted = try await pool.request(start("job-1", sequences: sequences), to: info.id, jobID: "job-1", taskID: 77, attempt: 2)
+        #expect(accepted.message.body == .reply(.started(tokens: 48)))
         #expect(accepted.message.taskID == 77 && accepted.message.attempt == 2 && accepted.message.jobID == "job-1")
         let sum = try await pool.request(.evaluate(Evaluate(kind: "sum")), tensors: [NamedTensor("a", floats([1, 2])), NamedTensor("b", floats([0.5]))], to: info.id, jobID: "job-1")
         #expect(sum.message.body == .evaluated(Evaluated(kind: "sum", values: [3.5])))
@@ -67,8 +67,8 @@ struct InProcessClusterTests {
             #expect(error.report?.code == .invalidArgument)
             #expect(error.message.contains("layer 3"))
         }
-        let loaded = try await pool.request(.loadLayer(LoadLayer(layer: 0)), tensors: [NamedTensor("w", floats([1, 2, 3, 4]))], to: info.id, jobID: "job-1")
-        #expect(loaded.message.body == .layerLoaded(LayerLoaded(layer: 0)))
+        let loaded = try await pool.request(.request(.loadLayer(index: 0, weights: ["w": floats([1, 2, 3, 4])])), to: info.id, jobID: "job-1")
+        #expect(loaded.message.body == .reply(.loaded(layer: 0)))
         #expect(workers[0].handler.requests == [.jobSpec, .evaluate, .evaluate, .loadLayer])
 
         // Broadcast: every worker answers.
@@ -89,17 +89,16 @@ struct InProcessClusterTests {
         let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(), log: LogLines().log)
         let events = Collector(pool.events)
         var info = try await pool.connect(to: "w")
-        await #expect(throws: ClusterError.self) { try await pool.request(.loadLayer(LoadLayer(layer: 0)), to: info.id, jobID: "j") }
+        await #expect(throws: ClusterError.self) { try await pool.request(.request(.loadLayer(index: 0, weights: nil)), to: info.id, jobID: "j") }
         #expect(await events.first { if case .lost = $0 { true } else { false } } != nil)
         #expect(worker.logs.contains("LoadLayer before any JobSpec"))
 
         // A new session, a job, and a request naming another job.
         try await Task.sleep(for: .milliseconds(50))
         info = try await pool.connect(to: "w")
-        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "job-a")
+        _ = try await pool.request(start("job-a"), to: info.id, jobID: "job-a")
         do {
-            _ = try await pool.request(.loadLayer(LoadLayer(layer: 0)), to: info.id, jobID: "job-b")
+            _ = try await pool.request(.request(.loadLayer(index: 0, weights: nil)), to: info.id, jobID: "job-b")
             Issue.record("a request for an unknown job succeeded")
         } catch let error as ClusterError {
             #expect(error.report?.code == .unknownJob)
@@ -148,8 +147,7 @@ struct InProcessClusterTests {
         let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(interval: 20, timeout: 200), log: LogLines().log)
         let events = Collector(pool.events)
         let info = try await pool.connect(to: "quiet-worker")
-        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "j")
+        _ = try await pool.request(start("j"), to: info.id, jobID: "j")
         // A slow request is pending when the worker disappears.
         let pending = Task { try await pool.request(.evaluate(Evaluate(kind: "sleep", parameters: [30])), to: info.id, jobID: "j") }
         try await Task.sleep(for: .milliseconds(100))
@@ -252,8 +250,7 @@ struct EmbeddedClusterTests {
         let handlers = [RecordingHandler(), RecordingHandler(), RecordingHandler()]
         let cluster = try await WorkerCluster.startEmbedded(count: 3, makeHandler: { handlers[$0] }, configuration: fastPool(), log: LogLines().log)
         #expect(cluster.workers.map(\.workerDescription) == ["embedded-worker-0", "embedded-worker-1", "embedded-worker-2"])
-        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        let replies = await cluster.pool.broadcast(.jobSpec(spec), jobID: "e")
+        let replies = await cluster.pool.broadcast(start("e"), jobID: "e")
         #expect(replies.values.allSatisfy { (try? $0.get()) != nil })
         #expect(handlers.allSatisfy { $0.requests == [.jobSpec] })
         await cluster.shutdown(reason: "done")

@@ -1,4 +1,5 @@
 import Cluster
+import JobProtocol
 import Foundation
 import Tensors
 import Testing
@@ -56,8 +57,7 @@ struct ProcessClusterTests {
         let events = Collector(pool.events)
         let info = try await pool.connect(to: endpoint)
         let other = try await pool.connect(to: survivorEndpoint)
-        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        _ = try await pool.request(.jobSpec(spec), to: info.id, jobID: "j")
+        _ = try await pool.request(start("j"), to: info.id, jobID: "j")
         let pending = Task { try await pool.request(.evaluate(Evaluate(kind: "sleep", parameters: [60])), to: info.id, jobID: "j") }
         try await Task.sleep(for: .milliseconds(300))
         let killed = ContinuousClock.now
@@ -145,8 +145,7 @@ struct ProcessClusterTests {
             let lost = await events.first(timeout: 10) { if case .lost(let id, _, _) = $0 { id == info.id } else { false } }
             #expect(lost != nil, "round \(round): the fake worker was not dropped")
         }
-        let spec = JobSpec(modelPath: "", firstSample: 0, threads: 1, trueSequential: true, statisticsBlock: 1)
-        _ = try await pool.request(.jobSpec(spec), to: real.id, jobID: "fuzz")
+        _ = try await pool.request(start("fuzz"), to: real.id, jobID: "fuzz")
         let reply = try await pool.request(.evaluate(Evaluate(kind: "sum")), tensors: [NamedTensor("x", floats([1, 2, 3]))], to: real.id, jobID: "fuzz")
         #expect(reply.message.body == .evaluated(Evaluated(kind: "sum", values: [6])))
         await pool.shutdown(reason: "done", exitProcesses: true)

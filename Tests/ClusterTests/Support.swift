@@ -1,4 +1,6 @@
 import Cluster
+import JobProtocol
+import Model
 import Synchronization
 import Tensors
 import Transport
@@ -25,7 +27,7 @@ final class RecordingHandler: WorkerHandler {
     private let state = Mutex<(requests: [MessageType], endings: [String])>(([], []))
     private let inner = DiagnosticHandler()
 
-    func handle(_ request: Message) async throws -> WorkerReply {
+    func handle(_ request: Message) async throws -> HandlerReply {
         state.withLock { $0.requests.append(request.type) }
         return try await inner.handle(request)
     }
@@ -71,6 +73,12 @@ func fastPool(interval: Int = 50, timeout: Int = 2000, version: UInt32 = WirePro
         protocolVersion: version, name: "test coordinator")
 }
 
+/// The job request that starts job `jobID` on `sequences` (no model: the diagnostic handler
+/// computes nothing).
+func start(_ jobID: String, sequences: [[Int32]] = []) -> Body {
+    .request(.start(WorkerJob(jobID: jobID, modelPath: "", configJSON: [], sequences: sequences, firstSample: 0, threads: 1), embeddings: nil))
+}
+
 /// A float32 tensor holding `values`.
 func floats(_ values: [Float]) -> Tensor {
     Tensor(floats: values, shape: [values.count])
@@ -82,8 +90,9 @@ enum Garbage {
     static let seeds: [Message] = [
         Message(.hello(Hello(coordinator: "x", heartbeatIntervalMilliseconds: 10, heartbeatTimeoutMilliseconds: 40))),
         Message(.echo(Echo(note: "n")), tensors: [NamedTensor("t", floats([1, 2, 3]))]),
-        Message(.loadLayer(LoadLayer(layer: 2)), tensors: [NamedTensor("w", floats([1, 2]))], jobID: "job", taskID: 4, attempt: 1),
-        Message(.solveResult(SolveResult(layer: 1, pieces: [SolvePieceSpec(linear: 1, rowBegin: 0, rowEnd: 8, clip: false)])), jobID: "job", taskID: 4),
+        Message(.request(.loadLayer(index: 2, weights: ["w": floats([1, 2])])), jobID: "job", taskID: 4, attempt: 1),
+        Message(.reply(.applied(layer: 1, stage: .gateUp)), jobID: "job", taskID: 4),
+        Message(start("job", sequences: [[1, 2, 3]]), jobID: "job", taskID: 5),
         Message(.welcome(Welcome(capabilities: .local(threads: 1), worker: "w"))),
         Message(.heartbeat(Heartbeat(sequence: 3))),
     ]

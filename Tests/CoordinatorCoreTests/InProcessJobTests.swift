@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Model
 import Tensors
+import WorkerCore
 import Testing
 
 /// The whole job on in-process workers, on the small random models of the forward-pass fixtures.
@@ -30,7 +31,7 @@ struct InProcessJobTests {
 
     static func run(model: String, workers: Int, recipe: Recipe, samples: [[Int32]]) async throws -> (JobReport, String) {
         let out = NSTemporaryDirectory() + "calibrate-job-\(UUID().uuidString)"
-        let connections = (0..<workers).map { InProcessWorker(index: $0) }
+        let connections = (0..<workers).map { SerialWorker(index: $0) }
         let job = try CalibrationJob(
             // Two 13-token samples per statistics batch: 6 samples make 3 blocks to share out.
             inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples, workerThreads: 1,
@@ -189,7 +190,7 @@ struct InProcessJobTests {
         let error = await #expect(throws: (any Error).self) {
             _ = try await CalibrationJob(
                 inputs: JobInputs(modelPath: Self.model("llama"), outputPath: Self.model("llama"), overwrite: false, recipe: Self.recipe, sequences: samples),
-                workers: [InProcessWorker(index: 0)]).run()
+                workers: [SerialWorker(index: 0)]).run()
         }
         #expect("\(error!)".contains("already holds a checkpoint"))
     }
@@ -200,7 +201,7 @@ struct InProcessJobTests {
         let out = NSTemporaryDirectory() + "calibrate-never-\(UUID().uuidString)"
         func job(_ model: String, _ recipe: Recipe = Self.recipe) throws {
             _ = try CalibrationJob(inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples),
-                                   workers: [InProcessWorker(index: 0)])
+                                   workers: [SerialWorker(index: 0)])
         }
         let missing = #expect(throws: (any Error).self) { try job("/nonexistent/model") }
         #expect("\(missing!)".contains("/nonexistent/model"))

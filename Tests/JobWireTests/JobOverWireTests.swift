@@ -2,13 +2,15 @@ import Checkpoint
 import Cluster
 import CoordinatorCore
 import Foundation
-import JobWire
+import JobProtocol
 import Kernels
 import Model
+import RemoteWorkers
 import Tensors
 import Testing
 import Wire
 import WorkerCore
+import WorkerService
 
 /// The job over the protocol: codec round trips, then whole jobs over the in-process transport
 /// and over real `worker` processes, each compared byte for byte with in-process workers.
@@ -57,6 +59,11 @@ struct JobOverWireTests {
         }
     }
 
+    /// `count` workers in this process, called directly (no protocol at all).
+    static func inProcess(_ count: Int) -> JobWorkers {
+        JobWorkers(connections: (0..<count).map { SerialWorker(index: $0) }, shutdown: {})
+    }
+
     /// Fast heartbeats, short timeouts: a lost worker is noticed within a second.
     static var pool: PoolConfiguration {
         PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(1500), handshakeTimeout: .seconds(30))
@@ -65,7 +72,7 @@ struct JobOverWireTests {
     @Test("every request and reply survives the codec", arguments: ["llama", "qwen3"], [Recipe.Method.gptq, .awq])
     func codecRoundTrips(model: String, method: Recipe.Method) async throws {
         // Record what an in-process job sends and receives, then push each through encode → decode.
-        let recorder = RecordingWorker(inner: InProcessWorker(index: 0))
+        let recorder = RecordingWorker(inner: SerialWorker(index: 0))
         var recipe = Self.recipe(method)
         recipe.awqOutputLoss = model == "llama" ? .gram : .samples  // both forms of AWQ's output-group search
         _ = try await Self.run(JobWorkers(connections: [recorder], shutdown: {}), recipe: recipe, model: Self.model(model))
@@ -73,27 +80,24 @@ struct JobOverWireTests {
         #expect(exchanges.count > 20)
         var corruptionsCompared = 0
         for (request, reply) in exchanges {
-            let (body, tensors) = try JobCodec.encode(request)
             var jobID = "j"
             if case .start(let job, _) = request { jobID = job.jobID }  // the job id travels in the envelope
-            let message = try WireCodec.decode(WireCodec.encode(Message(body, tensors: tensors, jobID: jobID, taskID: 1)))
-            let decoded = try JobCodec.decodeRequest(message)
-            #expect(decoded == request, "\(body.type)")  // values and every tensor byte
-            let (replyBody, replyTensors) = try JobCodec.encode(reply, to: message)
-            let replyMessage = try WireCodec.decode(WireCodec.encode(Message(replyBody, tensors: replyTensors, jobID: "j", taskID: 1)))
-            #expect(try JobCodec.decodeReply(replyMessage) == reply, "\(replyBody.type)")
-            // The comparison sees payloads: one flipped low bit in a tensor (the value stays valid, so
-            // it decodes) makes the decoded value differ.
-            if let victim = tensors.firstIndex(where: { $0.tensor.byteCount > 0 }) {
-                var corrupted = tensors
-                let original = tensors[victim].tensor
+            let message = Message(.request(request), jobID: jobID, taskID: 1)
+            let decoded = try WireCodec.decode(WireCodec.encode(message))
+            #expect(decoded.body == .request(request), "\(message.type)")  // values and every tensor byte
+            let replyMessage = Message(.reply(reply), jobID: jobID, taskID: 1)
+            #expect(try WireCodec.decode(WireCodec.encode(replyMessage)).body == .reply(reply), "\(replyMessage.type)")
+            // The comparison sees payloads: one flipped low bit in a frame (with its checksum
+            // recomputed, and a value that stays valid, so it decodes) makes the decoded value differ.
+            if let victim = message.tensors.firstIndex(where: { $0.tensor.byteCount > 0 }) {
+                let original = message.tensors[victim].tensor
                 let flipped = try Tensor(dtype: original.dtype, shape: original.shape, bytes: original.storage.bytes.enumerated().map {
-                    $0.offset == 0 ? $0.element ^ 1 : $0.element  // a low bit: the value stays valid
+                    $0.offset == 0 ? $0.element ^ 1 : $0.element
                 })
-                corrupted[victim] = NamedTensor(tensors[victim].name, flipped)
-                let bad = Message(body, tensors: corrupted, jobID: jobID, taskID: 1)
-                if let decodedBad = try? JobCodec.decodeRequest(bad) {
-                    #expect(decodedBad != request, "\(body.type): a flipped payload bit compared equal")
+                var bad = message
+                bad.tensors[victim] = NamedTensor(message.tensors[victim].name, flipped)
+                if let decodedBad = try? WireCodec.decode(WireCodec.encode(bad)) {
+                    #expect(decodedBad.body != .request(request), "\(message.type): a flipped payload bit compared equal")
                     corruptionsCompared += 1
                 }
             }
@@ -105,21 +109,21 @@ struct JobOverWireTests {
     func embedded(method: Recipe.Method, outputLoss: Recipe.AWQOutputLoss) async throws {
         var recipe = Self.recipe(method)
         recipe.awqOutputLoss = outputLoss
-        let direct = try await Self.run(JobWorkers.inProcess(count: 2), recipe: recipe)
-        let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, jobID: "e"), recipe: recipe)
+        let direct = try await Self.run(Self.inProcess(2), recipe: recipe)
+        let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, makeHandler: { _ in CalibrationHandler() }), recipe: recipe)
         #expect(wire.shards.map(\.sha256) == direct.shards.map(\.sha256))
         #expect(wire.bytesSent > 0 && wire.bytesReceived > 0)
     }
 
     @Test("two real worker processes write the same bytes, also with streamed weights; none is left running")
     func localProcesses() async throws {
-        let direct = try await Self.run(JobWorkers.inProcess(count: 3), recipe: Self.recipe())
-        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "local")
+        let direct = try await Self.run(Self.inProcess(3), recipe: Self.recipe())
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
         let addresses = workers.connections.map(\.address)
         let processes = try await Self.run(workers, recipe: Self.recipe())
         #expect(processes.shards.map(\.sha256) == direct.shards.map(\.sha256))
         #expect(processes.processes.filter { $0.role == "worker" }.allSatisfy { $0.peakResidentBytes > 0 })
-        let streamed = try await Self.run(try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "stream"),
+        let streamed = try await Self.run(try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool),
                                           recipe: Self.recipe(stream: true))
         #expect(streamed.shards.map(\.sha256) == direct.shards.map(\.sha256))
         for address in addresses {
@@ -134,14 +138,14 @@ struct JobOverWireTests {
         defer { try? FileManager.default.removeItem(atPath: hosts) }
         let configuration = PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(1500), handshakeTimeout: .seconds(1))
         let error = await #expect(throws: (any Error).self) {
-            _ = try await JobWorkers.connect(.hostsFile(hosts), configuration: configuration, jobID: "unreachable")
+            _ = try await JobWorkers.connect(.hostsFile(hosts), configuration: configuration)
         }
         #expect("\(error!)".contains("127.0.0.1:9"), "\(error!)")
     }
 
     @Test("a worker killed mid-job fails the job with an error naming it")
     func killedWorker() async throws {
-        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool, jobID: "kill")
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
         let victim = workers.connections[1]
         let killer = KillingWorker(inner: victim, after: 6)
         let error = await #expect(throws: (any Error).self) {
@@ -156,14 +160,14 @@ actor RecordingWorker: WorkerConnection {
     nonisolated let address: String
     nonisolated let capacity = 1
     private let inner: any WorkerConnection
-    private(set) var exchanges: [(WorkerRequest, WorkerCore.WorkerReply)] = []
+    private(set) var exchanges: [(WorkerRequest, WorkerReply)] = []
 
     init(inner: any WorkerConnection) {
         self.inner = inner
         address = inner.address
     }
 
-    func send(_ request: WorkerRequest) async throws -> WorkerCore.WorkerReply {
+    func send(_ request: WorkerRequest) async throws -> WorkerReply {
         let reply = try await inner.send(request)
         exchanges.append((request, reply))
         return reply
@@ -186,7 +190,7 @@ actor KillingWorker: WorkerConnection {
         remaining = after
     }
 
-    func send(_ request: WorkerRequest) async throws -> WorkerCore.WorkerReply {
+    func send(_ request: WorkerRequest) async throws -> WorkerReply {
         remaining -= 1
         if remaining == 0 { Self.kill(listeningOn: address) }
         return try await inner.send(request)

@@ -1,15 +1,25 @@
+import JobProtocol
+import Kernels
+import Model
 import Tensors
 import Testing
 @testable import Wire
 
 @Suite("Wire codec round trips")
 struct CodecTests {
-    /// One body of every message type, with every optional field set, and some without.
+    /// One body of every message type, with every optional field set, and some without. The job
+    /// values carry small tensors; JobOverWireTests round-trips every request and reply of real
+    /// jobs (GPTQ factors, statistics, quantized weights).
     static let bodies: [Body] = {
         let capabilities = Capabilities(cores: 64, memoryBytes: 512 << 30, deviceKind: "cpu", threads: 32, hostname: "node-7", pid: 4242)
-        let scheme = QuantScheme(bits: 3, symmetric: false, groupSize: -1, scaleFormat: "bfloat16")
-        let options = SolveOptionsSpec(scheme: scheme, staticGroups: true, blockSize: 64, rowTile: 256, clipGrid: 100, clipMaxShrink: 0.8)
-        let pieces = [SolvePieceSpec(linear: 2, rowBegin: 256, rowEnd: 1024, clip: true), SolvePieceSpec(linear: 0, rowBegin: 0, rowEnd: 7, clip: false)]
+        // Cannot throw: valid literals.
+        let scheme = try! QuantizationScheme(bits: 3, symmetric: false, groupSize: -1, scaleFormat: .bfloat16)
+        let scheme16 = try! QuantizationScheme(bits: 4, symmetric: true, groupSize: 128, scaleFormat: .float16)
+        let clipping = try! ClippingSearch(grid: 100, maxShrink: 0.75)
+        let job = WorkerJob(jobID: "job-7", modelPath: "/models/llama", configJSON: Array(#"{"hidden_size": 4}"#.utf8),
+                            sequences: [[1, 2, 3], [4, 5]], firstSample: 43, threads: 16, trueSequential: false, statisticsBlock: 4)
+        let streamed = WorkerJob(jobID: "job-7", modelPath: nil, configJSON: [], sequences: [[7]], firstSample: 0)
+        let pieces = [SolveTask.Piece(linear: 2, rows: 256..<1024, clip: true), SolveTask.Piece(linear: 0, rows: 0..<7)]
         return [
             .hello(Hello(coordinator: "coordinator@head pid 1", heartbeatIntervalMilliseconds: 1000, heartbeatTimeoutMilliseconds: 5000)),
             .welcome(Welcome(capabilities: capabilities, worker: "tcp://0.0.0.0:5555")),
@@ -19,28 +29,32 @@ struct CodecTests {
             .error(ErrorReport(code: .numerical, message: "Cholesky failed", layer: 0, tensor: "model.layers.0.mlp.down_proj.weight")),
             .error(ErrorReport(code: .busy, message: "serving another coordinator")),
             .echo(Echo(note: "ping 3")),
-            .jobSpec(JobSpec(modelPath: "/models/llama", firstSample: 43, threads: 16, trueSequential: false, statisticsBlock: 4)),
-            .jobSpec(JobSpec(modelPath: nil, firstSample: 0, threads: 0, trueSequential: true, statisticsBlock: 1)),
-            .jobAccepted(JobAccepted(tokenCount: 1 << 33)),
-            .loadLayer(LoadLayer(layer: 0)),
-            .layerLoaded(LayerLoaded(layer: 79)),
-            .captureStats(CaptureStats(layer: 5, stages: [.gateUp])),
-            .captureStats(CaptureStats(layer: 5, stages: Stage.allCases)),
-            .statsReport(StatsReport(layer: 5, stageCount: 4)),
-            .fold(Fold(layer: 3)),
-            .folded(Folded(layer: 3)),
-            .scaleSearch(ScaleSearchRequest(layer: 2, group: .mlpInput, scheme: QuantScheme(bits: 4, symmetric: true, groupSize: 128, scaleFormat: "float16"))),
-            .scaleSearch(ScaleSearchRequest(layer: 3, group: .mlpOutput, scheme: QuantScheme(bits: 4, symmetric: false, groupSize: 64, scaleFormat: "bfloat16"),
-                                            rows: [0..<64, 128..<200])),
-            .scaleLosses(ScaleLossesReport(elements: 1 << 40)),
-            .solveRequest(SolveRequest(layer: 3, stage: .o, method: .gptq, options: options, pieces: pieces)),
-            .solveRequest(SolveRequest(layer: 3, stage: .qkv, method: .rtn, options: SolveOptionsSpec(scheme: scheme, staticGroups: false, blockSize: 128, rowTile: 1), pieces: [])),
-            .solveResult(SolveResult(layer: 3, pieces: pieces)),
-            .applyLayer(ApplyLayer(layer: 1, stage: .qkv)),
-            .applied(Applied(layer: 1, stage: .qkv)),
-            .finishJob(FinishJob()),
-            .jobSummary(JobSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5)),
-            .evaluate(Evaluate(kind: "awq_loss_grid", layer: 2, stage: .gateUp, parameters: [0, 0.05, 0.1, -1e300])),
+            .request(.start(job, embeddings: nil)),
+            .request(.start(streamed, embeddings: Tensor(floats: [1, 2, 3, 4], shape: [1, 4]))),
+            .request(.loadLayer(index: 0, weights: nil)),
+            .request(.loadLayer(index: 3, weights: ["model.layers.3.mlp.up_proj.weight": sampleTensor(.bf16, [4, 4]), "model.layers.3.mlp.up_proj.bias": sampleTensor(.f32, [4])])),
+            .request(.capture(layer: 5, stages: [.gateUp])),
+            .request(.capture(layer: 5, stages: LayerStage.allCases)),
+            .request(.fold(layer: 3, LayerFold(attentionInput: [1, 2], mlpOutput: [0.5, 4]))),
+            .request(.evaluateScales(ScaleSearch(layer: 2, group: .mlpInput, candidates: [[1, 2], [3, 4]], scheme: scheme16))),
+            .request(.evaluateScales(ScaleSearch(layer: 3, group: .mlpOutput, candidates: [[1, 2]], scheme: scheme, rows: [0..<64, 128..<200],
+                                                 gram: Tensor(doubles: [1, 0.5, 0.5, 2], shape: [2, 2])))),
+            .request(.solve(SolveTask(layer: 3, stage: .o, method: .rtn,
+                                      options: GPTQSolveOptions(scheme: scheme, staticGroups: true, blockSize: 64, rowTile: 256, clipping: clipping),
+                                      factor: nil, hessian: [2, 0, 0, 2], pieces: pieces))),
+            .request(.solve(SolveTask(layer: 3, stage: .qkv, method: .gptq, options: GPTQSolveOptions(scheme: scheme16, rowTile: 1),
+                                      factor: nil, hessian: nil, pieces: []))),
+            .request(.apply(layer: 1, stage: .qkv, weights: [nil, nil, nil])),
+            .request(.finish),
+            .reply(.started(tokens: 1 << 33)),
+            .reply(.loaded(layer: 79)),
+            .reply(.folded(layer: 3)),
+            .reply(.losses(ScaleLosses(sums: [0, -1, Int128(1) << 100, -(Int128(3) << 90)], elements: 1 << 40))),
+            .reply(.statistics(layer: 5, [])),
+            .reply(.solved(layer: 3, [])),
+            .reply(.applied(layer: 1, stage: .down)),
+            .reply(.finished(WorkerSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5))),
+            .evaluate(Evaluate(kind: "awq_loss_grid", layer: 2, parameters: [0, 0.05, 0.1, -1e300])),
             .evaluate(Evaluate(kind: "sum")),
             .evaluated(Evaluated(kind: "awq_loss_grid", values: [1.5, 2.5, .infinity])),
         ]
@@ -56,7 +70,19 @@ struct CodecTests {
         #expect(decoded.taskID == 123_456_789_012)
         #expect(decoded.attempt == 3)
         #expect(decoded.protocolVersion == WireProtocol.version)
-        #expect(decoded.tensors.isEmpty)
+        #expect(decoded.tensors.map(\.name) == message.tensors.map(\.name))
+        #expect(decoded.tensors.map(\.tensor) == message.tensors.map(\.tensor))
+    }
+
+    @Test("a job's id is the envelope's: a decoded start carries it")
+    func jobID() throws {
+        guard case .request(.start(let job, _)) = Self.bodies.first(where: { $0.type == .jobSpec }) else { return }
+        let decoded = try WireCodec.decode(WireCodec.encode(Message(.request(.start(job, embeddings: nil)), jobID: "job-42")))
+        guard case .request(.start(let received, _)) = decoded.body else {
+            Issue.record("decoded \(decoded.type)")
+            return
+        }
+        #expect(received.jobID == "job-42")
     }
 
     @Test("every message type is covered by the round trips")

@@ -1,15 +1,13 @@
+import JobProtocol
 import Tensors
 import Testing
 @testable import Wire
 
 @Suite("Wire validation")
 struct ValidationTests {
+    /// A job request with two frames, sorted by name: "hinv" (F32 [8, 8], 256 bytes), "weight" (F16 [4, 8]).
     static let message = Message(
-        .solveRequest(SolveRequest(layer: 1, stage: .qkv, method: .gptq,
-                                   options: SolveOptionsSpec(scheme: QuantScheme(bits: 4, symmetric: true, groupSize: 8, scaleFormat: "float32"),
-                                                             staticGroups: false, blockSize: 128, rowTile: 256),
-                                   pieces: [SolvePieceSpec(linear: 0, rowBegin: 0, rowEnd: 4, clip: false)])),
-        tensors: [NamedTensor("hinv", sampleTensor(.f32, [8, 8])), NamedTensor("weight", sampleTensor(.f16, [4, 8], seed: 9))],
+        .request(.loadLayer(index: 1, weights: ["hinv": sampleTensor(.f32, [8, 8]), "weight": sampleTensor(.f16, [4, 8], seed: 9)])),
         jobID: "j", taskID: 5, attempt: 1)
 
     /// Decodes `frames` and returns the error's code (nil if it decoded).
@@ -159,5 +157,20 @@ struct ValidationTests {
         #expect(code(frames, limits: WireLimits(maxFrameBytes: 256)) == nil)
         #expect(code(frames, limits: WireLimits(maxEnvelopeBytes: 16)) == .oversize)
         #expect(code(frames, limits: WireLimits(maxFrames: 1)) == .oversize)
+    }
+
+    @Test("a job request whose frames do not fit its body is refused under its task id, naming the frame")
+    func jobFrames() throws {
+        // An empty sequence encodes (lengths [0]) but is no sample: the decoder refuses it.
+        let job = WorkerJob(jobID: "j", modelPath: nil, configJSON: [], sequences: [[1, 2], []], firstSample: 0)
+        let frames = WireCodec.encode(Message(.request(.start(job, embeddings: nil)), jobID: "j", taskID: 11, attempt: 2))
+        do {
+            _ = try WireCodec.decode(frames)
+            Issue.record("a job with an empty sequence decoded")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("lengths"), "\(error)")
+            #expect(error.taskID == 11 && error.attempt == 2 && error.jobID == "j")
+        }
     }
 }

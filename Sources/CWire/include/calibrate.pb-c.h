@@ -698,7 +698,7 @@ struct  Calibrate__Wire__SolvePiece
   protobuf_c_boolean has_row_end;
   uint32_t row_end;
   /*
-   * RTN: AWQ's clip search first.
+   * RTN: AWQ's clip search first (requests only; a SolveResult leaves it unset).
    */
   protobuf_c_boolean has_clip;
   protobuf_c_boolean clip;
@@ -778,6 +778,7 @@ struct  Calibrate__Wire__Applied
 /*
  * A generic evaluation: `kind` names it, `parameters` are its scalars, frames its tensors. The
  * diagnostic handler answers "sum", "echo", "fail" and "sleep" (tests, coordinator ping).
+ * Diagnostics (sum, echo, fail, sleep): `coordinator ping` and tests.
  */
 struct  Calibrate__Wire__Evaluate
 {
@@ -785,14 +786,12 @@ struct  Calibrate__Wire__Evaluate
   char *kind;
   protobuf_c_boolean has_layer;
   uint32_t layer;
-  protobuf_c_boolean has_stage;
-  Calibrate__Wire__Stage stage;
   size_t n_parameters;
   double *parameters;
 };
 #define CALIBRATE__WIRE__EVALUATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__evaluate__descriptor) \
-    , NULL, 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, 0,NULL }
+    , NULL, 0, 0, 0,NULL }
 
 
 struct  Calibrate__Wire__Evaluated

@@ -1,10 +1,12 @@
+import Foundation
 import Kernels
 import Model
 import Tensors
 
 /// What a worker is asked to do for one job: which model, which samples, how to compute.
 public struct WorkerJob: Sendable, Equatable {
-    /// The job's identifier (echoed in every message of the job).
+    /// The job's one identifier: the coordinator makes it (`newID()`), and it is the envelope's
+    /// job id of every message of the job (a remote worker's `WorkerJob` takes it from there).
     public var jobID: String
     /// The model directory as this worker sees it (a shared filesystem), or nil when the
     /// coordinator streams the weights (`--stream-weights`).
@@ -33,6 +35,11 @@ public struct WorkerJob: Sendable, Equatable {
         self.threads = threads
         self.trueSequential = trueSequential
         self.statisticsBlock = statisticsBlock
+    }
+
+    /// A job identifier unique enough to tell jobs apart in workers' logs.
+    public static func newID() -> String {
+        "job-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt32.random(in: 0...UInt32.max))"
     }
 }
 
@@ -128,12 +135,6 @@ public struct ScaleSearch: Sendable, Equatable {
         self.scheme = scheme
         self.rows = rows
         self.gram = gram
-    }
-
-    public static func == (a: ScaleSearch, b: ScaleSearch) -> Bool {
-        a.layer == b.layer && a.group == b.group && a.candidates == b.candidates && a.scheme == b.scheme && a.rows == b.rows
-            && a.gram?.shape == b.gram?.shape && a.gram?.dtype == b.gram?.dtype
-            && a.gram.map { x in x.withUnsafeBytes { x in b.gram!.withUnsafeBytes { x.elementsEqual($0) } } } ?? true
     }
 }
 

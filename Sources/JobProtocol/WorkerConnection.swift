@@ -1,0 +1,15 @@
+/// The coordinator's handle on one worker: send a request, await its reply. Implemented over
+/// the wire for remote and local-process workers, and in process (WorkerCore's `SerialWorker`)
+/// for tests and embedded runs.
+public protocol WorkerConnection: Sendable {
+    /// Where the worker is (a host:port, an ipc path, "in-process #i"), for reports and errors.
+    var address: String { get }
+    /// Relative share of the samples this worker should hold (e.g. its slots × cores).
+    var capacity: Int { get }
+    /// Sends `request` and waits for the reply.
+    /// - Throws: the worker's error (naming layer, module or tensor), or a transport error
+    ///   naming the worker when it is unreachable or gone.
+    func send(_ request: WorkerRequest) async throws -> WorkerReply
+    /// Bytes sent to and received from the worker so far (0 in process).
+    func traffic() async -> (sent: Int, received: Int)
+}

@@ -1,0 +1,87 @@
+import Kernels
+import Model
+import Tensors
+
+/// Everything a coordinator asks of a worker, as values: the one vocabulary of the job protocol.
+/// In-process workers receive these directly; remote workers through the wire, where
+/// `WireCodec` maps each case onto its message of Protocols/calibrate.proto and its tensor frames
+/// (and nothing else stands between: no second set of message types).
+public enum WorkerRequest: Sendable, Equatable {
+    /// Take a job: compute the embeddings of the samples (from the model path, or from
+    /// `embeddings` rows sent with the job when streaming).
+    case start(WorkerJob, embeddings: Tensor?)
+    /// Load layer `index` (from the model path, or from `weights` — HF tensor names — when streaming).
+    case loadLayer(index: Int, weights: [String: Tensor]?)
+    /// Statistics of the inputs of `stages` of the loaded layer on this worker's samples.
+    case capture(layer: Int, stages: [LayerStage])
+    /// Fold per-channel scales into the loaded layer (AWQ, SmoothQuant); in true-sequential mode
+    /// the stage whose input is ready is recomputed with the folded weights.
+    case fold(layer: Int, LayerFold)
+    /// Losses of AWQ scale candidates on this worker's samples (capture-first mode only).
+    case evaluateScales(ScaleSearch)
+    /// Quantize pieces of the loaded layer's linears.
+    case solve(SolveTask)
+    /// Run `stage` with its quantized weights (nil: keep that linear's original weights).
+    case apply(layer: Int, stage: LayerStage, weights: [QuantizedWeights?])
+    /// The job is over: report and free everything.
+    case finish
+}
+
+/// A worker's answer to a `WorkerRequest`, case by case. Each names what it answers (the layer,
+/// the stage), as its protocol message does, so that a reply can be checked against its request.
+public enum WorkerReply: Sendable, Equatable {
+    case started(tokens: Int)
+    case loaded(layer: Int)
+    case folded(layer: Int)
+    case losses(ScaleLosses)
+    /// One part per requested stage, in the request's order.
+    case statistics(layer: Int, [ActivationStatistics])
+    case solved(layer: Int, [SolvedPiece])
+    case applied(layer: Int, stage: LayerStage)
+    case finished(WorkerSummary)
+}
+
+extension WorkerReply {
+    /// Whether this is an answer to `request`: its case, and the layer, stage and part count the
+    /// request asked for (statistics: one part per stage).
+    public func answers(_ request: WorkerRequest) -> Bool {
+        switch (request, self) {
+        case (.start, .started), (.evaluateScales, .losses), (.finish, .finished): true
+        case (.loadLayer(let asked, _), .loaded(let layer)), (.fold(let asked, _), .folded(let layer)): asked == layer
+        case (.capture(let asked, let stages), .statistics(let layer, let parts)): asked == layer && parts.count == stages.count
+        case (.solve(let task), .solved(let layer, _)): task.layer == layer
+        case (.apply(let asked, let askedStage, _), .applied(let layer, let stage)): asked == layer && askedStage == stage
+        default: false
+        }
+    }
+
+    /// The case and what it names, without tensor contents: for logs and errors.
+    public var summary: String {
+        switch self {
+        case .started(let tokens): "started (\(tokens) tokens)"
+        case .loaded(let layer): "loaded layer \(layer)"
+        case .folded(let layer): "folded layer \(layer)"
+        case .losses(let losses): "losses of \(losses.sums.count) candidates"
+        case .statistics(let layer, let parts): "statistics of layer \(layer) (\(parts.count) stage(s))"
+        case .solved(let layer, let pieces): "\(pieces.count) solved piece(s) of layer \(layer)"
+        case .applied(let layer, let stage): "applied layer \(layer) stage \(stage)"
+        case .finished: "finished"
+        }
+    }
+}
+
+/// What a worker reports at the end of a job.
+public struct WorkerSummary: Sendable, Equatable {
+    public var peakResidentBytes: Int
+    /// Seconds spent in the forward pass, statistics and solves.
+    public var forwardSeconds: Double
+    public var statisticsSeconds: Double
+    public var solveSeconds: Double
+
+    public init(peakResidentBytes: Int, forwardSeconds: Double, statisticsSeconds: Double, solveSeconds: Double) {
+        self.peakResidentBytes = peakResidentBytes
+        self.forwardSeconds = forwardSeconds
+        self.statisticsSeconds = statisticsSeconds
+        self.solveSeconds = solveSeconds
+    }
+}

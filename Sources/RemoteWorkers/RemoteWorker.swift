@@ -1,0 +1,43 @@
+import Cluster
+import JobProtocol
+import Tensors
+import Wire
+
+/// A worker reached through a `WorkerPool` (another process, here or on another machine): each
+/// request travels as its protocol message under the job's id (the `WorkerJob.jobID` of the
+/// request that started the job), and the reply comes back as a value.
+public actor RemoteWorker: WorkerConnection {
+    public nonisolated let address: String
+    public nonisolated let capacity: Int
+    private let pool: WorkerPool
+    private let id: WorkerID
+    /// The job this worker runs, from its `.start` request; nil before.
+    private var jobID: String?
+    private var sent = 0
+    private var received = 0
+
+    /// - Parameters:
+    ///   - info: the worker, past its handshake.
+    ///   - capacity: its share of the samples (default: its compute threads).
+    public init(pool: WorkerPool, info: WorkerInfo, capacity: Int? = nil) {
+        self.pool = pool
+        id = info.id
+        address = info.endpoint
+        self.capacity = max(1, capacity ?? info.capabilities.threads)
+    }
+
+    public func send(_ request: WorkerRequest) async throws -> WorkerReply {
+        if case .start(let job, _) = request { jobID = job.jobID }
+        guard let jobID else { throw ClusterError(.invalidRequest, "\(address): \(Body.request(request).type) before the job was started") }
+        let message = Message(.request(request))
+        sent += message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
+        let reply = try await pool.request(message.body, to: id, jobID: jobID)
+        received += reply.message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
+        guard case .reply(let value) = reply.message.body else {
+            throw ClusterError(.invalidRequest, "\(address) answered \(message.type) with \(reply.message.type)")
+        }
+        return value
+    }
+
+    public func traffic() async -> (sent: Int, received: Int) { (sent, received) }
+}

@@ -1,0 +1,148 @@
+import CWire
+import JobProtocol
+import Kernels
+import Model
+import Tensors
+
+/// Job replies (`WorkerReply`, worker → coordinator) to and from their protocol messages; the
+/// rules are those of `WireCodec+JobRequests.swift`.
+extension WireCodec {
+    // MARK: Frames
+
+    /// The frames of `reply`, in the order they travel.
+    static func frames(of reply: WorkerReply) -> [NamedTensor] {
+        switch reply {
+        case .started, .loaded, .folded, .applied, .finished:
+            return []
+        case .losses(let losses):
+            let sums = losses.sums.flatMap { [Int64(truncatingIfNeeded: $0), Int64(truncatingIfNeeded: $0 >> 64)] }
+            return [NamedTensor("sums", Tensor.integers(sums, dtype: .i64, shape: [losses.sums.count, 2]))]
+        case .statistics(_, let parts):
+            return parts.enumerated().flatMap { position, part in prefixed("\(position).", part.tensors()) }
+        case .solved(_, let pieces):
+            return pieces.enumerated().flatMap { position, piece in prefixed("\(position).", piece.result.tensors()) }
+        }
+    }
+
+    // MARK: Encoding
+
+    static func setBody(_ reply: WorkerReply, of envelope: inout Calibrate__Wire__Envelope, arena: CArena) {
+        switch reply {
+        case .started(let tokens):
+            var m = Calibrate__Wire__JobAccepted()
+            calibrate__wire__job_accepted__init(&m)
+            (m.has_token_count, m.token_count) = (1, UInt64(tokens))
+            envelope.job_accepted = arena.object(m)
+        case .loaded(let layer):
+            var m = Calibrate__Wire__LayerLoaded()
+            calibrate__wire__layer_loaded__init(&m)
+            (m.has_layer, m.layer) = (1, UInt32(layer))
+            envelope.layer_loaded = arena.object(m)
+        case .folded(let layer):
+            var m = Calibrate__Wire__Folded()
+            calibrate__wire__folded__init(&m)
+            (m.has_layer, m.layer) = (1, UInt32(layer))
+            envelope.folded = arena.object(m)
+        case .losses(let losses):
+            var m = Calibrate__Wire__ScaleLosses()
+            calibrate__wire__scale_losses__init(&m)
+            (m.has_elements, m.elements) = (1, UInt64(losses.elements))
+            envelope.scale_losses = arena.object(m)
+        case .statistics(let layer, let parts):
+            var m = Calibrate__Wire__StatsReport()
+            calibrate__wire__stats_report__init(&m)
+            (m.has_layer, m.layer) = (1, UInt32(layer))
+            (m.has_stage_count, m.stage_count) = (1, UInt32(parts.count))
+            envelope.stats_report = arena.object(m)
+        case .solved(let layer, let pieces):
+            var m = Calibrate__Wire__SolveResult()
+            calibrate__wire__solve_result__init(&m)
+            (m.has_layer, m.layer) = (1, UInt32(layer))
+            let encoded = pieces.map { Optional(arena.object(encodePiece(linear: $0.linear, rows: $0.result.rows, clip: false))) }
+            (m.n_pieces, m.pieces) = (encoded.count, arena.array(encoded))
+            envelope.solve_result = arena.object(m)
+        case .applied(let layer, let stage):
+            var m = Calibrate__Wire__Applied()
+            calibrate__wire__applied__init(&m)
+            (m.has_layer, m.layer) = (1, UInt32(layer))
+            (m.has_stage, m.stage) = (1, wire(stage))
+            envelope.applied = arena.object(m)
+        case .finished(let summary):
+            var m = Calibrate__Wire__JobSummary()
+            calibrate__wire__job_summary__init(&m)
+            (m.has_peak_resident_bytes, m.peak_resident_bytes) = (1, UInt64(summary.peakResidentBytes))
+            (m.has_forward_seconds, m.forward_seconds) = (1, summary.forwardSeconds)
+            (m.has_statistics_seconds, m.statistics_seconds) = (1, summary.statisticsSeconds)
+            (m.has_solve_seconds, m.solve_seconds) = (1, summary.solveSeconds)
+            envelope.job_summary = arena.object(m)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// The reply in `envelope` (of job reply type `type`), with its frames.
+    static func decodeReply(of envelope: Calibrate__Wire__Envelope, type: MessageType, frames: [NamedTensor]) throws(WireError) -> WorkerReply {
+        let tensors = Dictionary(frames.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        switch type {
+        case .jobAccepted:
+            let m = envelope.job_accepted.pointee
+            let tokens = try required(m.has_token_count, m.token_count, "JobAccepted.token_count")
+            guard tokens <= UInt64(Int.max) else { throw WireError(.malformed, "JobAccepted.token_count is \(tokens)") }
+            return .started(tokens: Int(tokens))
+        case .layerLoaded:
+            let m = envelope.layer_loaded.pointee
+            return .loaded(layer: Int(try required(m.has_layer, m.layer, "LayerLoaded.layer")))
+        case .folded:
+            let m = envelope.folded.pointee
+            return .folded(layer: Int(try required(m.has_layer, m.layer, "Folded.layer")))
+        case .scaleLosses:
+            let m = envelope.scale_losses.pointee
+            let elements = try required(m.has_elements, m.elements, "ScaleLosses.elements")
+            guard elements <= UInt64(Int.max) else { throw WireError(.malformed, "ScaleLosses.elements is \(elements)") }
+            guard let sums = tensors["sums"], sums.dtype == .i64, sums.shape.count == 2, sums.shape[1] == 2 else {
+                throw WireError(.invalidArgument, "ScaleLosses: sums must be I64 [n, 2]")
+            }
+            let words = sums.integers(as: Int64.self)
+            let values = (0..<sums.shape[0]).map { Int128(words[2 * $0 + 1]) << 64 | Int128(UInt64(bitPattern: words[2 * $0])) }
+            return .losses(ScaleLosses(sums: values, elements: Int(elements)))
+        case .statsReport:
+            let m = envelope.stats_report.pointee
+            let layer = Int(try required(m.has_layer, m.layer, "StatsReport.layer"))
+            let count = Int(try required(m.has_stage_count, m.stage_count, "StatsReport.stage_count"))
+            guard count <= LayerStage.allCases.count else { throw WireError(.malformed, "StatsReport.stage_count is \(count); a layer has \(LayerStage.allCases.count) stages") }
+            let parts = try converting {
+                try (0..<count).map { position in
+                    guard let part = group(tensors, "\(position).") else { throw WireError(.invalidArgument, "StatsReport: no tensors for stage position \(position)") }
+                    return try ActivationStatistics(tensors: part, name: "layer \(layer) stage position \(position)")
+                }
+            }
+            return .statistics(layer: layer, parts)
+        case .solveResult:
+            let m = envelope.solve_result.pointee
+            let layer = Int(try required(m.has_layer, m.layer, "SolveResult.layer"))
+            let headers = try decodePieces(m.pieces, m.n_pieces, "SolveResult")
+            let pieces = try converting {
+                try headers.enumerated().map { position, header in
+                    guard let part = group(tensors, "\(position).") else { throw WireError(.invalidArgument, "SolveResult: no tensors for piece \(position)") }
+                    let solved = try GPTQSolveResult(tensors: part, name: "layer \(layer) piece \(position)")
+                    guard solved.rows == header.rows else {
+                        throw WireError(.invalidArgument, "SolveResult: piece \(position) holds rows \(solved.rows), its header says \(header.rows)")
+                    }
+                    return SolvedPiece(linear: header.linear, result: solved)
+                }
+            }
+            return .solved(layer: layer, pieces)
+        case .applied:
+            let m = envelope.applied.pointee
+            return .applied(layer: Int(try required(m.has_layer, m.layer, "Applied.layer")), stage: try stage(m.has_stage, m.stage, "Applied.stage"))
+        case .jobSummary:
+            let m = envelope.job_summary.pointee
+            let peak = try required(m.has_peak_resident_bytes, m.peak_resident_bytes, "JobSummary.peak_resident_bytes")
+            return .finished(WorkerSummary(
+                peakResidentBytes: Int(clamping: peak), forwardSeconds: m.has_forward_seconds != 0 ? m.forward_seconds : 0,
+                statisticsSeconds: m.has_statistics_seconds != 0 ? m.statistics_seconds : 0, solveSeconds: m.has_solve_seconds != 0 ? m.solve_seconds : 0))
+        default:
+            throw WireError(.unknownType, "\(type) is not a job reply")
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Cluster
+import Wire
+import WorkerCore
+
+/// The worker process's job handler: each job request (a `WorkerRequest`, decoded by the wire
+/// codec) runs on the worker's `SerialWorker`, and its `WorkerReply` goes back as the reply's
+/// body. Evaluate requests (sum, echo, fail, sleep: diagnostics for `coordinator ping` and tests)
+/// go to the `DiagnosticHandler`.
+public final class CalibrationHandler: WorkerHandler {
+    private let worker = SerialWorker(address: "this worker")
+    private let diagnostics = DiagnosticHandler()
+
+    public init() {}
+
+    public func handle(_ request: Message) async throws -> HandlerReply {
+        switch request.body {
+        case .evaluate:
+            return try await diagnostics.handle(request)
+        case .request(let jobRequest):
+            return HandlerReply(.reply(try await worker.send(jobRequest)))
+        default:
+            throw WireError(.unexpected, "\(request.type) is not a job request")
+        }
+    }
+
+    /// Drops the job's state (hidden states, layer, statistics) when the session ends.
+    public func sessionEnded(reason: String) async {
+        await worker.reset()
+    }
+}
