@@ -130,6 +130,7 @@ let package = Package(
                            "WorkerCore",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "CoordinatorCLITests", dependencies: ["CoordinatorCLI", "CoordinatorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .executableTarget(
             name: "WorkerCLI",
             dependencies: ["Cluster", "Wire", "Transport", "Kernels", "WorkerService", .product(name: "ArgumentParser", package: "swift-argument-parser")],

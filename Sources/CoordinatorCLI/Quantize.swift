@@ -25,68 +25,31 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: "Output directory for the quantized checkpoint.")
     var out: String
 
-    @Option(help: "YAML recipe with the fields below (method, bits, group_size, sym, act_order, damp, samples, seq_len, seed, ignore, max_shard_size, true_sequential, stream_weights, awq_grid, awq_duo_scaling, awq_clip, awq_gptq, smoothquant, act_bits).")
+    @Option(help: ArgumentHelp("YAML recipe with the fields below (\(Recipe.fields.map(\.key).joined(separator: ", ")))."))
     var recipe: String?
 
-    @Option(help: "gptq, rtn or awq (default: gptq).")
-    var method: String?
-
-    @Option(help: "Bits per weight, 2–8 (default: 4).")
-    var bits: Int?
-
-    @Option(parsing: .unconditional, help: "Input channels per group; -1 = per channel (default: 128).")
-    var groupSize: Int?
-
-    @Flag(help: "Symmetric (default) or asymmetric quantization with zero points.")
-    var symmetry: Symmetry?
-
-    @Flag(help: "GPTQ act-order (desc_act) with static groups.")
-    var actOrder = false
-
-    @Option(help: "GPTQ damping, a fraction of mean(diag H) (default: 0.01).")
-    var damp: Double?
-
-    @Option(help: "Calibration sequences (default: 128).")
-    var samples: Int?
-
-    @Option(help: "Tokens per calibration sequence (default: 2048).")
-    var seqLen: Int?
-
-    @Option(help: "Seed of the sample selection (default: 0).")
-    var seed: UInt64?
-
-    @Option(help: "Module names (or suffixes) left unquantized; repeatable (default: lm_head).")
-    var ignore: [String] = []
-
-    @Option(help: "Tensor bytes per output shard, e.g. 5GB or 500MB (default: 5GB).")
-    var maxShardSize: String?
-
-    @Flag(help: "Capture each layer with its original weights, then quantize (for comparison with tools that work that way).")
-    var noTrueSequential = false
-
-    @Flag(help: "Send layer weights to the workers instead of letting them read --model.")
-    var streamWeights = false
-
-    @Option(help: "AWQ: ratios tried per scaling group (default: 20).")
-    var awqGrid: Int?
-
-    @Flag(help: "AWQ: quantize the scaled weights with GPTQ instead of round-to-nearest.")
-    var awqGptq = false
-
-    @Option(help: "AWQ: v→o and up→down output error from XᵀX (gram), on the workers' samples (samples), or the cheaper (auto: samples while tokens ≤ the linear's inputs).")
-    var awqOutputLoss: String?
-
-    @Flag(help: "AWQ: scale by activations alone (x̄^α) instead of AutoAWQ's duo scaling.")
-    var noAwqDuoScaling = false
-
-    @Flag(help: "AWQ: skip the weight clip search.")
-    var noAwqClip = false
-
-    @Option(help: "SmoothQuant migration strength α (e.g. 0.5): smooth the q/k/v and gate/up inputs before quantizing.")
-    var smoothquant: Double?
-
-    @Option(help: "Activation bits: 8 writes W8A8 (int8 weights per channel, int8 dynamic per-token activations).")
-    var actBits: Int?
+    // The recipe's fields: names, help and meaning from `Recipe.fields` (makeRecipe maps each to
+    // its key; RecipeFieldTests checks every field against its YAML form).
+    @Option(help: Self.help("method")) var method: String?
+    @Option(help: Self.help("bits")) var bits: Int?
+    @Option(parsing: .unconditional, help: Self.help("group_size")) var groupSize: Int?
+    @Flag(help: Self.help("sym")) var symmetry: Symmetry?
+    @Flag(help: Self.help("act_order")) var actOrder = false
+    @Option(help: Self.help("damp")) var damp: Double?
+    @Option(help: Self.help("samples")) var samples: Int?
+    @Option(help: Self.help("seq_len")) var seqLen: Int?
+    @Option(help: Self.help("seed")) var seed: Int?
+    @Option(help: Self.help("ignore")) var ignore: [String] = []
+    @Option(help: Self.help("max_shard_size")) var maxShardSize: String?
+    @Flag(help: Self.help("true_sequential")) var noTrueSequential = false
+    @Flag(help: Self.help("stream_weights")) var streamWeights = false
+    @Option(help: Self.help("awq_grid")) var awqGrid: Int?
+    @Flag(help: Self.help("awq_gptq")) var awqGptq = false
+    @Option(help: Self.help("awq_output_loss")) var awqOutputLoss: String?
+    @Flag(help: Self.help("awq_duo_scaling")) var noAwqDuoScaling = false
+    @Flag(help: Self.help("awq_clip")) var noAwqClip = false
+    @Option(help: Self.help("smoothquant")) var smoothquant: Double?
+    @Option(help: Self.help("act_bits")) var actBits: Int?
 
     @Flag(help: "Replace a checkpoint already in --out.")
     var overwrite = false
@@ -97,41 +60,42 @@ struct Quantize: AsyncParsableCommand {
         case sym, asym
     }
 
-    func validate() throws {
-        if let awqOutputLoss, Recipe.AWQOutputLoss(rawValue: awqOutputLoss) == nil {
-            throw ValidationError("--awq-output-loss must be one of \(Recipe.AWQOutputLoss.allCases.map(\.rawValue).joined(separator: ", ")), found \(awqOutputLoss)")
-        }
-        if let method, Recipe.Method(rawValue: method) == nil {
-            throw ValidationError("--method must be one of \(Recipe.Method.allCases.map(\.rawValue).joined(separator: ", ")), found \(method)")
-        }
+    static func help(_ key: String) -> ArgumentHelp {
+        ArgumentHelp(Recipe.field(key)?.help ?? "")
+    }
+
+    /// The recipe fields given on the command line, as (YAML key, value).
+    func givenFields() throws -> [(String, RecipeValue)] {
+        var given: [(String, RecipeValue)] = []
+        func add(_ key: String, _ value: RecipeValue?) { if let value { given.append((key, value)) } }
+        add("method", method.map(RecipeValue.text))
+        add("bits", bits.map(RecipeValue.integer))
+        add("group_size", groupSize.map(RecipeValue.integer))
+        add("sym", symmetry.map { .flag($0 == .sym) })
+        add("act_order", actOrder ? .flag(true) : nil)
+        add("damp", damp.map(RecipeValue.number))
+        add("samples", samples.map(RecipeValue.integer))
+        add("seq_len", seqLen.map(RecipeValue.integer))
+        add("seed", seed.map(RecipeValue.integer))
+        add("ignore", ignore.isEmpty ? nil : .list(ignore))
+        add("max_shard_size", try maxShardSize.map { .integer(try ByteSize.parse($0)) })
+        add("true_sequential", noTrueSequential ? .flag(false) : nil)
+        add("stream_weights", streamWeights ? .flag(true) : nil)
+        add("awq_grid", awqGrid.map(RecipeValue.integer))
+        add("awq_gptq", awqGptq ? .flag(true) : nil)
+        add("awq_output_loss", awqOutputLoss.map(RecipeValue.text))
+        add("awq_duo_scaling", noAwqDuoScaling ? .flag(false) : nil)
+        add("awq_clip", noAwqClip ? .flag(false) : nil)
+        add("smoothquant", smoothquant.map(RecipeValue.number))
+        add("act_bits", actBits.map(RecipeValue.integer))
+        return given
     }
 
     /// The recipe: defaults, then the YAML file, then the flags given.
     func makeRecipe() throws -> Recipe {
         var recipe = Recipe()
         if let path = self.recipe { try recipe.apply(yamlFile: path) }
-        if let method { recipe.method = Recipe.Method(rawValue: method)! }
-        if let bits { recipe.bits = bits }
-        if let groupSize { recipe.groupSize = groupSize }
-        if let symmetry { recipe.symmetric = symmetry == .sym }
-        if actOrder { recipe.actOrder = true }
-        if let damp { recipe.damp = damp }
-        if let samples { recipe.samples = samples }
-        if let seqLen { recipe.sequenceLength = seqLen }
-        if let seed { recipe.seed = seed }
-        if !ignore.isEmpty { recipe.ignore = ignore }
-        if let maxShardSize { recipe.maxShardSize = try ByteSize.parse(maxShardSize) }
-        if noTrueSequential { recipe.trueSequential = false }
-        if streamWeights { recipe.streamWeights = true }
-        if let awqGrid { recipe.awqGrid = awqGrid }
-        if awqGptq { recipe.awqGPTQ = true }
-        if let awqOutputLoss { recipe.awqOutputLoss = Recipe.AWQOutputLoss(rawValue: awqOutputLoss)! }
-        if noAwqDuoScaling { recipe.awqDuoScaling = false }
-        if noAwqClip { recipe.awqClip = false }
-        if let smoothquant { recipe.smoothQuant = smoothquant }
-        if let actBits { recipe.activationBits = actBits }
-        // W8A8 weights are per output channel: activation bits without a group size imply -1.
-        if recipe.activationBits != nil && groupSize == nil && recipe.groupSize == Recipe().groupSize { recipe.groupSize = -1 }
+        for (key, value) in try givenFields() { try recipe.set(key, value, source: "the command line") }
         try recipe.validate()
         return recipe
     }

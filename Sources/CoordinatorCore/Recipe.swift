@@ -1,4 +1,5 @@
-/// What to quantize and how: the job's recipe, from command-line flags and/or a YAML file.
+/// What to quantize and how: the job's recipe, from command-line flags and/or a YAML file, both
+/// through `Recipe.fields` (RecipeFields.swift).
 ///
 /// Defaults are those of the command line (`coordinator --help`): GPTQ, 4 bits, group size 128,
 /// symmetric, no act-order, 1 % damping, 128 samples of 2048 tokens, seed 0, lm_head kept, 5 GB
@@ -66,6 +67,9 @@ public struct Recipe: Sendable, Equatable {
     /// Activation bits (8: int8 dynamic per-token activations, the W8A8 int-quantized format), or
     /// nil for weight-only quantization.
     public var activationBits: Int?
+    /// Whether a group size was set through `set` (a file or the command line): activation bits
+    /// imply per-channel weights only when none was.
+    var groupSizeGiven = false
 
     public init() {}
 
