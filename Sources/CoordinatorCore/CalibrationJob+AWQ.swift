@@ -4,9 +4,9 @@ import Tensors
 import Model
 import JobProtocol
 
-/// AWQ per layer, as AutoAWQ does it: capture the layer with its original weights, search each
-/// scaling group's ratio α, fold the chosen scales, quantize every linear of the layer (RTN after
-/// the clip search, or GPTQ), and replay the layer quantized on every worker.
+/// AWQ's scale searches, as AutoAWQ does them (the order of a layer — capture with the original
+/// weights, search each group's ratio α, fold, quantize every linear by RTN after the clip search
+/// or by GPTQ, replay the layer quantized — is its `LayerPlan`).
 ///
 /// The groups and how their loss is measured:
 ///   input_layernorm → q, k, v    attention block output; a forward per candidate on the workers
@@ -24,51 +24,31 @@ import JobProtocol
 /// errors as exact fixed-point sums (per sample sequence, or per tile of rows); the coordinator
 /// adds them and takes the first smallest, so every worker count chooses the same α.
 extension CalibrationJob {
-    func calibrateAWQ(_ state: inout LayerState, timing: inout PhaseTimer) async throws -> [LayerStage: StageResult] {
+    /// AWQ's search of `group`'s scales on the stage statistics captured with the original
+    /// weights; the chosen scales go to `state.searched` (folded by the plan's `.foldSearched`).
+    func search(_ group: ScaleSearch.Group, _ state: inout LayerState, timing: inout PhaseTimer) async throws {
         let layer = state.index
         guard let original = state.original else { throw JobError("layer \(layer): AWQ needs the layer's weights") }
-        let statistics = try await capture(layer: layer, stages: LayerStage.allCases, timing: &timing)
-        let scheme = try scheme()
-        var fold = LayerFold()
         currentPhase = (layer, "awq search")
         report()
-        if isQuantized(.qkv, layer) {
-            fold.attentionInput = try await searchForward(.attentionInput, stage: .qkv, statistics[0], original, scheme, &state, &timing)
+        let scheme = try scheme()
+        let stage: LayerStage = switch group {
+        case .attentionInput: .qkv
+        case .attentionOutput: .o
+        case .mlpInput: .gateUp
+        case .mlpOutput: .down
         }
-        if isQuantized(.o, layer) {
-            if config.keyValueWidth == config.queryWidth {
-                fold.attentionOutput = try await searchOutput(.attentionOutput, statistics[1], original.o.weight, scheme, &state, &timing)
-            } else if layer == 0 {
-                notes.append("AWQ: v_proj → o_proj scaling skipped: grouped-query attention (v has \(config.keyValueWidth) outputs, o_proj \(config.queryWidth) inputs)")
-            }
+        guard let statistics = state.statistics[stage] else { throw JobError("layer \(layer): AWQ's \(group.rawValue) search before capturing \(stage)") }
+        switch group {
+        case .attentionInput:
+            state.searched.attentionInput = try await searchForward(group, stage: stage, statistics, original, scheme, &state, &timing)
+        case .attentionOutput:
+            state.searched.attentionOutput = try await searchOutput(group, statistics, original.o.weight, scheme, &state, &timing)
+        case .mlpInput:
+            state.searched.mlpInput = try await searchForward(group, stage: stage, statistics, original, scheme, &state, &timing)
+        case .mlpOutput:
+            state.searched.mlpOutput = try await searchOutput(group, statistics, original.down.weight, scheme, &state, &timing)
         }
-        if isQuantized(.gateUp, layer) {
-            fold.mlpInput = try await searchForward(.mlpInput, stage: .gateUp, statistics[2], original, scheme, &state, &timing)
-        }
-        if isQuantized(.down, layer) {
-            fold.mlpOutput = try await searchOutput(.mlpOutput, statistics[3], original.down.weight, scheme, &state, &timing)
-        }
-        _ = try await timing.measure("search") { try await broadcast("fold") { _ in .fold(layer: layer, fold) } }
-        state.fold = fold
-        var results: [LayerStage: StageResult] = [:]
-        let method: SolveTask.Method = inputs.recipe.awqGPTQ ? .gptq : .rtn
-        for stage in LayerStage.allCases {
-            let scaled = try fold.inputScales(of: stage).map { try statistics[stage.rawValue].scaledInputs(by: $0.map { 1 / $0 }) }
-                ?? statistics[stage.rawValue]
-            // AutoAWQ clips every linear but q and k (their product with each other, not a weight
-            // times an input, is what matters for attention).
-            let clip: Set<Int> = inputs.recipe.awqClip && method == .rtn ? (stage == .qkv ? [2] : Set(stage.linearNames.indices)) : []
-            results[stage] = try await quantize(layer: layer, stage: stage, statistics: scaled, method: method, clip: clip, timing: &timing)
-        }
-        for stage in LayerStage.allCases {
-            try await apply(layer: layer, stage: stage, result: results[stage]!, timing: &timing)
-        }
-        return results
-    }
-
-    /// Whether any linear of `stage` in `layer` is quantized (not ignored).
-    private func isQuantized(_ stage: LayerStage, _ layer: Int) -> Bool {
-        stage.linearNames.contains { !inputs.recipe.ignores(LayerWeights.tensorName(layer: layer, $0)) }
     }
 
     /// The candidates of the recipe's grid for one group.
@@ -130,7 +110,9 @@ extension CalibrationJob {
             }
             for index in totals.indices { totals[index] &+= losses.sums[index] }
         }
-        let best = totals.indices.min { (totals[$0], $0) < (totals[$1], $1) }!
+        guard let best = totals.indices.min(by: { (totals[$0], $0) < (totals[$1], $1) }) else {
+            throw JobError("layer \(state.index): the \(group.rawValue) scale search has no candidates")
+        }
         state.ratios[group.rawValue] = Double(ratios[best])
         state.searchLosses[group.rawValue] = totals.map(FixedPointSum.double)
         return candidates[best]

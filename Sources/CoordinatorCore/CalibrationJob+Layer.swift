@@ -14,50 +14,69 @@ extension CalibrationJob {
     }
 
     /// What the coordinator knows of the layer being calibrated: its original weights (loaded only
-    /// when smoothing or AWQ needs them) and the scales folded into it so far.
+    /// when smoothing or AWQ needs them), the scales folded into it so far, each stage's input
+    /// statistics (as the stage's linears see them now) and quantized result.
     struct LayerState {
         var index: Int
         var original: LayerWeights?
         var fold = LayerFold()
+        /// AWQ: the searched scales, folded by `.foldSearched`.
+        var searched = LayerFold()
+        var statistics: [LayerStage: ActivationStatistics] = [:]
+        var results: [LayerStage: StageResult] = [:]
         var ratios: [String: Double] = [:]
         var searchLosses: [String: [Double]] = [:]
     }
 
-    /// Calibrates layer `layer` on every worker and adds its tensors to `writer`.
+    /// Calibrates layer `layer` on every worker by its `LayerPlan` and adds its tensors to `writer`.
     /// - Returns: the layer's report and the names of the modules quantized.
     func calibrate(layer: Int, writer: ShardedCheckpointWriter) async throws -> (JobReport.Layer, [String]) {
         var timing = PhaseTimer()
-        currentPhase = (layer, "load")
-        let streamed = inputs.recipe.streamWeights ? try layerTensors(layer) : nil
-        _ = try await timing.measure("load") { try await broadcast("load") { _ in .loadLayer(index: layer, weights: streamed) } }
         var state = LayerState(index: layer)
+        let plan = LayerPlan(recipe: inputs.recipe, config: config) { stage in
+            stage.linearNames.contains { !inputs.recipe.ignores(LayerWeights.tensorName(layer: layer, $0)) }
+        }
+        if layer == 0 { notes += plan.notes }
         if inputs.recipe.method == .awq || inputs.recipe.smoothQuant != nil {
             state.original = try CheckpointWeightSource(config: config, reader: reader).layer(layer)
         }
-        var results: [LayerStage: StageResult] = [:]
-        if inputs.recipe.method == .awq {
-            results = try await calibrateAWQ(&state, timing: &timing)
-        } else if inputs.recipe.trueSequential {
-            for stage in LayerStage.allCases {
-                var statistics = try await capture(layer: layer, stages: [stage], timing: &timing)[0]
-                statistics = try await smooth(stage, statistics, &state, timing: &timing)
-                results[stage] = try await quantize(layer: layer, stage: stage, statistics: statistics, timing: &timing)
-                try await apply(layer: layer, stage: stage, result: results[stage]!, timing: &timing)
+        var written: [String] = []
+        for step in plan.steps {
+            func statistics(_ stage: LayerStage) throws -> ActivationStatistics {
+                guard let statistics = state.statistics[stage] else { throw JobError("layer \(layer): the plan reaches \(step) before capturing \(stage)") }
+                return statistics
             }
-        } else {
-            var statistics = try await capture(layer: layer, stages: LayerStage.allCases, timing: &timing)
-            for stage in LayerStage.allCases {
-                statistics[stage.rawValue] = try await smooth(stage, statistics[stage.rawValue], &state, timing: &timing)
-                results[stage] = try await quantize(layer: layer, stage: stage, statistics: statistics[stage.rawValue], timing: &timing)
-            }
-            for stage in LayerStage.allCases {
-                try await apply(layer: layer, stage: stage, result: results[stage]!, timing: &timing)
+            switch step {
+            case .load:
+                currentPhase = (layer, "load")
+                let streamed = inputs.recipe.streamWeights ? try layerTensors(layer) : nil
+                _ = try await timing.measure("load") { try await broadcast("load") { _ in .loadLayer(index: layer, weights: streamed) } }
+            case .capture(let stages):
+                let parts = try await capture(layer: layer, stages: stages, timing: &timing)
+                for (stage, part) in zip(stages, parts) { state.statistics[stage] = part }
+            case .smooth(let stage):
+                state.statistics[stage] = try await smooth(stage, try statistics(stage), &state, timing: &timing)
+            case .searchScales(let group):
+                try await search(group, &state, timing: &timing)
+            case .foldSearched:
+                let fold = state.searched
+                _ = try await timing.measure("search") { try await broadcast("fold") { _ in .fold(layer: layer, fold) } }
+                state.fold = state.fold.merging(fold)
+                for stage in LayerStage.allCases {
+                    if let scales = fold.inputScales(of: stage) { state.statistics[stage] = try statistics(stage).scaledInputs(by: scales.map { 1 / $0 }) }
+                }
+            case .quantize(let stage, let method, let clip):
+                state.results[stage] = try await quantize(layer: layer, stage: stage, statistics: try statistics(stage), method: method, clip: clip, timing: &timing)
+            case .apply(let stage):
+                guard let result = state.results[stage] else { throw JobError("layer \(layer): the plan applies \(stage) before quantizing it") }
+                try await apply(layer: layer, stage: stage, result: result, timing: &timing)
+            case .write:
+                currentPhase = (layer, "write")
+                report()
+                written = try timing.measureSync("write") { try write(state, to: writer) }
             }
         }
-        currentPhase = (layer, "write")
-        report()
-        let written = try timing.measureSync("write") { try write(state, results: results, to: writer) }
-        let modules = LayerStage.allCases.flatMap { results[$0]!.modules }
+        let modules = LayerStage.allCases.flatMap { state.results[$0]?.modules ?? [] }
         return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios,
                                  searchLosses: state.searchLosses), written)
     }
@@ -79,10 +98,10 @@ extension CalibrationJob {
 
     /// Quantizes the stage's linears: the factor once, row pieces solved across the workers.
     /// - Parameters:
-    ///   - method: GPTQ or round-to-nearest (the recipe's, unless AWQ chooses).
+    ///   - method: GPTQ or round-to-nearest.
     ///   - clip: RTN only: which linears (by position) get AWQ's clip search first.
-    func quantize(layer: Int, stage: LayerStage, statistics: ActivationStatistics, method: SolveTask.Method? = nil,
-                  clip: Set<Int> = [], timing: inout PhaseTimer) async throws -> StageResult {
+    func quantize(layer: Int, stage: LayerStage, statistics: ActivationStatistics, method: SolveTask.Method,
+                  clip: Set<Int>, timing: inout PhaseTimer) async throws -> StageResult {
         currentPhase = (layer, "solve \(stage)")
         let names = stage.linearNames.map { LayerWeights.tensorName(layer: layer, $0) }
         let shapes = stage.weightShapes(config)
@@ -93,7 +112,6 @@ extension CalibrationJob {
         let options = GPTQSolveOptions(scheme: try scheme(), staticGroups: inputs.recipe.actOrder)
         var factor: GPTQFactor?
         var hessian: [Float]?
-        let method = method ?? (inputs.recipe.method == .gptq ? .gptq : .rtn)
         try timing.measureSync("solve") {
             switch method {
             case .gptq:
@@ -173,13 +191,13 @@ extension CalibrationJob {
     /// biases, unquantized linears) with the fold applied in the source dtype, and every other
     /// tensor of the layer copied as it is in the source.
     /// - Returns: the names of the modules written quantized.
-    private func write(_ state: LayerState, results: [LayerStage: StageResult], to writer: ShardedCheckpointWriter) throws -> [String] {
+    private func write(_ state: LayerState, to writer: ShardedCheckpointWriter) throws -> [String] {
         let layer = state.index
         var replaced: Set<String> = []
         var quantized: [String] = []
         for stage in LayerStage.allCases {
             for (position, linear) in stage.linearNames.enumerated() {
-                guard let weights = results[stage]?.weights[position] else { continue }
+                guard let weights = state.results[stage]?.weights[position] else { continue }
                 let module = LayerWeights.tensorName(layer: layer, linear)
                 for (suffix, tensor) in try packed(weights) {
                     try writer.add("\(module).\(suffix)", tensor)

@@ -47,7 +47,7 @@ public enum GGUFImport {
     static func config(_ model: GGUFModel, _ file: GGUFFile) -> [String: Any] {
         let type = model.architecture
         var config: [String: Any] = [
-            "architectures": [["llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"][type]!],
+            "architectures": [model.modelClass],
             "model_type": type,
             "hidden_size": model.hidden,
             "intermediate_size": model.intermediate,

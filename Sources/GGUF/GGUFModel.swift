@@ -18,13 +18,19 @@ public struct GGUFModel: Sendable {
 
     public static let architectures = ["llama", "qwen2", "qwen3"]
 
+    /// transformers' model class for each supported architecture (config.json's `architectures`).
+    static let modelClasses = ["llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"]
+
+    /// The transformers model class of `architecture` (one of `architectures`, checked on reading).
+    public var modelClass: String { Self.modelClasses[architecture] ?? "LlamaForCausalLM" }
+
     /// Reads the model's hyperparameters from `file`'s metadata.
     /// - Throws: `GGUFError` for an unsupported architecture or a missing or wrong key.
     public init(_ file: GGUFFile) throws {
         guard let architecture = file.metadata["general.architecture"]?.string else {
             throw GGUFError(.badMetadata, file: file.path, "general.architecture is missing")
         }
-        guard Self.architectures.contains(architecture) else {
+        guard Self.architectures.contains(architecture), Self.modelClasses[architecture] != nil else {
             throw GGUFError(.unsupportedModel, file: file.path, "architecture \"\(architecture)\" is not supported; supported: \(Self.architectures.joined(separator: ", "))")
         }
         if let scaling = file.metadata["\(architecture).rope.scaling.type"]?.string, scaling != "none" {

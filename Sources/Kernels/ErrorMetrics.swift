@@ -63,4 +63,43 @@ public enum ErrorMetrics {
         }
         return total
     }
+
+    /// ½·e H eᵀ for each row e of `original` − `quantized` (N×K, H K×K): the Hessian-weighted loss
+    /// GPTQ reports per row, for RTN. One sgemm of E·H, then each row's Σ (E·H) ∘ E in float64.
+    public static func rowLosses(original: Matrix, quantized: Matrix, hessian: [Float]) -> [Double] {
+        precondition(original.rows == quantized.rows && original.columns == quantized.columns && hessian.count == original.columns * original.columns,
+                     "rowLosses: \(original.rows)×\(original.columns) and \(quantized.rows)×\(quantized.columns) weights, \(hessian.count) Hessian entries")
+        let (rows, k) = (original.rows, original.columns)
+        let error = zip(original.values, quantized.values).map { $0 - $1 }
+        var product = [Float](repeating: 0, count: rows * k)
+        BLAS.sgemm(m: rows, n: k, k: k, a: error, lda: k, b: hessian, ldb: k, c: &product, ldc: k)
+        return (0..<rows).map { r in
+            var sum = 0.0
+            for j in (r * k)..<((r + 1) * k) { sum += Double(error[j]) * Double(product[j]) }
+            return sum / 2
+        }
+    }
+
+    /// Σ (a − b)² over the rows in `segments` (a and b of one shape): summed in float64 per
+    /// segment (a sequence), each segment's sum added as an exact fixed-point part
+    /// (`FixedPointSum`), so that segments summed on any split of workers add to the same total.
+    public static func squaredError(_ a: Matrix, _ b: Matrix, segments: [Range<Int>]) -> Int128 {
+        precondition(a.rows == b.rows && a.columns == b.columns && segments.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= a.rows },
+                     "squaredError: \(a.rows)×\(a.columns) and \(b.rows)×\(b.columns), segments \(segments)")
+        let width = a.columns
+        var total: Int128 = 0
+        a.values.withUnsafeBufferPointer { a in
+            b.values.withUnsafeBufferPointer { b in
+                for rows in segments {
+                    var sum = 0.0
+                    for index in (rows.lowerBound * width)..<(rows.upperBound * width) {
+                        let d = Double(a[index]) - Double(b[index])
+                        sum += d * d
+                    }
+                    total &+= FixedPointSum.fixed(sum)
+                }
+            }
+        }
+        return total
+    }
 }

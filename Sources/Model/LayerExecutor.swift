@@ -105,8 +105,8 @@ public final class LayerExecutor {
     /// - Throws: `ModelError.badShape`/`.missingTensor` for weights that do not fit the config,
     ///   `.stageOrder` when a stage-wise layer is in progress, or what the observer throws.
     public func forward(_ weights: LayerWeights, observer: ((StageInput) throws -> Void)? = nil) throws {
-        guard staged == nil else {
-            throw ModelError(.stageOrder, "layer \(staged!.weights.index) is being run stage by stage (next stage \(staged!.next)); finish it before a whole-layer forward")
+        if let staged {
+            throw ModelError(.stageOrder, "layer \(staged.weights.index) is being run stage by stage (next stage \(staged.next)); finish it before a whole-layer forward")
         }
         try weights.validate(config)
         let start = ExecutionProfile.now()
@@ -214,8 +214,14 @@ public final class LayerExecutor {
     /// quantization: scale = max|x_t| / ((2^b − 1)/2), codes clamped to [−2^(b−1), 2^(b−1) − 1],
     /// rounding half to even — compressed-tensors' grid, `QuantizationGrid`), in a scratch buffer.
     func quantizedActivations(_ x: UnsafePointer<Float>, rows: Int, width: Int, scheme: QuantizationScheme) -> UnsafePointer<Float> {
-        if (activationScratch?.count ?? 0) < rows * width { activationScratch = FloatBuffer(count: rows * width) }
-        let out = activationScratch!.base
+        let scratch: FloatBuffer
+        if let existing = activationScratch, existing.count >= rows * width {
+            scratch = existing
+        } else {
+            scratch = FloatBuffer(count: rows * width)
+            activationScratch = scratch
+        }
+        let out = scratch.base
         let (codeMin, codeMax) = (Float(scheme.codeMin), Float(scheme.codeMax))
         for r in 0..<rows {
             let row = x + r * width

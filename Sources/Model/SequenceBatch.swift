@@ -9,6 +9,9 @@ public struct SequenceBatch: Sendable, Equatable {
     /// Total number of tokens (rows).
     public let tokenCount: Int
 
+    /// The rows of each sequence.
+    public var rowRanges: [Range<Int>] { zip(offsets, lengths).map { $0..<($0 + $1) } }
+
     /// A batch of sequences of `lengths` tokens.
     /// - Throws: `ModelError.badInput` for an empty batch or a sequence of no tokens.
     public init(lengths: [Int]) throws {

@@ -62,7 +62,7 @@ public final class CalibrationWorker {
     // MARK: - Start and load
 
     private func start(_ job: WorkerJob, embeddings: Tensor?) throws -> Int {
-        guard self.job == nil else { throw WorkerError("job \(job.jobID): this worker already runs job \(self.job!.jobID)") }
+        if let running = self.job { throw WorkerError("job \(job.jobID): this worker already runs job \(running.jobID)") }
         if job.threads > 0 { BLAS.setThreadCount(job.threads) }
         let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
         let lengths = job.sequences.map(\.count)
@@ -99,7 +99,7 @@ public final class CalibrationWorker {
 
     private func loadLayer(_ index: Int, streamed: [String: Tensor]?) throws {
         guard let config else { throw WorkerError("layer \(index): no job started") }
-        guard layer == nil else { throw WorkerError("layer \(index): layer \(layer!.index) is still loaded") }
+        if let loaded = layer { throw WorkerError("layer \(index): layer \(loaded.index) is still loaded") }
         let weights: LayerWeights
         if let streamed {
             weights = try CheckpointWeightSource(config: config, store: InMemoryTensorStore(streamed, label: "layer \(index) as streamed")).layer(index)
@@ -214,21 +214,8 @@ public final class CalibrationWorker {
             guard let hessian = task.hessian else { throw WorkerError("\(name): an RTN task needs the Hessian for its loss") }
             let clipped = clip ? try AWQ.clip(rows, gram: hessian.map(Double.init), scheme: task.options.scheme).0 : rows
             let quantized = try RoundToNearest.quantize(clipped, scheme: task.options.scheme, clipping: task.options.clipping)
-            let losses = Self.rowLosses(original: rows, quantized: quantized.dequantized(), hessian: hessian)
+            let losses = ErrorMetrics.rowLosses(original: rows, quantized: quantized.dequantized(), hessian: hessian)
             return GPTQSolveResult(firstRow: firstRow, quantized: quantized, rowLosses: losses)
-        }
-    }
-
-    /// ½·e H eᵀ for each row e of W − Q: the Hessian-weighted loss GPTQ reports, for RTN.
-    static func rowLosses(original: Matrix, quantized: Matrix, hessian: [Float]) -> [Double] {
-        let (rows, k) = (original.rows, original.columns)
-        let error = zip(original.values, quantized.values).map { $0 - $1 }
-        var product = [Float](repeating: 0, count: rows * k)
-        BLAS.sgemm(m: rows, n: k, k: k, a: error, lda: k, b: hessian, ldb: k, c: &product, ldc: k)
-        return (0..<rows).map { r in
-            var sum = 0.0
-            for j in (r * k)..<((r + 1) * k) { sum += Double(error[j]) * Double(product[j]) }
-            return sum / 2
         }
     }
 
@@ -276,7 +263,7 @@ public final class CalibrationWorker {
                     try AWQ.candidate($0.weight, scales: scales, scheme: search.scheme)
                 })
                 let output = try run(stage, candidate, from: start)
-                sums.append(Self.squaredError(output, reference, batch: executor.batch))
+                sums.append(ErrorMetrics.squaredError(output, reference, segments: executor.batch.rowRanges))
             }
             return ScaleLosses(sums: sums, elements: executor.batch.tokenCount * config.hiddenSize)
         }
@@ -364,25 +351,6 @@ public final class CalibrationWorker {
         try executor.apply(stage.next!)
         executor.abandonLayer()
         return executor.states.values
-    }
-
-    /// Σ (a − b)², summed in Double per sequence and added as exact fixed-point parts.
-    static func squaredError(_ a: Matrix, _ b: Matrix, batch: SequenceBatch) -> Int128 {
-        let width = a.columns
-        var total: Int128 = 0
-        a.values.withUnsafeBufferPointer { a in
-            b.values.withUnsafeBufferPointer { b in
-                for sequence in 0..<batch.count {
-                    var sum = 0.0
-                    for index in (batch.offsets[sequence] * width)..<((batch.offsets[sequence] + batch.lengths[sequence]) * width) {
-                        let d = Double(a[index]) - Double(b[index])
-                        sum += d * d
-                    }
-                    total &+= FixedPointSum.fixed(sum)
-                }
-            }
-        }
-        return total
     }
 
     // MARK: - Apply
