@@ -40,13 +40,21 @@ let package = Package(
         // Numerical kernels over buffers: BLAS/LAPACK wrappers, statistics, quantizers, packing.
         .target(name: "Kernels", dependencies: ["COpenBLAS", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KernelsTests", dependencies: ["Kernels", "Tensors", "Checkpoint", "TestSupport"],
+            name: "KernelsTests", dependencies: ["Kernels", "Formats", "Tensors", "Checkpoint", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
-        // Files: safetensors, sharded checkpoints, model configs.
-        .target(name: "Checkpoint", dependencies: ["Tensors"], swiftSettings: swiftSettings),
+        // A model's configuration (config.json's architecture fields), parsed from bytes: what both
+        // the files and the forward pass need, without either knowing the other.
+        .target(name: "ModelConfiguration", dependencies: ["Tensors"], swiftSettings: swiftSettings),
+
+        // Files: safetensors, sharded checkpoints, reading a model's config.json.
+        .target(name: "Checkpoint", dependencies: ["ModelConfiguration", "Tensors"], swiftSettings: swiftSettings),
+
+        // Checkpoint formats of quantized weights, in one place: compressed-tensors (pack-quantized,
+        // int-quantized, its quantization_config, the dequantizing reader) and GPTQ v1 packing.
+        .target(name: "Formats", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "CheckpointTests", dependencies: ["Checkpoint"],
+            name: "CheckpointTests", dependencies: ["ModelConfiguration", "Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Tokenizers from tokenizer.json: byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM) and
@@ -69,7 +77,7 @@ let package = Package(
 
         // The worker's side of the job: its samples' hidden states, capture, solve, apply, and the
         // serial queue it runs on (SerialWorker).
-        .target(name: "WorkerCore", dependencies: ["JobProtocol", "Model", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .target(name: "WorkerCore", dependencies: ["ModelConfiguration", "JobProtocol", "Model", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WorkerCoreTests", dependencies: ["WorkerCore", "JobProtocol", "Model", "Kernels", "Tensors", "TestSupport"],
             swiftSettings: swiftSettings),
@@ -77,16 +85,16 @@ let package = Package(
         // The calibration job: recipe, planning, merging, the coordinator's side of the pipeline.
         .target(
             name: "CoordinatorCore",
-            dependencies: ["JobProtocol", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ModelConfiguration", "JobProtocol", "Formats", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore", "JobProtocol", "WorkerCore", "Model", "Kernels", "Checkpoint", "Tensors"],
+            name: "CoordinatorCoreTests", dependencies: ["ModelConfiguration", "CoordinatorCore", "JobProtocol", "WorkerCore", "Formats", "Model", "Kernels", "Checkpoint", "Tensors"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
-        .target(name: "Model", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .target(name: "Model", dependencies: ["ModelConfiguration", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ModelTests", dependencies: ["Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
+            name: "ModelTests", dependencies: ["ModelConfiguration", "Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The wire: protoc-c output for Protocols/calibrate.proto (generated, checked in), the
@@ -106,7 +114,7 @@ let package = Package(
         // GGUF files (llama.cpp's format): reading, dequantization, import as a Hugging Face checkpoint.
         .target(name: "GGUF", dependencies: ["Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "GGUFTests", dependencies: ["GGUF", "Checkpoint", "Tensors", "Tokenizer"],
+            name: "GGUFTests", dependencies: ["ModelConfiguration", "GGUF", "Checkpoint", "Tensors", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Each side over the wire. The worker's: its job handler (CalibrationHandler, serving a
@@ -125,7 +133,7 @@ let package = Package(
         // Executables: parse options, build a configuration, run.
         .executableTarget(
             name: "CoordinatorCLI",
-            dependencies: ["Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "GGUF", "RemoteWorkers",
+            dependencies: ["ModelConfiguration", "Checkpoint", "Tensors", "Tokenizer", "Model", "Datasets", "Kernels", "Cluster", "Wire", "Transport", "CoordinatorCore", "Formats", "GGUF", "RemoteWorkers",
                            // Only for --in-process-workers (SerialWorker): the coordinator's one link to the worker's code.
                            "WorkerCore",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -137,7 +145,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "Benchmarks",
-            dependencies: ["Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", "JobProtocol", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ModelConfiguration", "Tensors", "Kernels", "Model", "Checkpoint", "Tokenizer", "Wire", "Transport", "Cluster", "CoordinatorCore", "JobProtocol", "WorkerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import JobProtocol
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
-import JobProtocol
 import WorkerCore
 
 /// AWQ's scale search on one worker: wall time per scaling group, split into building the

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 
 /// Tokens/s of one decoder layer at real model shapes, with random weights made on the fly, next
 /// to sgemm's GFLOP/s measured in the same run on the same product shapes.

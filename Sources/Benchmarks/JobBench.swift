@@ -3,6 +3,7 @@ import Checkpoint
 import CoordinatorCore
 import Foundation
 import Kernels
+import ModelConfiguration
 
 /// The main job end to end — real worker processes, a real model — next to its dense floor: the
 /// job's unavoidable FLOPs (one forward pass of every sample plus XᵀX of every distinct linear

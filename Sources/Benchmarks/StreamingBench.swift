@@ -1,8 +1,8 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 
 /// Peak memory of the layer-streaming runner on a real checkpoint, next to what it holds:
 /// hidden states, the largest float32 layer, the executor's workspaces.

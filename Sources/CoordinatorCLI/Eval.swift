@@ -1,9 +1,9 @@
 import ArgumentParser
-import Checkpoint
 import Datasets
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 
 /// `coordinator eval --model DIR --data FILE`: perplexity of a model, or of two (original and
 /// quantized) with the KL divergence of their next-token distributions.

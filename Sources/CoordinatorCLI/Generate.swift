@@ -1,8 +1,8 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 import Tokenizer
 
 /// `coordinator generate --model DIR --prompt TEXT`: greedy decoding, to see that a model (an

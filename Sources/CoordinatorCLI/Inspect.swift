@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import ModelConfiguration
 import Tensors
 
 /// `coordinator inspect --model DIR`: validates a checkpoint and prints what it holds.

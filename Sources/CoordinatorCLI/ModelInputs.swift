@@ -1,7 +1,9 @@
 import Checkpoint
 import Datasets
+import Formats
 import Foundation
 import Model
+import ModelConfiguration
 import Tokenizer
 
 /// Opening models and data the way every coordinator command does.

@@ -1,11 +1,12 @@
 import ArgumentParser
-import Cluster
 import Checkpoint
+import Cluster
 import CoordinatorCore
 import Datasets
 import Foundation
-import RemoteWorkers
 import Kernels
+import ModelConfiguration
+import RemoteWorkers
 
 /// `coordinator [quantize] --model DIR --calib FILE --out DIR ...`: the main job.
 struct Quantize: AsyncParsableCommand {

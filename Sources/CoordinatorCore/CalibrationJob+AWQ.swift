@@ -1,4 +1,3 @@
-import Checkpoint
 import Kernels
 import Tensors
 import Model

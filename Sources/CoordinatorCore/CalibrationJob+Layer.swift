@@ -1,9 +1,11 @@
 import Checkpoint
+import Formats
 import Foundation
+import JobProtocol
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
-import JobProtocol
 
 /// One layer of the job: load, the stages, the write.
 extension CalibrationJob {

@@ -1,9 +1,11 @@
 import Checkpoint
+import Formats
 import Foundation
+import JobProtocol
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
-import JobProtocol
 
 /// What a calibration job works on: the model, the output, the recipe and the samples.
 public struct JobInputs: Sendable {
@@ -135,7 +137,7 @@ public final class CalibrationJob {
             try output.writeJSON(try JSONSerialization.jsonObject(with: report.manifest()), to: "calibrate-manifest.json")
             try AtomicFile.write(Array(try report.json()), to: output.file("calibrate-report.json"))
             try AtomicFile.write(Array(report.markdown().utf8), to: output.file("calibrate-report.md"))
-            try output.writeConfig(from: inputs.modelPath, quantizationConfig: QuantizationConfig.compressedTensors(recipe: inputs.recipe, ignore: ignored))
+            try output.writeConfig(from: inputs.modelPath, quantizationConfig: CompressedTensorsConfig.quantizationConfig(weights: try scheme(), staticActOrder: inputs.recipe.actOrder, activationBits: inputs.recipe.activationBits, ignore: ignored))
         }
         progress?.finish()
         return report

@@ -1,4 +1,4 @@
-import Checkpoint
+import ModelConfiguration
 
 /// The arithmetic a calibration job cannot avoid: one forward pass of every sample through every
 /// layer, and XᵀX of every distinct linear input (the "dense floor" the job benchmark compares

@@ -1,6 +1,6 @@
-import Checkpoint
 import JobProtocol
 import Model
+import ModelConfiguration
 
 /// One step of calibrating a layer, as the driver carries it out (`CalibrationJob.calibrate`).
 public enum LayerStep: Sendable, Equatable, CustomStringConvertible {

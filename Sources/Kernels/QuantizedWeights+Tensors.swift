@@ -1,7 +1,7 @@
 import Tensors
 
 /// Quantized weights as `[String: Tensor]` (codes unpacked: the wire form between workers and the
-/// coordinator; checkpoints use `CompressedTensorsPacking` or `GPTQPacking`).
+/// coordinator; checkpoints use Formats' `CompressedTensorsPacking` or `GPTQPacking`).
 ///   "scheme"       I64 [4] = [bits, symmetric (0/1), group size, scale format (0 f32, 1 f16, 2 bf16)]
 ///   "codes"        I8  [N, K]
 ///   "scales"       F32 [N, G]

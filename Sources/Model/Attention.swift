@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Grouped-query causal self-attention of one sequence (Vaswani et al. 2017; Ainslie et al. 2023
 /// for the grouping), with float32 softmax:

@@ -1,5 +1,6 @@
 import Checkpoint
 import Kernels
+import ModelConfiguration
 import Tensors
 
 /// Weights read from a Hugging Face checkpoint (safetensors, sharded or not) — or from any

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Perplexity of one model, and the divergence of two models' next-token distributions, over
 /// `EvaluationWindows`. Windows run in batches through `LayerStreamingRunner` (one layer's

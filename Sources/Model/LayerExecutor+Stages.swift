@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Stage-by-stage execution of a layer ("true sequential" calibration).
 ///

@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Runs decoder layers over the hidden states of a batch of sequences, which it holds.
 ///

@@ -1,4 +1,4 @@
-import Checkpoint
+import ModelConfiguration
 
 /// The stages of a decoder layer, one per distinct input of its linears, in execution order.
 /// Calibration captures statistics of a stage's input, quantizes that stage's linears, and applies

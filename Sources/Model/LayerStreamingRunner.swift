@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Runs a model layer by layer over the hidden states of a set of sequences, holding one layer's
 /// weights at a time: load layer i from the source, run it, release it. Peak memory is about the

@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 extension LayerWeights {
     /// Checks every shape against `config`, and the presence of exactly the biases and q/k norms

@@ -1,4 +1,3 @@
-import Checkpoint
 import Kernels
 
 /// A linear layer y = x·Wᵀ + b in float32, as Hugging Face stores it.

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// The logits of one token: a row of vocabSize float32 logits and its log-sum-exp, accumulated in
 /// Double, so that log P(j) = logits[j] − logSumExp. Valid only during the call that receives it.

@@ -1,5 +1,5 @@
-import Checkpoint
 import Foundation
+import ModelConfiguration
 
 /// Rotary position embeddings (Su et al. 2021) in transformers' "rotate half" convention: a head
 /// vector x of d values is split into halves (x₁, x₂), and position p rotates pair i (x₁[i], x₂[i])

@@ -1,5 +1,5 @@
-import Checkpoint
 import Kernels
+import ModelConfiguration
 
 /// Where a model's float32 weights come from: a checkpoint on disk (`CheckpointWeightSource`),
 /// a quantized checkpoint dequantized on load, weights received over the network… Everything

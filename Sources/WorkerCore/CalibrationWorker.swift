@@ -3,6 +3,7 @@ import Foundation
 import JobProtocol
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
 
 /// A worker's side of a calibration job: its share of the samples' hidden states, the layer

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import ModelConfiguration
 import Tensors
 import Testing
 
@@ -73,7 +74,7 @@ struct ModelConfigTests {
         ("[1, 2]", "is not a JSON object"),
     ])
     func badConfig(json: String, message: String) {
-        let error = #expect(throws: CheckpointError.self) { _ = try Self.parse(json) }
+        let error = #expect(throws: ConfigError.self) { _ = try Self.parse(json) }
         #expect(error?.description.contains(message) == true, "got: \(String(describing: error))")
         #expect(error?.file == "config.json")
     }

@@ -1,11 +1,13 @@
 import Checkpoint
 import CoordinatorCore
+import Formats
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
-import WorkerCore
 import Testing
+import WorkerCore
 
 /// The whole job on in-process workers, on the small random models of the forward-pass fixtures.
 @Suite("calibration job, in process")

@@ -2,6 +2,7 @@ import Checkpoint
 import CoordinatorCore
 import JobProtocol
 import Model
+import ModelConfiguration
 import Testing
 
 /// The layer plans, read without workers: which steps each recipe takes, in which order.

@@ -1,6 +1,7 @@
 import Checkpoint
 import CoordinatorCore
 import Foundation
+import ModelConfiguration
 import Testing
 
 @Suite("planning")

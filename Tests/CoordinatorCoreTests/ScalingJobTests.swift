@@ -1,8 +1,10 @@
 import Checkpoint
 import CoordinatorCore
+import Formats
 import Foundation
 import Kernels
 import Model
+import ModelConfiguration
 import Tensors
 import Testing
 

@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import GGUF
+import ModelConfiguration
 import Tensors
 import Testing
 import Tokenizer

@@ -1,7 +1,8 @@
+import Formats
 import Kernels
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Packing: compressed-tensors and GPTQ v1")
 struct PackingTests {

@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import Kernels
 @testable import Model
+import ModelConfiguration
 import Testing
 
 /// Folding per-channel scales (AWQ, SmoothQuant) is an equivalent transformation, and a layer can

@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import Kernels
 @testable import Model
+import ModelConfiguration
 import Testing
 
 @Suite("Decoder forward pass against the NumPy reference and transformers")

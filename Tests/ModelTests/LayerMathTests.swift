@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import Kernels
 @testable import Model
+import ModelConfiguration
 import Testing
 
 @Suite("Elementwise kernels and the chunk plan")

@@ -1,6 +1,7 @@
 import Checkpoint
 import Kernels
 @testable import Model
+import ModelConfiguration
 import Testing
 
 @Suite("Stage-by-stage execution")

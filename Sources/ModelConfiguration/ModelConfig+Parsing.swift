@@ -2,29 +2,20 @@ import Foundation
 import Tensors
 
 extension ModelConfig {
-    /// Reads and parses `config.json` in `directory`.
-    public init(directory: String) throws {
-        let path = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(.io, file: path, "cannot read the model's config.json")
-        }
-        try self.init(parsing: data, file: path)
-    }
-
     /// Parses a `config.json`'s contents.
     /// - Parameter file: the config's path, for error messages.
-    /// - Throws: `CheckpointError` with `.unsupportedModel` (listing the supported types) or
-    ///   `.badConfig` naming the field, what was expected and what was found.
+    /// - Throws: `ConfigError` with `.unsupportedModel` (listing the supported types) or
+    ///   `.badConfig` naming the file, the field, what was expected and what was found.
     public init(parsing data: Data, file: String) throws {
         let fields = try ConfigFields(data: data, file: file)
         let typeName = try fields.string("model_type")
         guard let modelType = ModelType(rawValue: typeName) else {
             let supported = ModelType.allCases.map(\.rawValue).joined(separator: ", ")
-            throw CheckpointError(.unsupportedModel, file: file, "model_type \"\(typeName)\" is not supported; supported: \(supported)")
+            throw ConfigError(.unsupportedModel, file: file, "model_type \"\(typeName)\" is not supported; supported: \(supported)")
         }
         let activation = try fields.optionalString("hidden_act") ?? "silu"
         guard activation == "silu" else {
-            throw CheckpointError(.badConfig, file: file, "hidden_act \"\(activation)\" is not supported; expected \"silu\"")
+            throw ConfigError(.badConfig, file: file, "hidden_act \"\(activation)\" is not supported; expected \"silu\"")
         }
         self.modelType = modelType
         vocabSize = try fields.positiveInt("vocab_size")
@@ -34,18 +25,18 @@ extension ModelConfig {
         numAttentionHeads = try fields.positiveInt("num_attention_heads")
         numKeyValueHeads = try fields.optionalPositiveInt("num_key_value_heads") ?? numAttentionHeads
         guard numAttentionHeads % numKeyValueHeads == 0 else {
-            throw CheckpointError(.badConfig, file: file, "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+            throw ConfigError(.badConfig, file: file, "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         }
         if let headDim = try fields.optionalPositiveInt("head_dim") {
             self.headDim = headDim
         } else {
             guard hiddenSize % numAttentionHeads == 0 else {
-                throw CheckpointError(.badConfig, file: file, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads) and head_dim is not given")
+                throw ConfigError(.badConfig, file: file, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads) and head_dim is not given")
             }
             headDim = hiddenSize / numAttentionHeads
         }
         guard headDim % 2 == 0 else {
-            throw CheckpointError(.badConfig, file: file, "head_dim \(headDim) must be even for rotary embeddings")
+            throw ConfigError(.badConfig, file: file, "head_dim \(headDim) must be even for rotary embeddings")
         }
         rmsNormEps = try fields.optionalDouble("rms_norm_eps") ?? 1e-6
         maxPositionEmbeddings = try fields.optionalPositiveInt("max_position_embeddings") ?? 2048
@@ -68,7 +59,7 @@ extension ModelConfig {
             return try fields.optionalPositiveInt("sliding_window")
         case .qwen2, .qwen3:
             if try fields.optionalBool("use_sliding_window") == true {
-                throw CheckpointError(.badConfig, file: file, "use_sliding_window true is not supported for \(modelType.rawValue) (per-layer windows)")
+                throw ConfigError(.badConfig, file: file, "use_sliding_window true is not supported for \(modelType.rawValue) (per-layer windows)")
             }
             return nil
         case .llama:
@@ -82,7 +73,7 @@ extension ModelConfig {
         case "float32": return .f32
         case "float16": return .f16
         case "bfloat16": return .bf16
-        default: throw CheckpointError(.badConfig, file: file, "torch_dtype \"\(name)\" is not supported; expected float32, float16 or bfloat16")
+        default: throw ConfigError(.badConfig, file: file, "torch_dtype \"\(name)\" is not supported; expected float32, float16 or bfloat16")
         }
     }
 
@@ -102,7 +93,7 @@ extension ModelConfig {
                 highFrequencyFactor: try scaling.double("high_freq_factor"),
                 originalMaxPositionEmbeddings: try scaling.positiveInt("original_max_position_embeddings")))
         default:
-            throw CheckpointError(.badConfig, file: file, "rope scaling \"\(kind)\" is not supported; supported: default, llama3")
+            throw ConfigError(.badConfig, file: file, "rope scaling \"\(kind)\" is not supported; supported: default, llama3")
         }
     }
 }
@@ -114,7 +105,7 @@ struct ConfigFields {
 
     init(data: Data, file: String) throws {
         guard let object = try? JSONSerialization.jsonObject(with: data), let values = object as? [String: Any] else {
-            throw CheckpointError(.badConfig, file: file, "is not a JSON object")
+            throw ConfigError(.badConfig, file: file, "is not a JSON object")
         }
         self.init(values: values, file: file)
     }
@@ -189,11 +180,11 @@ struct ConfigFields {
         return value
     }
 
-    private func missing(_ key: String, _ expected: String) -> CheckpointError {
-        CheckpointError(.badConfig, file: file, "missing \"\(key)\" (expected \(expected))")
+    private func missing(_ key: String, _ expected: String) -> ConfigError {
+        ConfigError(.badConfig, file: file, "missing \"\(key)\" (expected \(expected))")
     }
 
-    private func wrong(_ key: String, _ expected: String, _ found: Any) -> CheckpointError {
-        CheckpointError(.badConfig, file: file, "\"\(key)\" must be \(expected), found \(found)")
+    private func wrong(_ key: String, _ expected: String, _ found: Any) -> ConfigError {
+        ConfigError(.badConfig, file: file, "\"\(key)\" must be \(expected), found \(found)")
     }
 }

@@ -1,3 +1,4 @@
+import Kernels
 import Tensors
 
 /// compressed-tensors `pack-quantized` tensors of one linear layer (names relative to the module,

@@ -1,3 +1,6 @@
+import Kernels
+import Tensors
+
 /// Dense bit packing into 32-bit words, the layout of compressed-tensors' `pack_to_int32` and of
 /// GPTQ's `qweight`/`qzeros` (whose 3-bit packing, irregular when described word by word, is the
 /// same bit stream): value i occupies bits [i·b, (i+1)·b) of the stream, the stream fills word 0

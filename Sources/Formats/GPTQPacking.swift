@@ -1,3 +1,4 @@
+import Kernels
 import Tensors
 
 /// GPTQ v1 tensors (AutoGPTQ's `QuantLinear`, what engines expect for `checkpoint_format: "gptq"`),

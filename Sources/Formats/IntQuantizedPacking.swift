@@ -1,3 +1,4 @@
+import Kernels
 import Tensors
 
 /// compressed-tensors `int-quantized` tensors of one linear (what W8A8 int8 checkpoints hold):
