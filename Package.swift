@@ -54,7 +54,7 @@ let package = Package(
         // int-quantized, its quantization_config, the dequantizing reader) and GPTQ v1 packing.
         .target(name: "Formats", dependencies: ["Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "CheckpointTests", dependencies: ["ModelConfiguration", "Checkpoint"],
+            name: "CheckpointTests", dependencies: ["TestSupport", "ModelConfiguration", "Checkpoint"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // Tokenizers from tokenizer.json: byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM) and
@@ -88,13 +88,13 @@ let package = Package(
             dependencies: ["ModelConfiguration", "JobProtocol", "Formats", "Model", "Kernels", "Checkpoint", "Tensors", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CoordinatorCoreTests", dependencies: ["ModelConfiguration", "CoordinatorCore", "JobProtocol", "WorkerCore", "Formats", "Model", "Kernels", "Checkpoint", "Tensors"],
+            name: "CoordinatorCoreTests", dependencies: ["TestSupport", "ModelConfiguration", "CoordinatorCore", "JobProtocol", "WorkerCore", "Formats", "Model", "Kernels", "Checkpoint", "Tensors"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The decoder forward pass (Llama, Mistral, Qwen2, Qwen3) on BLAS, and perplexity evaluation.
         .target(name: "Model", dependencies: ["ModelConfiguration", "Kernels", "Checkpoint", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ModelTests", dependencies: ["ModelConfiguration", "Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
+            name: "ModelTests", dependencies: ["TestSupport", "ModelConfiguration", "Model", "Checkpoint", "Kernels", "Tensors", "Datasets"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 
         // The wire: protoc-c output for Protocols/calibrate.proto (generated, checked in), the
@@ -124,11 +124,11 @@ let package = Package(
         .target(name: "RemoteWorkers", dependencies: ["Cluster", "Wire", "JobProtocol", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "JobWireTests",
-            dependencies: ["RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
+            dependencies: ["TestSupport", "RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
             swiftSettings: swiftSettings),
 
         // The repository itself: docs/ARCHITECTURE.md's module table against the sources' imports.
-        .testTarget(name: "RepositoryTests", swiftSettings: swiftSettings),
+        .testTarget(name: "RepositoryTests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
 
         // Executables: parse options, build a configuration, run.
         .executableTarget(

@@ -79,59 +79,57 @@ struct GPTQTilePlan {
             loadTile(weights, rows: rows, work: work, tileScales: tileScales, tileZeros: tileZeros, values: values)
             factor.inverseFactor.withUnsafeBufferPointer { u in
                 factor.hessianDiagonal.withUnsafeBufferPointer { diagonal in
-                    do {
-                        let (u, codes) = (u.baseAddress!, output.codes)
-                        let (codeMin, codeMax) = (Float(scheme.codeMin), Float(scheme.codeMax))
-                        for block in blocks {
-                            let (i1, i2) = (block.lowerBound, block.upperBound)
-                            let count = i2 - i1
-                            // blockT[c·t + r] = work[r, i1 + c]
-                            for r in 0..<t { for c in 0..<count { blockT[c * t + r] = work[r * k + i1 + c] } }
-                            for c in 0..<count {
-                                let j = i1 + c
-                                let group = groupOfPosition[j]
-                                if dynamicGroups && j % groupLength == 0 {
-                                    // The group's current weights: in blockT up to the block's end, then in work.
-                                    for r in 0..<t {
-                                        let inBlock = min(groupLength, count - c)
-                                        for m in 0..<inBlock { values[m] = blockT[(c + m) * t + r] }
-                                        for m in inBlock..<groupLength { values[m] = work[r * k + j + m] }
-                                        let p = QuantizationGrid.fit(values, count: groupLength, weights: diagonal.baseAddress! + j,
-                                                                     scheme: scheme, clipping: options.clipping)
-                                        tileScales[group * t + r] = p.scale
-                                        tileZeros[group * t + r] = p.zero
-                                    }
-                                }
-                                let d = u[j * k + j]
-                                let dd = Double(d) * Double(d)
-                                let column = blockT + c * t
-                                let scale = tileScales + group * t, zero = tileZeros + group * t
-                                for r in 0..<t {  // Alg. 1, lines 6–7, for all rows at once
-                                    let w = column[r]
-                                    let q = min(max((w / scale[r] + zero[r]).rounded(.toNearestOrEven), codeMin), codeMax)
-                                    let difference = w - (q - zero[r]) * scale[r]
-                                    codesColumn[r] = q
-                                    errorColumn[r] = difference / d
-                                    tileLosses[r] += Double(difference) * Double(difference) / dd
-                                }
-                                let original = permutation[j]
+                    let (u, codes) = (u.baseAddress!, output.codes)
+                    let (codeMin, codeMax) = (Float(scheme.codeMin), Float(scheme.codeMax))
+                    for block in blocks {
+                        let (i1, i2) = (block.lowerBound, block.upperBound)
+                        let count = i2 - i1
+                        // blockT[c·t + r] = work[r, i1 + c]
+                        for r in 0..<t { for c in 0..<count { blockT[c * t + r] = work[r * k + i1 + c] } }
+                        for c in 0..<count {
+                            let j = i1 + c
+                            let group = groupOfPosition[j]
+                            if dynamicGroups && j % groupLength == 0 {
+                                // The group's current weights: in blockT up to the block's end, then in work.
                                 for r in 0..<t {
-                                    codes[(rows.lowerBound + r) * k + original] = Int8(codesColumn[r])
-                                    errors[r * errorStride + c] = errorColumn[r]
-                                }
-                                let uRow = u + j * k + i1
-                                for m in (c + 1)..<count {  // Alg. 1, line 8, within the block
-                                    let factor = uRow[m]
-                                    let target = blockT + m * t
-                                    for r in 0..<t { target[r] -= errorColumn[r] * factor }
+                                    let inBlock = min(groupLength, count - c)
+                                    for m in 0..<inBlock { values[m] = blockT[(c + m) * t + r] }
+                                    for m in inBlock..<groupLength { values[m] = work[r * k + j + m] }
+                                    let p = QuantizationGrid.fit(values, count: groupLength, weights: diagonal.baseAddress! + j,
+                                                                 scheme: scheme, clipping: options.clipping)
+                                    tileScales[group * t + r] = p.scale
+                                    tileZeros[group * t + r] = p.zero
                                 }
                             }
-                            // Alg. 1, line 11: W[:, i2:] −= E · U[i1:i2, i2:], one product per block, in
-                            // a fixed order per element (BLAS's sgemm changes bits with its threads).
-                            if i2 < k {
-                                ProductUpdate.subtract(m: t, n: k - i2, k: count, a: errors, lda: errorStride,
-                                                       b: u + i1 * k + i2, ldb: k, c: work + i2, ldc: k)
+                            let d = u[j * k + j]
+                            let dd = Double(d) * Double(d)
+                            let column = blockT + c * t
+                            let scale = tileScales + group * t, zero = tileZeros + group * t
+                            for r in 0..<t {  // Alg. 1, lines 6–7, for all rows at once
+                                let w = column[r]
+                                let q = min(max((w / scale[r] + zero[r]).rounded(.toNearestOrEven), codeMin), codeMax)
+                                let difference = w - (q - zero[r]) * scale[r]
+                                codesColumn[r] = q
+                                errorColumn[r] = difference / d
+                                tileLosses[r] += Double(difference) * Double(difference) / dd
                             }
+                            let original = permutation[j]
+                            for r in 0..<t {
+                                codes[(rows.lowerBound + r) * k + original] = Int8(codesColumn[r])
+                                errors[r * errorStride + c] = errorColumn[r]
+                            }
+                            let uRow = u + j * k + i1
+                            for m in (c + 1)..<count {  // Alg. 1, line 8, within the block
+                                let factor = uRow[m]
+                                let target = blockT + m * t
+                                for r in 0..<t { target[r] -= errorColumn[r] * factor }
+                            }
+                        }
+                        // Alg. 1, line 11: W[:, i2:] −= E · U[i1:i2, i2:], one product per block, in
+                        // a fixed order per element (BLAS's sgemm changes bits with its threads).
+                        if i2 < k {
+                            ProductUpdate.subtract(m: t, n: k - i2, k: count, a: errors, lda: errorStride,
+                                                   b: u + i1 * k + i2, ldb: k, c: work + i2, ldc: k)
                         }
                     }
                 }

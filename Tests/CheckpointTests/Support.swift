@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Paths and helpers shared by the checkpoint tests.
@@ -8,12 +9,8 @@ enum Fixtures {
         Bundle.module.resourcePath! + "/Fixtures/" + name
     }
 
-    /// The repository root (three levels above this file).
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    /// The repository root.
+    static let repositoryRoot = Repository.root
 
     /// A fresh empty directory under the system's temporary directory.
     static func temporaryDirectory(_ label: String) throws -> String {

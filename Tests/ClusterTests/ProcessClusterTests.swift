@@ -196,9 +196,7 @@ struct ProcessClusterTests {
     @Test("SIGTERM to the main job with --local-workers 2 stops it and its workers mid-job; the output never looks complete")
     func quantizeSignal() async throws {
         try Binaries.require(Binaries.worker)
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let model = root.path + "/Tests/ModelTests/Fixtures/llama"
+        let model = Repository.model("llama")
         let base = NSTemporaryDirectory() + "calibrate-signal-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: base) }
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)

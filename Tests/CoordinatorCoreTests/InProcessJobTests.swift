@@ -6,19 +6,16 @@ import Kernels
 import Model
 import ModelConfiguration
 import Tensors
+import TestSupport
 import Testing
 import WorkerCore
 
 /// The whole job on in-process workers, on the small random models of the forward-pass fixtures.
 @Suite("calibration job, in process")
 struct InProcessJobTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = Repository.root
 
-    static func model(_ name: String) -> String { root + "/Tests/ModelTests/Fixtures/" + name }
+    static func model(_ name: String) -> String { Repository.model(name) }
 
     /// `count` sequences of `length` pseudo-random token ids below `vocabulary`.
     static func samples(count: Int, length: Int, vocabulary: Int, seed: UInt64 = 1) -> [[Int32]] {

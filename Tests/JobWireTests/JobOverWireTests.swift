@@ -7,6 +7,7 @@ import Kernels
 import Model
 import RemoteWorkers
 import Tensors
+import TestSupport
 import Testing
 import Wire
 import WorkerCore
@@ -16,13 +17,7 @@ import WorkerService
 /// and over real `worker` processes, each compared byte for byte with in-process workers.
 @Suite("the job over the wire")
 struct JobOverWireTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static func model(_ name: String) -> String { root + "/Tests/ModelTests/Fixtures/" + name }
+    static func model(_ name: String) -> String { Repository.model(name) }
 
     static func samples() -> [[Int32]] {
         var state: UInt64 = 3

@@ -3,6 +3,7 @@ import Foundation
 import Kernels
 @testable import Model
 import ModelConfiguration
+import TestSupport
 import Testing
 
 /// Folding per-channel scales (AWQ, SmoothQuant) is an equivalent transformation, and a layer can
@@ -42,10 +43,8 @@ struct FoldingTests {
 
     @Test("v → o folding alone is equivalent on a model with as many kv heads as heads")
     func valueOutputFold() throws {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
         // Written by Tests/Reference/make_awq_search_fixture.py; every other fixture uses GQA.
-        let source = try CheckpointWeightSource(directory: root.path + "/Tests/CoordinatorCoreTests/Fixtures/llama_mha")
+        let source = try CheckpointWeightSource(directory: Repository.root + "/Tests/CoordinatorCoreTests/Fixtures/llama_mha")
         let config = source.config
         #expect(config.keyValueWidth == config.queryWidth)
         let tokens: [Int32] = (0..<20).map { Int32(($0 * 37) % config.vocabSize) }

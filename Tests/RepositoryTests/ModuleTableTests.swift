@@ -1,15 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// docs/ARCHITECTURE.md's module table against the sources: each row's `imports` column is
 /// exactly what that module's files import (system modules aside), and every module has a row.
 @Suite("the module table")
 struct ModuleTableTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = URL(fileURLWithPath: Repository.root)
 
     /// Modules of the platform, not of this package or its dependencies.
     static let system: Set<String> = ["Foundation", "Glibc", "Dispatch", "Synchronization"]

@@ -2,6 +2,7 @@ import Foundation
 import JobProtocol
 import Kernels
 import Model
+import TestSupport
 import Testing
 import WorkerCore
 
@@ -9,11 +10,7 @@ import WorkerCore
 /// answer, and `SerialWorker`'s reset, on the random llama of the forward-pass fixtures.
 @Suite("worker core")
 struct SerialWorkerTests {
-    static let llama: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path + "/Tests/ModelTests/Fixtures/llama"
-    }()
+    static let llama = Repository.model("llama")
 
     static func job(_ id: String) throws -> WorkerJob {
         let config = try Data(contentsOf: URL(fileURLWithPath: llama + "/config.json"))
