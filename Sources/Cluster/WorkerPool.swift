@@ -149,7 +149,16 @@ public actor WorkerPool {
     public func request(
         _ body: Body, tensors: [NamedTensor] = [], to worker: WorkerID, jobID: String = "", taskID: UInt64? = nil, attempt: UInt32 = 0
     ) async throws -> Reply {
-        let type = body.type
+        try await request(Message(body, tensors: tensors), to: worker, jobID: jobID, taskID: taskID, attempt: attempt)
+    }
+
+    /// Sends `message` (its body and frames, as made once by the caller: a job request's frames
+    /// and their checksums are not computed again) as a request under `jobID`, `taskID` and
+    /// `attempt`, and waits for the reply; otherwise as `request(_:tensors:to:jobID:taskID:attempt:)`.
+    public func request(
+        _ message: Message, to worker: WorkerID, jobID: String = "", taskID: UInt64? = nil, attempt: UInt32 = 0
+    ) async throws -> Reply {
+        let type = message.type
         precondition(type.replyType != nil && type != .hello, "\(type) is not a request")
         precondition(type == .echo || !jobID.isEmpty, "\(type) needs a job id")
         guard !isShutDown else { throw ClusterError(.shutdown, "\(type) to \(worker): the pool is shut down") }
@@ -164,7 +173,9 @@ public actor WorkerPool {
         if !jobID.isEmpty { jobs.insert(jobID) }
         return try await withCheckedThrowingContinuation { continuation in
             records[worker]?.pending[key] = Pending(requestType: type, jobID: jobID, continuation: continuation)
-            send(Message(body, tensors: tensors, jobID: jobID, taskID: task, attempt: attempt, protocolVersion: configuration.protocolVersion), to: worker)
+            var stamped = message
+            (stamped.jobID, stamped.taskID, stamped.attempt, stamped.protocolVersion) = (jobID, task, attempt, configuration.protocolVersion)
+            send(stamped, to: worker)
         }
     }
 

@@ -78,7 +78,14 @@ public actor WorkerServer {
         do {
             message = try WireCodec.decode(inbound.frames, limits: configuration.limits, protocolVersion: configuration.protocolVersion)
         } catch {
-            // The task id and attempt when the header decoded, so that the request fails, not the session.
+            // A request of the session whose envelope decoded but whose body or frames do not fit
+            // (a missing tensor, a shape, lengths that do not add up: `.invalidArgument`) fails
+            // alone, under its task id; anything worse drops the sender.
+            if isSessionPeer, error.taskID != 0, !error.code.endsSession {
+                log.warning("refusing task \(error.taskID) from \(address): \(error)")
+                send(Message(.error(error.errorReport), jobID: error.jobID, taskID: error.taskID, attempt: error.attempt), to: inbound.peer)
+                return
+            }
             refuse(inbound.peer, address: address, report: error.errorReport, jobID: error.jobID, taskID: error.taskID, attempt: error.attempt,
                    reason: "an invalid message: \(error)")
             return

@@ -31,7 +31,7 @@ public actor RemoteWorker: WorkerConnection {
         guard let jobID else { throw ClusterError(.invalidRequest, "\(address): \(Body.request(request).type) before the job was started") }
         let message = Message(.request(request))
         sent += message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
-        let reply = try await pool.request(message.body, to: id, jobID: jobID)
+        let reply = try await pool.request(message, to: id, jobID: jobID)
         received += reply.message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
         guard case .reply(let value) = reply.message.body else {
             throw ClusterError(.invalidRequest, "\(address) answered \(message.type) with \(reply.message.type)")

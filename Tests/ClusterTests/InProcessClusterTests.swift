@@ -82,6 +82,27 @@ struct InProcessClusterTests {
         #expect(workers[0].logs.contains("shutdown requested by test coordinator: test done"))
     }
 
+    @Test("a job request whose frames do not fit its body is answered with an Error under its task id; the session goes on")
+    func invalidJobRequest() async throws {
+        let network = InProcessNetwork()
+        let worker = try await Self.startWorker("w", on: network)
+        let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(), log: LogLines().log)
+        let info = try await pool.connect(to: "w")
+        // An empty sequence encodes (lengths [2, 0]) but is no sample: the worker's decoder refuses it.
+        do {
+            _ = try await pool.request(start("j", sequences: [[1, 2], []]), to: info.id, jobID: "j", taskID: 41)
+            Issue.record("a job with an empty sequence was accepted")
+        } catch let error as ClusterError {
+            #expect(error.code == .remote, "\(error)")
+            #expect(error.report?.code == .invalidArgument)
+            #expect(error.message.contains("lengths"), "\(error.message)")
+        }
+        #expect(try await pool.request(.echo(Echo(note: "still here")), to: info.id).message.body == .echo(Echo(note: "still here")))
+        #expect(worker.handler.requests.isEmpty, "the handler never saw the invalid request")
+        await pool.shutdown(reason: "done", exitProcesses: true)
+        await worker.server.stop()
+    }
+
     @Test("job requests before JobSpec, or for another job, are refused and end the session")
     func jobChecks() async throws {
         let network = InProcessNetwork()
