@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the protobuf-c code in Sources/CWire from Protocols/calibrate.proto.
+# Regenerates the protobuf-c code in Sources/CWire and the job codec's scalar fields
+# (Sources/Wire/WireCodec+Fields.swift, by generate_swift.py) from Protocols/calibrate.proto.
 #
-#   Protocols/generate.sh           write Sources/CWire/calibrate.pb-c.c and include/calibrate.pb-c.h
+#   Protocols/generate.sh           write Sources/CWire/calibrate.pb-c.c, include/calibrate.pb-c.h, Sources/Wire/WireCodec+Fields.swift
 #   Protocols/generate.sh --check   regenerate into a temporary folder and fail (status 1, with a diff)
 #                                   when the checked-in files differ; .ci/run calls this
 #
@@ -26,19 +27,23 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # Relative paths keep the generated comments free of machine-specific folders.
 (cd Protocols && protoc-c --c_out="$work" calibrate.proto)
+# The scalar fields of the job codec (the messages marked `// swift: <Type>`).
+python3 Protocols/generate_swift.py Protocols/calibrate.proto "$work/WireCodec+Fields.swift"
 
 if [ "${1:-}" = "--check" ]; then
   status=0
   diff -u Sources/CWire/calibrate.pb-c.c "$work/calibrate.pb-c.c" || status=1
   diff -u Sources/CWire/include/calibrate.pb-c.h "$work/calibrate.pb-c.h" || status=1
+  diff -u "Sources/Wire/WireCodec+Fields.swift" "$work/WireCodec+Fields.swift" || status=1
   if [ $status -ne 0 ]; then
-    echo "generate.sh --check: Sources/CWire differs from Protocols/calibrate.proto; run Protocols/generate.sh and commit" >&2
+    echo "generate.sh --check: Sources/CWire or Sources/Wire/WireCodec+Fields.swift differs from Protocols/calibrate.proto; run Protocols/generate.sh and commit" >&2
     exit 1
   fi
-  echo "generate.sh --check: Sources/CWire matches Protocols/calibrate.proto"
+  echo "generate.sh --check: Sources/CWire and Sources/Wire/WireCodec+Fields.swift match Protocols/calibrate.proto"
 else
   mkdir -p Sources/CWire/include
   cp "$work/calibrate.pb-c.c" Sources/CWire/calibrate.pb-c.c
   cp "$work/calibrate.pb-c.h" Sources/CWire/include/calibrate.pb-c.h
-  echo "generate.sh: wrote Sources/CWire/calibrate.pb-c.c and Sources/CWire/include/calibrate.pb-c.h"
+  cp "$work/WireCodec+Fields.swift" "Sources/Wire/WireCodec+Fields.swift"
+  echo "generate.sh: wrote Sources/CWire/calibrate.pb-c.c, Sources/CWire/include/calibrate.pb-c.h and Sources/Wire/WireCodec+Fields.swift"
 fi

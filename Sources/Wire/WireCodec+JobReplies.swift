@@ -46,7 +46,7 @@ extension WireCodec {
         case .losses(let losses):
             var m = Calibrate__Wire__ScaleLosses()
             calibrate__wire__scale_losses__init(&m)
-            (m.has_elements, m.elements) = (1, UInt64(losses.elements))
+            setFields(losses, of: &m, arena: arena)
             envelope.scale_losses = arena.object(m)
         case .statistics(let layer, let parts):
             var m = Calibrate__Wire__StatsReport()
@@ -70,10 +70,7 @@ extension WireCodec {
         case .finished(let summary):
             var m = Calibrate__Wire__JobSummary()
             calibrate__wire__job_summary__init(&m)
-            (m.has_peak_resident_bytes, m.peak_resident_bytes) = (1, UInt64(summary.peakResidentBytes))
-            (m.has_forward_seconds, m.forward_seconds) = (1, summary.forwardSeconds)
-            (m.has_statistics_seconds, m.statistics_seconds) = (1, summary.statisticsSeconds)
-            (m.has_solve_seconds, m.solve_seconds) = (1, summary.solveSeconds)
+            setFields(summary, of: &m, arena: arena)
             envelope.job_summary = arena.object(m)
         }
     }
@@ -97,14 +94,14 @@ extension WireCodec {
             return .folded(layer: Int(try required(m.has_layer, m.layer, "Folded.layer")))
         case .scaleLosses:
             let m = envelope.scale_losses.pointee
-            let elements = try required(m.has_elements, m.elements, "ScaleLosses.elements")
-            guard elements <= UInt64(Int.max) else { throw WireError(.malformed, "ScaleLosses.elements is \(elements)") }
             guard let sums = tensors["sums"], sums.dtype == .i64, sums.shape.count == 2, sums.shape[1] == 2 else {
                 throw WireError(.invalidArgument, "ScaleLosses: sums must be I64 [n, 2]")
             }
             let words = sums.integers(as: Int64.self)
             let values = (0..<sums.shape[0]).map { Int128(words[2 * $0 + 1]) << 64 | Int128(UInt64(bitPattern: words[2 * $0])) }
-            return .losses(ScaleLosses(sums: values, elements: Int(elements)))
+            var losses = ScaleLosses(sums: values, elements: 0)
+            try fields(of: m, into: &losses)
+            return .losses(losses)
         case .statsReport:
             let m = envelope.stats_report.pointee
             let layer = Int(try required(m.has_layer, m.layer, "StatsReport.layer"))
@@ -136,11 +133,9 @@ extension WireCodec {
             let m = envelope.applied.pointee
             return .applied(layer: Int(try required(m.has_layer, m.layer, "Applied.layer")), stage: try stage(m.has_stage, m.stage, "Applied.stage"))
         case .jobSummary:
-            let m = envelope.job_summary.pointee
-            let peak = try required(m.has_peak_resident_bytes, m.peak_resident_bytes, "JobSummary.peak_resident_bytes")
-            return .finished(WorkerSummary(
-                peakResidentBytes: Int(clamping: peak), forwardSeconds: m.has_forward_seconds != 0 ? m.forward_seconds : 0,
-                statisticsSeconds: m.has_statistics_seconds != 0 ? m.statistics_seconds : 0, solveSeconds: m.has_solve_seconds != 0 ? m.solve_seconds : 0))
+            var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
+            try fields(of: envelope.job_summary.pointee, into: &summary)
+            return .finished(summary)
         default:
             throw WireError(.unknownType, "\(type) is not a job reply")
         }

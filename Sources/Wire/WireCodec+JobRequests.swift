@@ -61,11 +61,7 @@ extension WireCodec {
         case .start(let job, _):
             var m = Calibrate__Wire__JobSpec()
             calibrate__wire__job_spec__init(&m)
-            if let path = job.modelPath { m.model_path = arena.string(path) }
-            (m.has_first_sample, m.first_sample) = (1, UInt32(job.firstSample))
-            (m.has_threads, m.threads) = (1, UInt32(job.threads))
-            (m.has_true_sequential, m.true_sequential) = (1, job.trueSequential ? 1 : 0)
-            (m.has_statistics_block, m.statistics_block) = (1, UInt32(job.statisticsBlock))
+            setFields(job, of: &m, arena: arena)
             envelope.job_spec = arena.object(m)
         case .loadLayer(let index, _):
             var m = Calibrate__Wire__LoadLayer()
@@ -100,9 +96,7 @@ extension WireCodec {
             var o = Calibrate__Wire__SolveOptions()
             calibrate__wire__solve_options__init(&o)
             o.scheme = arena.object(encode(task.options.scheme, arena))
-            (o.has_static_groups, o.static_groups) = (1, task.options.staticGroups ? 1 : 0)
-            (o.has_block_size, o.block_size) = (1, UInt32(task.options.blockSize))
-            (o.has_row_tile, o.row_tile) = (1, UInt32(task.options.rowTile))
+            setFields(task.options, of: &o, arena: arena)
             if let clipping = task.options.clipping {
                 (o.has_clip_grid, o.clip_grid) = (1, UInt32(clipping.grid))
                 (o.has_clip_max_shrink, o.clip_max_shrink) = (1, clipping.maxShrink)
@@ -147,8 +141,6 @@ extension WireCodec {
         switch type {
         case .jobSpec:
             let m = envelope.job_spec.pointee
-            let block = Int(try required(m.has_statistics_block, m.statistics_block, "JobSpec.statistics_block"))
-            guard block >= 1 else { throw WireError(.malformed, "JobSpec.statistics_block is 0; expected at least 1") }
             let (config, tokens, lengths) = (try require("config_json"), try require("tokens"), try require("lengths"))
             guard config.dtype == .u8, tokens.dtype == .i32, lengths.dtype == .i64, tokens.shape.count == 1, lengths.shape.count == 1 else {
                 throw WireError(.invalidArgument, "JobSpec: config_json must be U8, tokens I32 [total], lengths I64 [samples]")
@@ -164,11 +156,9 @@ extension WireCodec {
                 sequences.append(Array(ids[start..<(start + Int(count))]))
                 start += Int(count)
             }
-            let job = WorkerJob(
-                jobID: jobID, modelPath: m.model_path.map { String(cString: $0) }, configJSON: config.integers(as: UInt8.self), sequences: sequences,
-                firstSample: Int(try required(m.has_first_sample, m.first_sample, "JobSpec.first_sample")),
-                threads: Int(m.has_threads != 0 ? m.threads : 0),
-                trueSequential: try required(m.has_true_sequential, m.true_sequential, "JobSpec.true_sequential") != 0, statisticsBlock: block)
+            var job = WorkerJob(jobID: jobID, modelPath: nil, configJSON: config.integers(as: UInt8.self), sequences: sequences, firstSample: 0)
+            try fields(of: m, into: &job)
+            guard job.statisticsBlock >= 1 else { throw WireError(.malformed, "JobSpec.statistics_block is 0; expected at least 1") }
             return .start(job, embeddings: tensors["embeddings"])
         case .loadLayer:
             let m = envelope.load_layer.pointee
@@ -238,10 +228,8 @@ extension WireCodec {
                 guard o.has_clip_grid != 0 else { return nil }
                 return try ClippingSearch(grid: Int(o.clip_grid), maxShrink: o.has_clip_max_shrink != 0 ? o.clip_max_shrink : 0.8)
             }
-            let options = GPTQSolveOptions(
-                scheme: try decode(scheme, "SolveRequest.options.scheme"), staticGroups: o.has_static_groups != 0 && o.static_groups != 0,
-                blockSize: Int(try required(o.has_block_size, o.block_size, "SolveOptions.block_size")),
-                rowTile: Int(try required(o.has_row_tile, o.row_tile, "SolveOptions.row_tile")), clipping: clipping)
+            var options = GPTQSolveOptions(scheme: try decode(scheme, "SolveRequest.options.scheme"), clipping: clipping)
+            try fields(of: o, into: &options)
             let factor = try converting { try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: "layer \(layer) \(stage)") } }
             let pieces = try decodePieces(m.pieces, m.n_pieces, "SolveRequest").map { SolveTask.Piece(linear: $0.linear, rows: $0.rows, clip: $0.clip) }
             return .solve(SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor,
@@ -351,6 +339,12 @@ extension WireCodec {
             result.append((linear, begin..<end, p.has_clip != 0 && p.clip != 0))
         }
         return result
+    }
+
+    /// An integer field as `Int`.
+    static func integer<T: BinaryInteger>(_ value: T, _ field: String) throws(WireError) -> Int {
+        guard let integer = Int(exactly: value) else { throw WireError(.malformed, "\(field) is \(value), more than this side can hold") }
+        return integer
     }
 
     static func prefixed(_ prefix: String, _ tensors: [String: Tensor]) -> [NamedTensor] {

@@ -173,4 +173,18 @@ struct ValidationTests {
             #expect(error.taskID == 11 && error.attempt == 2 && error.jobID == "j")
         }
     }
+
+    @Test("a generated field: a missing required one is malformed, an integer that does not fit Int is refused, naming the field")
+    func generatedFields() {
+        var summary = ProtoWriter()
+        summary.field(2, fixed64: 0)  // forward_seconds only: peak_resident_bytes missing
+        let missing = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 37); $0.field(37, message: summary) }]
+        #expect(code(missing) == .malformed)
+        #expect(message(of: missing).contains("JobSummary.peak_resident_bytes is missing"))
+        var huge = ProtoWriter()
+        huge.field(1, varint: UInt64.max)
+        let overflow = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 37); $0.field(37, message: huge) }]
+        #expect(code(overflow) == .malformed)
+        #expect(message(of: overflow).contains("JobSummary.peak_resident_bytes is \(UInt64.max)"))
+    }
 }

@@ -464,6 +464,7 @@ struct  Calibrate__Wire__Echo
 /*
  * Frames: "config_json" (U8, the model's config.json), "tokens" (I32 [total]), "lengths"
  * (I64 [samples]); "embeddings" (F32 [total, hidden]) when the coordinator streams weights.
+ * swift: WorkerJob
  */
 struct  Calibrate__Wire__JobSpec
 {
@@ -475,6 +476,9 @@ struct  Calibrate__Wire__JobSpec
   /*
    * Index of this worker's first sample in the job's sample order.
    */
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_first_sample;
   uint32_t first_sample;
   /*
@@ -482,10 +486,16 @@ struct  Calibrate__Wire__JobSpec
    */
   protobuf_c_boolean has_threads;
   uint32_t threads;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_true_sequential;
   protobuf_c_boolean true_sequential;
   /*
    * Sequences per statistics batch (the worker holds whole blocks of the sample order).
+   */
+  /*
+   * swift: required
    */
   protobuf_c_boolean has_statistics_block;
   uint32_t statistics_block;
@@ -650,10 +660,14 @@ struct  Calibrate__Wire__ScaleSearch
 
 /*
  * Frames: "sums" (I64 [n, 2]): each candidate's squared error, an exact fixed-point sum.
+ * swift: ScaleLosses
  */
 struct  Calibrate__Wire__ScaleLosses
 {
   ProtobufCMessage base;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_elements;
   uint64_t elements;
 };
@@ -662,21 +676,36 @@ struct  Calibrate__Wire__ScaleLosses
     , 0, 0 }
 
 
+/*
+ * swift: GPTQSolveOptions
+ */
 struct  Calibrate__Wire__SolveOptions
 {
   ProtobufCMessage base;
   Calibrate__Wire__QuantScheme *scheme;
   protobuf_c_boolean has_static_groups;
   protobuf_c_boolean static_groups;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_block_size;
   uint32_t block_size;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_row_tile;
   uint32_t row_tile;
   /*
-   * RTN's MSE clipping search, when present.
+   * RTN's MSE clipping search, when present (GPTQSolveOptions.clipping).
+   */
+  /*
+   * swift: manual
    */
   protobuf_c_boolean has_clip_grid;
   uint32_t clip_grid;
+  /*
+   * swift: manual
+   */
   protobuf_c_boolean has_clip_max_shrink;
   double clip_max_shrink;
 };
@@ -815,9 +844,15 @@ struct  Calibrate__Wire__FinishJob
      }
 
 
+/*
+ * swift: WorkerSummary
+ */
 struct  Calibrate__Wire__JobSummary
 {
   ProtobufCMessage base;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_peak_resident_bytes;
   uint64_t peak_resident_bytes;
   protobuf_c_boolean has_forward_seconds;
