@@ -24,6 +24,17 @@ extension WireCodec {
         value.statisticsBlock = try integer(try required(m.has_statistics_block, m.statistics_block, "JobSpec.statistics_block"), "JobSpec.statistics_block")
     }
 
+    /// ScaleSearch's scalar fields from `value`.
+    static func setFields(_ value: ScaleSearch, of m: inout Calibrate__Wire__ScaleSearch, arena: CArena) {
+        (m.has_layer, m.layer) = (1, UInt32(value.layer))
+    }
+
+    /// ScaleSearch's scalar fields into `value`: a required one missing is a `WireError`, an
+    /// optional one absent leaves `value`'s.
+    static func fields(of m: Calibrate__Wire__ScaleSearch, into value: inout ScaleSearch) throws(WireError) {
+        value.layer = try integer(try required(m.has_layer, m.layer, "ScaleSearch.layer"), "ScaleSearch.layer")
+    }
+
     /// ScaleLosses's scalar fields from `value`.
     static func setFields(_ value: ScaleLosses, of m: inout Calibrate__Wire__ScaleLosses, arena: CArena) {
         (m.has_elements, m.elements) = (1, UInt64(value.elements))
@@ -48,6 +59,17 @@ extension WireCodec {
         if m.has_static_groups != 0 { value.staticGroups = m.static_groups != 0 }
         value.blockSize = try integer(try required(m.has_block_size, m.block_size, "SolveOptions.block_size"), "SolveOptions.block_size")
         value.rowTile = try integer(try required(m.has_row_tile, m.row_tile, "SolveOptions.row_tile"), "SolveOptions.row_tile")
+    }
+
+    /// SolveRequest's scalar fields from `value`.
+    static func setFields(_ value: SolveTask, of m: inout Calibrate__Wire__SolveRequest, arena: CArena) {
+        (m.has_layer, m.layer) = (1, UInt32(value.layer))
+    }
+
+    /// SolveRequest's scalar fields into `value`: a required one missing is a `WireError`, an
+    /// optional one absent leaves `value`'s.
+    static func fields(of m: Calibrate__Wire__SolveRequest, into value: inout SolveTask) throws(WireError) {
+        value.layer = try integer(try required(m.has_layer, m.layer, "SolveRequest.layer"), "SolveRequest.layer")
     }
 
     /// JobSummary's scalar fields from `value`.

@@ -82,7 +82,7 @@ extension WireCodec {
         case .evaluateScales(let search):
             var m = Calibrate__Wire__ScaleSearch()
             calibrate__wire__scale_search__init(&m)
-            (m.has_layer, m.layer) = (1, UInt32(search.layer))
+            setFields(search, of: &m, arena: arena)
             (m.has_group, m.group) = (1, wire(search.group))
             m.scheme = arena.object(encode(search.scheme, arena))
             (m.n_rows, m.rows) = (search.rows.count, arena.array(search.rows.map { range in
@@ -103,7 +103,7 @@ extension WireCodec {
             }
             var m = Calibrate__Wire__SolveRequest()
             calibrate__wire__solve_request__init(&m)
-            (m.has_layer, m.layer) = (1, UInt32(task.layer))
+            setFields(task, of: &m, arena: arena)
             (m.has_stage, m.stage) = (1, wire(task.stage))
             (m.has_method, m.method) = (1, task.method == .gptq ? CALIBRATE__WIRE__SOLVE_METHOD__GPTQ : CALIBRATE__WIRE__SOLVE_METHOD__RTN)
             m.options = arena.object(o)
@@ -209,10 +209,10 @@ extension WireCodec {
             } else if !rows.isEmpty {
                 throw WireError(.invalidArgument, "ScaleSearch \(group): rows without a gram frame")
             }
-            return .evaluateScales(ScaleSearch(
-                layer: Int(try required(m.has_layer, m.layer, "ScaleSearch.layer")), group: group,
-                candidates: (0..<n).map { Array(values[($0 * k)..<(($0 + 1) * k)]) }, scheme: try decode(scheme, "ScaleSearch.scheme"),
-                rows: rows, gram: gram))
+            var search = ScaleSearch(layer: 0, group: group, candidates: (0..<n).map { Array(values[($0 * k)..<(($0 + 1) * k)]) },
+                                     scheme: try decode(scheme, "ScaleSearch.scheme"), rows: rows, gram: gram)
+            try fields(of: m, into: &search)
+            return .evaluateScales(search)
         case .solveRequest:
             let m = envelope.solve_request.pointee
             guard let o = m.options?.pointee, let scheme = o.scheme?.pointee else { throw WireError(.malformed, "SolveRequest.options.scheme is missing") }
@@ -222,7 +222,6 @@ extension WireCodec {
             case CALIBRATE__WIRE__SOLVE_METHOD__RTN: method = .rtn
             case let other: throw WireError(.malformed, "SolveRequest.method is \(other.rawValue); expected 1 (GPTQ) or 2 (RTN)")
             }
-            let layer = Int(try required(m.has_layer, m.layer, "SolveRequest.layer"))
             let stage = try stage(m.has_stage, m.stage, "SolveRequest.stage")
             let clipping = try converting { () throws -> ClippingSearch? in
                 guard o.has_clip_grid != 0 else { return nil }
@@ -230,10 +229,13 @@ extension WireCodec {
             }
             var options = GPTQSolveOptions(scheme: try decode(scheme, "SolveRequest.options.scheme"), clipping: clipping)
             try fields(of: o, into: &options)
-            let factor = try converting { try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: "layer \(layer) \(stage)") } }
             let pieces = try decodePieces(m.pieces, m.n_pieces, "SolveRequest").map { SolveTask.Piece(linear: $0.linear, rows: $0.rows, clip: $0.clip) }
-            return .solve(SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor,
-                                    hessian: tensors["hessian"].map { $0.floats() }, pieces: pieces))
+            var task = SolveTask(layer: 0, stage: stage, method: method, options: options, factor: nil,
+                                 hessian: tensors["hessian"].map { $0.floats() }, pieces: pieces)
+            try fields(of: m, into: &task)
+            let name = "layer \(task.layer) \(stage)"
+            task.factor = try converting { try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: name) } }
+            return .solve(task)
         case .applyLayer:
             let m = envelope.apply_layer.pointee
             let layer = Int(try required(m.has_layer, m.layer, "ApplyLayer.layer"))

@@ -638,10 +638,14 @@ struct  Calibrate__Wire__RowRange
  * Frames: "candidates" (F32 [n, K]), one scale vector per candidate; for ATTENTION_OUTPUT and
  * MLP_OUTPUT, when the loss comes from XᵀX, also "gram" (F64 [K, K]), the XᵀX of the linear's
  * input. Without "gram" an output group's loss is measured on the worker's samples.
+ * swift: ScaleSearch
  */
 struct  Calibrate__Wire__ScaleSearch
 {
   ProtobufCMessage base;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_layer;
   uint32_t layer;
   protobuf_c_boolean has_group;
@@ -739,10 +743,14 @@ struct  Calibrate__Wire__SolvePiece
 
 /*
  * Frames: GPTQ: the factor's tensors, "factor.<name>"; RTN: "hessian" (F32 [K, K]).
+ * swift: SolveTask
  */
 struct  Calibrate__Wire__SolveRequest
 {
   ProtobufCMessage base;
+  /*
+   * swift: required
+   */
   protobuf_c_boolean has_layer;
   uint32_t layer;
   protobuf_c_boolean has_stage;
