@@ -86,7 +86,7 @@ extension CalibrationJob {
             return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
         }
         let gram = statistics.gramTensor()
-        let plan = SolvePlan(matrices: [SolvePlan.Matrix(name: group.rawValue, rows: weights.rows, columns: k)], workers: workers.count,
+        let plan = SolvePlan(matrices: [SolvePlan.Matrix(rows: weights.rows, columns: k)], workers: workers.count,
                              rowAlignment: AWQ.errorRowTile)
         let layer = state.index
         let replies = try await timing.measure("search") {

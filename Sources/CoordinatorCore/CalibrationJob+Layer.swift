@@ -123,12 +123,12 @@ extension CalibrationJob {
                 hessian = try statistics.hessian()
             }
         }
-        let plan = SolvePlan(matrices: active.map { SolvePlan.Matrix(name: String($0), rows: shapes[$0].rows, columns: shapes[$0].columns) },
+        let plan = SolvePlan(matrices: active.map { SolvePlan.Matrix(rows: shapes[$0].rows, columns: shapes[$0].columns) },
                              workers: workers.count, rowAlignment: options.rowTile)
         let replies = try await timing.measure("solve") {
             try await broadcast("solve") { index in
                 let pieces = plan.pieces.filter { $0.worker == index }.map {
-                    SolveTask.Piece(linear: Int($0.matrix)!, rows: $0.rows, clip: clip.contains(Int($0.matrix)!))
+                    SolveTask.Piece(linear: active[$0.matrix], rows: $0.rows, clip: clip.contains(active[$0.matrix]))
                 }
                 guard !pieces.isEmpty else { return nil }
                 return .solve(SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor, hessian: hessian, pieces: pieces))

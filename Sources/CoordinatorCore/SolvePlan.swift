@@ -11,12 +11,10 @@
 public struct SolvePlan: Sendable, Equatable {
     /// One matrix to solve: `rows` outputs, `columns` inputs.
     public struct Matrix: Sendable, Equatable {
-        public let name: String
         public let rows: Int
         public let columns: Int
 
-        public init(name: String, rows: Int, columns: Int) {
-            self.name = name
+        public init(rows: Int, columns: Int) {
             self.rows = rows
             self.columns = columns
         }
@@ -26,7 +24,8 @@ public struct SolvePlan: Sendable, Equatable {
 
     /// A row range of one matrix, given to one worker.
     public struct Piece: Sendable, Equatable {
-        public let matrix: String
+        /// The matrix's position in the plan's `matrices`.
+        public let matrix: Int
         public let rows: Range<Int>
         public let worker: Int
         public let cost: Double
@@ -43,8 +42,8 @@ public struct SolvePlan: Sendable, Equatable {
         precondition(workers > 0 && rowAlignment > 0, "a plan needs at least one worker and a positive alignment")
         let total = matrices.reduce(0.0) { $0 + Double($1.rows) * $1.costPerRow }
         let share = total / Double(workers) / 4
-        var candidates: [(matrix: Matrix, rows: Range<Int>, cost: Double)] = []
-        for matrix in matrices where matrix.rows > 0 {
+        var candidates: [(matrix: Int, rows: Range<Int>, cost: Double)] = []
+        for (index, matrix) in matrices.enumerated() where matrix.rows > 0 {
             let units = (matrix.rows + rowAlignment - 1) / rowAlignment
             let rowsPerShare = max(minimumRows, Int((share / matrix.costPerRow).rounded(.up)))
             let unitsPerPiece = max(1, (rowsPerShare + rowAlignment - 1) / rowAlignment)
@@ -54,7 +53,7 @@ public struct SolvePlan: Sendable, Equatable {
             var start = 0
             for piece in 0..<pieceCount {
                 let end = min(matrix.rows, start + (base + (piece < extra ? 1 : 0)) * rowAlignment)
-                candidates.append((matrix, start..<end, Double(end - start) * matrix.costPerRow))
+                candidates.append((index, start..<end, Double(end - start) * matrix.costPerRow))
                 start = end
             }
         }
@@ -62,9 +61,10 @@ public struct SolvePlan: Sendable, Equatable {
         var load = [Double](repeating: 0, count: workers)
         var pieces: [Piece] = []
         for (_, candidate) in ordered {
-            let worker = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            // Never nil: workers > 0 (the precondition).
+            let worker = load.indices.min { (load[$0], $0) < (load[$1], $1) } ?? 0
             load[worker] += candidate.cost
-            pieces.append(Piece(matrix: candidate.matrix.name, rows: candidate.rows, worker: worker, cost: candidate.cost))
+            pieces.append(Piece(matrix: candidate.matrix, rows: candidate.rows, worker: worker, cost: candidate.cost))
         }
         self.pieces = pieces
     }

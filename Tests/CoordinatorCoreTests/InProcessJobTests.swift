@@ -19,13 +19,7 @@ struct InProcessJobTests {
 
     /// `count` sequences of `length` pseudo-random token ids below `vocabulary`.
     static func samples(count: Int, length: Int, vocabulary: Int, seed: UInt64 = 1) -> [[Int32]] {
-        var state = seed
-        return (0..<count).map { _ in
-            (0..<length).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Int32((state >> 33) % UInt64(vocabulary))
-            }
-        }
+        tokenSequences(count: count, length: length, vocabulary: vocabulary, seed: seed)
     }
 
     static func run(model: String, workers: Int, recipe: Recipe, samples: [[Int32]]) async throws -> (JobReport, String) {

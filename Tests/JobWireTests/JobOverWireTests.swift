@@ -19,15 +19,7 @@ import WorkerService
 struct JobOverWireTests {
     static func model(_ name: String) -> String { Repository.model(name) }
 
-    static func samples() -> [[Int32]] {
-        var state: UInt64 = 3
-        return (0..<6).map { _ in
-            (0..<13).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Int32((state >> 33) % 101)
-            }
-        }
-    }
+    static func samples() -> [[Int32]] { tokenSequences(count: 6, length: 13, vocabulary: 101, seed: 3) }
 
     static func recipe(_ method: Recipe.Method = .gptq, stream: Bool = false) -> Recipe {
         var recipe = Recipe()

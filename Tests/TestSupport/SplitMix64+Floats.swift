@@ -9,3 +9,16 @@ extension SplitMix64 {
     /// `count` draws of `float()`.
     public mutating func floats(_ count: Int) -> [Float] { (0..<count).map { _ in float() } }
 }
+
+/// `count` token sequences of `length` pseudo-random ids below `vocabulary`, from a 64-bit linear
+/// congruential generator (Knuth's MMIX constants) started at `seed`: the calibration samples of
+/// the job tests (their pinned digests depend on exactly these ids).
+public func tokenSequences(count: Int, length: Int, vocabulary: Int, seed: UInt64) -> [[Int32]] {
+    var state = seed
+    return (0..<count).map { _ in
+        (0..<length).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int32((state >> 33) % UInt64(vocabulary))
+        }
+    }
+}
