@@ -183,7 +183,7 @@ public final class CalibrationJob {
     var statisticsBlock: Int { max(1, inputs.statisticsBatchTokens / max(inputs.sequences.map(\.count).max() ?? 1, 1)) }
 
     /// A job identifier unique enough to tell jobs apart in logs.
-    lazy var jobID: String = "job-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt32.random(in: 0...UInt32.max))"
+    lazy var jobID = WorkerJob.newID()
 
     /// Sends `makeRequest(i)` to every worker concurrently (none where it returns nil).
     /// - Returns: the replies in worker order, nil where nothing was sent.

@@ -31,9 +31,11 @@ public struct RecipeField: Sendable {
     public let flags: [String]
     public let help: String
     public let kind: Kind
-    let apply: @Sendable (inout Recipe, RecipeValue) -> Void
+    /// Sets the field from a value of its kind; throws (a message) for a value of the right kind
+    /// out of the field's own range, beyond what `Recipe.validate` checks.
+    let apply: @Sendable (inout Recipe, RecipeValue) throws -> Void
 
-    init(_ key: String, _ flags: [String], _ kind: Kind, _ help: String, _ apply: @escaping @Sendable (inout Recipe, RecipeValue) -> Void) {
+    init(_ key: String, _ flags: [String], _ kind: Kind, _ help: String, _ apply: @escaping @Sendable (inout Recipe, RecipeValue) throws -> Void) {
         (self.key, self.flags, self.kind, self.help, self.apply) = (key, flags, kind, help, apply)
     }
 
@@ -66,7 +68,10 @@ extension Recipe {
         RecipeField("damp", ["--damp"], .number, "GPTQ damping, a fraction of mean(diag H) (default: 0.01).") { $0.damp = $1.number },
         RecipeField("samples", ["--samples"], .integer, "Calibration sequences (default: 128).") { $0.samples = $1.integer },
         RecipeField("seq_len", ["--seq-len"], .integer, "Tokens per calibration sequence (default: 2048).") { $0.sequenceLength = $1.integer },
-        RecipeField("seed", ["--seed"], .integer, "Seed of the sample selection, ≥ 0 (default: 0).") { $0.seed = UInt64(clamping: $1.integer) },
+        RecipeField("seed", ["--seed"], .integer, "Seed of the sample selection, ≥ 0 (default: 0).") {
+            guard let seed = UInt64(exactly: $1.integer) else { throw JobError("seed must be a non-negative integer, found \($1)") }
+            $0.seed = seed
+        },
         RecipeField("ignore", ["--ignore"], .list, "Module names (or suffixes) left unquantized; repeatable (default: lm_head).") {
             if case .list(let names) = $1 { $0.ignore = names }
         },
@@ -119,8 +124,7 @@ extension Recipe {
         default: accepted = false
         }
         guard accepted else { throw JobError("\(source): \(key) must be \(field.expected), found \(value.description)") }
-        if key == "seed", case .integer(let seed) = value, seed < 0 { throw JobError("\(source): seed must be a non-negative integer, found \(seed)") }
-        field.apply(&self, value)
+        do { try field.apply(&self, value) } catch { throw JobError("\(source): \(error)") }
     }
 }
 
