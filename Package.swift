@@ -124,7 +124,7 @@ let package = Package(
         .target(name: "RemoteWorkers", dependencies: ["Cluster", "Wire", "JobProtocol", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "JobWireTests",
-            dependencies: ["TestSupport", "RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
+            dependencies: ["Transport", "TestSupport", "RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
             swiftSettings: swiftSettings),
 
         // The repository itself: docs/ARCHITECTURE.md's module table against the sources' imports.

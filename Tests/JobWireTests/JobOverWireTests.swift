@@ -9,6 +9,7 @@ import RemoteWorkers
 import Tensors
 import TestSupport
 import Testing
+import Transport
 import Wire
 import WorkerCore
 import WorkerService
@@ -117,6 +118,41 @@ struct JobOverWireTests {
         for address in addresses {
             #expect(!FileManager.default.fileExists(atPath: String(address.dropFirst("ipc://".count))), "socket \(address) removed")
         }
+    }
+
+    @Test("a worker whose coordinator falls silent mid-job frees the job and serves the next coordinator's job, writing the same bytes")
+    func abandonedJob() async throws {
+        let network = InProcessNetwork()
+        let listener = InProcessTransport(network: network)
+        _ = try await listener.listen(on: "w")
+        let server = WorkerServer(
+            transport: listener, handler: CalibrationHandler(),
+            configuration: ServerConfiguration(capabilities: .local(threads: 1), description: "w"), log: Log(label: "test", minimumLevel: .error) { _, _ in })
+        let serving = Task { await server.run() }
+        // A coordinator that starts a job (the worker embeds its samples) and then says nothing more.
+        let mute = InProcessTransport(network: network)
+        let peer = try await mute.connect(to: "w")
+        try mute.send(WireCodec.encode(Message(.hello(Hello(coordinator: "mute", heartbeatIntervalMilliseconds: 20, heartbeatTimeoutMilliseconds: 200)))), to: peer)
+        let config = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.model("llama") + "/config.json")))
+        let job = WorkerJob(jobID: "abandoned", modelPath: Self.model("llama"), configJSON: config, sequences: Self.samples(), firstSample: 0, threads: 1)
+        try mute.send(WireCodec.encode(Message(.request(.start(job, embeddings: nil)), jobID: job.jobID, taskID: 1)), to: peer)
+        try mute.send(WireCodec.encode(Message(.request(.loadLayer(index: 0, weights: nil)), jobID: job.jobID, taskID: 2)), to: peer)
+        // The next coordinator: refused as busy until the silent session ends, then served.
+        let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: Self.pool, log: Log(label: "test", minimumLevel: .error) { _, _ in })
+        var info: WorkerInfo?
+        for _ in 0..<100 where info == nil {
+            info = try? await pool.connect(to: "w")
+            if info == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let connected = try #require(info, "the worker never became free")
+        let report = try await Self.run(JobWorkers(connections: [RemoteWorker(pool: pool, info: connected)], shutdown: {
+            await pool.shutdown(reason: "done", exitProcesses: false)
+        }), recipe: Self.recipe())
+        let direct = try await Self.run(Self.inProcess(1), recipe: Self.recipe())
+        #expect(report.shards.map(\.sha256) == direct.shards.map(\.sha256))
+        await mute.close()
+        await server.stop()
+        await serving.value
     }
 
     @Test("an unreachable worker in the hosts file fails the connection, naming its address, before any work")
