@@ -1402,6 +1402,411 @@ void   calibrate__wire__job_summary__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__job_summary__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   calibrate__wire__rewind__init
+                     (Calibrate__Wire__Rewind         *message)
+{
+  static const Calibrate__Wire__Rewind init_value = CALIBRATE__WIRE__REWIND__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__rewind__get_packed_size
+                     (const Calibrate__Wire__Rewind *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewind__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__rewind__pack
+                     (const Calibrate__Wire__Rewind *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewind__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__rewind__pack_to_buffer
+                     (const Calibrate__Wire__Rewind *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewind__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Rewind *
+       calibrate__wire__rewind__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Rewind *)
+     protobuf_c_message_unpack (&calibrate__wire__rewind__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__rewind__free_unpacked
+                     (Calibrate__Wire__Rewind *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__rewind__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__rewound__init
+                     (Calibrate__Wire__Rewound         *message)
+{
+  static const Calibrate__Wire__Rewound init_value = CALIBRATE__WIRE__REWOUND__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__rewound__get_packed_size
+                     (const Calibrate__Wire__Rewound *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewound__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__rewound__pack
+                     (const Calibrate__Wire__Rewound *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewound__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__rewound__pack_to_buffer
+                     (const Calibrate__Wire__Rewound *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__rewound__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Rewound *
+       calibrate__wire__rewound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Rewound *)
+     protobuf_c_message_unpack (&calibrate__wire__rewound__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__rewound__free_unpacked
+                     (Calibrate__Wire__Rewound *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__rewound__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__adopt__init
+                     (Calibrate__Wire__Adopt         *message)
+{
+  static const Calibrate__Wire__Adopt init_value = CALIBRATE__WIRE__ADOPT__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__adopt__get_packed_size
+                     (const Calibrate__Wire__Adopt *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopt__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__adopt__pack
+                     (const Calibrate__Wire__Adopt *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopt__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__adopt__pack_to_buffer
+                     (const Calibrate__Wire__Adopt *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopt__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Adopt *
+       calibrate__wire__adopt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Adopt *)
+     protobuf_c_message_unpack (&calibrate__wire__adopt__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__adopt__free_unpacked
+                     (Calibrate__Wire__Adopt *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__adopt__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__adopted__init
+                     (Calibrate__Wire__Adopted         *message)
+{
+  static const Calibrate__Wire__Adopted init_value = CALIBRATE__WIRE__ADOPTED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__adopted__get_packed_size
+                     (const Calibrate__Wire__Adopted *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopted__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__adopted__pack
+                     (const Calibrate__Wire__Adopted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopted__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__adopted__pack_to_buffer
+                     (const Calibrate__Wire__Adopted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__adopted__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Adopted *
+       calibrate__wire__adopted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Adopted *)
+     protobuf_c_message_unpack (&calibrate__wire__adopted__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__adopted__free_unpacked
+                     (Calibrate__Wire__Adopted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__adopted__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__replay_step__init
+                     (Calibrate__Wire__ReplayStep         *message)
+{
+  static const Calibrate__Wire__ReplayStep init_value = CALIBRATE__WIRE__REPLAY_STEP__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__replay_step__get_packed_size
+                     (const Calibrate__Wire__ReplayStep *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_step__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__replay_step__pack
+                     (const Calibrate__Wire__ReplayStep *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_step__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__replay_step__pack_to_buffer
+                     (const Calibrate__Wire__ReplayStep *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_step__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__ReplayStep *
+       calibrate__wire__replay_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__ReplayStep *)
+     protobuf_c_message_unpack (&calibrate__wire__replay_step__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__replay_step__free_unpacked
+                     (Calibrate__Wire__ReplayStep *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__replay_step__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__replay_layer__init
+                     (Calibrate__Wire__ReplayLayer         *message)
+{
+  static const Calibrate__Wire__ReplayLayer init_value = CALIBRATE__WIRE__REPLAY_LAYER__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__replay_layer__get_packed_size
+                     (const Calibrate__Wire__ReplayLayer *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_layer__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__replay_layer__pack
+                     (const Calibrate__Wire__ReplayLayer *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_layer__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__replay_layer__pack_to_buffer
+                     (const Calibrate__Wire__ReplayLayer *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__replay_layer__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__ReplayLayer *
+       calibrate__wire__replay_layer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__ReplayLayer *)
+     protobuf_c_message_unpack (&calibrate__wire__replay_layer__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__replay_layer__free_unpacked
+                     (Calibrate__Wire__ReplayLayer *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__replay_layer__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__layer_replayed__init
+                     (Calibrate__Wire__LayerReplayed         *message)
+{
+  static const Calibrate__Wire__LayerReplayed init_value = CALIBRATE__WIRE__LAYER_REPLAYED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__layer_replayed__get_packed_size
+                     (const Calibrate__Wire__LayerReplayed *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__layer_replayed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__layer_replayed__pack
+                     (const Calibrate__Wire__LayerReplayed *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__layer_replayed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__layer_replayed__pack_to_buffer
+                     (const Calibrate__Wire__LayerReplayed *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__layer_replayed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__LayerReplayed *
+       calibrate__wire__layer_replayed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__LayerReplayed *)
+     protobuf_c_message_unpack (&calibrate__wire__layer_replayed__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__layer_replayed__free_unpacked
+                     (Calibrate__Wire__LayerReplayed *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__layer_replayed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__merge_adopted__init
+                     (Calibrate__Wire__MergeAdopted         *message)
+{
+  static const Calibrate__Wire__MergeAdopted init_value = CALIBRATE__WIRE__MERGE_ADOPTED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__merge_adopted__get_packed_size
+                     (const Calibrate__Wire__MergeAdopted *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__merge_adopted__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__merge_adopted__pack
+                     (const Calibrate__Wire__MergeAdopted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__merge_adopted__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__merge_adopted__pack_to_buffer
+                     (const Calibrate__Wire__MergeAdopted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__merge_adopted__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__MergeAdopted *
+       calibrate__wire__merge_adopted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__MergeAdopted *)
+     protobuf_c_message_unpack (&calibrate__wire__merge_adopted__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__merge_adopted__free_unpacked
+                     (Calibrate__Wire__MergeAdopted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__merge_adopted__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__merged__init
+                     (Calibrate__Wire__Merged         *message)
+{
+  static const Calibrate__Wire__Merged init_value = CALIBRATE__WIRE__MERGED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__merged__get_packed_size
+                     (const Calibrate__Wire__Merged *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__merged__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__merged__pack
+                     (const Calibrate__Wire__Merged *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__merged__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__merged__pack_to_buffer
+                     (const Calibrate__Wire__Merged *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__merged__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Merged *
+       calibrate__wire__merged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Merged *)
+     protobuf_c_message_unpack (&calibrate__wire__merged__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__merged__free_unpacked
+                     (Calibrate__Wire__Merged *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__merged__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor calibrate__wire__frame_descriptor__field_descriptors[5] =
 {
   {
@@ -1492,7 +1897,7 @@ const ProtobufCMessageDescriptor calibrate__wire__frame_descriptor__descriptor =
   (ProtobufCMessageInit) calibrate__wire__frame_descriptor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[30] =
+static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[38] =
 {
   {
     "protocol_version",
@@ -1854,8 +2259,106 @@ static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rewind",
+    38,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, rewind),
+    &calibrate__wire__rewind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rewound",
+    39,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, rewound),
+    &calibrate__wire__rewound__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adopt",
+    40,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, adopt),
+    &calibrate__wire__adopt__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adopted",
+    41,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, adopted),
+    &calibrate__wire__adopted__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay_layer",
+    42,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, replay_layer),
+    &calibrate__wire__replay_layer__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layer_replayed",
+    43,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, layer_replayed),
+    &calibrate__wire__layer_replayed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "merge_adopted",
+    44,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, merge_adopted),
+    &calibrate__wire__merge_adopted__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "merged",
+    45,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, merged),
+    &calibrate__wire__merged__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
+  32,   /* field[32] = adopt */
+  33,   /* field[33] = adopted */
   21,   /* field[21] = applied */
   20,   /* field[20] = apply_layer */
   4,   /* field[4] = attempt */
@@ -1875,8 +2378,14 @@ static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
   12,   /* field[12] = job_spec */
   29,   /* field[29] = job_summary */
   15,   /* field[15] = layer_loaded */
+  35,   /* field[35] = layer_replayed */
   14,   /* field[14] = load_layer */
+  36,   /* field[36] = merge_adopted */
+  37,   /* field[37] = merged */
   0,   /* field[0] = protocol_version */
+  34,   /* field[34] = replay_layer */
+  30,   /* field[30] = rewind */
+  31,   /* field[31] = rewound */
   27,   /* field[27] = scale_losses */
   26,   /* field[26] = scale_search */
   9,   /* field[9] = shutdown */
@@ -1892,7 +2401,7 @@ static const ProtobufCIntRange calibrate__wire__envelope__number_ranges[3 + 1] =
   { 1, 0 },
   { 11, 6 },
   { 20, 12 },
-  { 0, 30 }
+  { 0, 38 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
 {
@@ -1902,7 +2411,7 @@ const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
   "Calibrate__Wire__Envelope",
   "calibrate.wire",
   sizeof(Calibrate__Wire__Envelope),
-  30,
+  38,
   calibrate__wire__envelope__field_descriptors,
   calibrate__wire__envelope__field_indices_by_name,
   3,  calibrate__wire__envelope__number_ranges,
@@ -3644,7 +4153,342 @@ const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor =
   (ProtobufCMessageInit) calibrate__wire__job_summary__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_number[25] =
+static const ProtobufCFieldDescriptor calibrate__wire__rewind__field_descriptors[1] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__Rewind, has_layer),
+    offsetof(Calibrate__Wire__Rewind, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__rewind__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+};
+static const ProtobufCIntRange calibrate__wire__rewind__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__rewind__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Rewind",
+  "Rewind",
+  "Calibrate__Wire__Rewind",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Rewind),
+  1,
+  calibrate__wire__rewind__field_descriptors,
+  calibrate__wire__rewind__field_indices_by_name,
+  1,  calibrate__wire__rewind__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__rewind__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__rewound__field_descriptors[1] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__Rewound, has_layer),
+    offsetof(Calibrate__Wire__Rewound, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__rewound__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+};
+static const ProtobufCIntRange calibrate__wire__rewound__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__rewound__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Rewound",
+  "Rewound",
+  "Calibrate__Wire__Rewound",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Rewound),
+  1,
+  calibrate__wire__rewound__field_descriptors,
+  calibrate__wire__rewound__field_indices_by_name,
+  1,  calibrate__wire__rewound__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__rewound__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__adopt__field_descriptors[1] =
+{
+  {
+    "blocks",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Adopt, n_blocks),
+    offsetof(Calibrate__Wire__Adopt, blocks),
+    &calibrate__wire__row_range__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__adopt__field_indices_by_name[] = {
+  0,   /* field[0] = blocks */
+};
+static const ProtobufCIntRange calibrate__wire__adopt__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__adopt__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Adopt",
+  "Adopt",
+  "Calibrate__Wire__Adopt",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Adopt),
+  1,
+  calibrate__wire__adopt__field_descriptors,
+  calibrate__wire__adopt__field_indices_by_name,
+  1,  calibrate__wire__adopt__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__adopt__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__adopted__field_descriptors[1] =
+{
+  {
+    "token_count",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__Adopted, has_token_count),
+    offsetof(Calibrate__Wire__Adopted, token_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__adopted__field_indices_by_name[] = {
+  0,   /* field[0] = token_count */
+};
+static const ProtobufCIntRange calibrate__wire__adopted__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__adopted__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Adopted",
+  "Adopted",
+  "Calibrate__Wire__Adopted",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Adopted),
+  1,
+  calibrate__wire__adopted__field_descriptors,
+  calibrate__wire__adopted__field_indices_by_name,
+  1,  calibrate__wire__adopted__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__adopted__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__replay_step__field_descriptors[1] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Calibrate__Wire__ReplayStep, has_stage),
+    offsetof(Calibrate__Wire__ReplayStep, stage),
+    &calibrate__wire__stage__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__replay_step__field_indices_by_name[] = {
+  0,   /* field[0] = stage */
+};
+static const ProtobufCIntRange calibrate__wire__replay_step__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__replay_step__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.ReplayStep",
+  "ReplayStep",
+  "Calibrate__Wire__ReplayStep",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__ReplayStep),
+  1,
+  calibrate__wire__replay_step__field_descriptors,
+  calibrate__wire__replay_step__field_indices_by_name,
+  1,  calibrate__wire__replay_step__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__replay_step__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__replay_layer__field_descriptors[2] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__ReplayLayer, has_layer),
+    offsetof(Calibrate__Wire__ReplayLayer, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "steps",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__ReplayLayer, n_steps),
+    offsetof(Calibrate__Wire__ReplayLayer, steps),
+    &calibrate__wire__replay_step__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__replay_layer__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+  1,   /* field[1] = steps */
+};
+static const ProtobufCIntRange calibrate__wire__replay_layer__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__replay_layer__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.ReplayLayer",
+  "ReplayLayer",
+  "Calibrate__Wire__ReplayLayer",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__ReplayLayer),
+  2,
+  calibrate__wire__replay_layer__field_descriptors,
+  calibrate__wire__replay_layer__field_indices_by_name,
+  1,  calibrate__wire__replay_layer__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__replay_layer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__layer_replayed__field_descriptors[1] =
+{
+  {
+    "layer",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__LayerReplayed, has_layer),
+    offsetof(Calibrate__Wire__LayerReplayed, layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__layer_replayed__field_indices_by_name[] = {
+  0,   /* field[0] = layer */
+};
+static const ProtobufCIntRange calibrate__wire__layer_replayed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__layer_replayed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.LayerReplayed",
+  "LayerReplayed",
+  "Calibrate__Wire__LayerReplayed",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__LayerReplayed),
+  1,
+  calibrate__wire__layer_replayed__field_descriptors,
+  calibrate__wire__layer_replayed__field_indices_by_name,
+  1,  calibrate__wire__layer_replayed__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__layer_replayed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define calibrate__wire__merge_adopted__field_descriptors NULL
+#define calibrate__wire__merge_adopted__field_indices_by_name NULL
+#define calibrate__wire__merge_adopted__number_ranges NULL
+const ProtobufCMessageDescriptor calibrate__wire__merge_adopted__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.MergeAdopted",
+  "MergeAdopted",
+  "Calibrate__Wire__MergeAdopted",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__MergeAdopted),
+  0,
+  calibrate__wire__merge_adopted__field_descriptors,
+  calibrate__wire__merge_adopted__field_indices_by_name,
+  0,  calibrate__wire__merge_adopted__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__merge_adopted__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__merged__field_descriptors[1] =
+{
+  {
+    "token_count",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__Merged, has_token_count),
+    offsetof(Calibrate__Wire__Merged, token_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__merged__field_indices_by_name[] = {
+  0,   /* field[0] = token_count */
+};
+static const ProtobufCIntRange calibrate__wire__merged__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__merged__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Merged",
+  "Merged",
+  "Calibrate__Wire__Merged",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Merged),
+  1,
+  calibrate__wire__merged__field_descriptors,
+  calibrate__wire__merged__field_indices_by_name,
+  1,  calibrate__wire__merged__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__merged__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_number[33] =
 {
   { "MESSAGE_TYPE_UNSPECIFIED", "CALIBRATE__WIRE__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED", 0 },
   { "HELLO", "CALIBRATE__WIRE__MESSAGE_TYPE__HELLO", 11 },
@@ -3671,12 +4515,22 @@ static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_nu
   { "SCALE_LOSSES", "CALIBRATE__WIRE__MESSAGE_TYPE__SCALE_LOSSES", 35 },
   { "FINISH_JOB", "CALIBRATE__WIRE__MESSAGE_TYPE__FINISH_JOB", 36 },
   { "JOB_SUMMARY", "CALIBRATE__WIRE__MESSAGE_TYPE__JOB_SUMMARY", 37 },
+  { "REWIND", "CALIBRATE__WIRE__MESSAGE_TYPE__REWIND", 38 },
+  { "REWOUND", "CALIBRATE__WIRE__MESSAGE_TYPE__REWOUND", 39 },
+  { "ADOPT", "CALIBRATE__WIRE__MESSAGE_TYPE__ADOPT", 40 },
+  { "ADOPTED", "CALIBRATE__WIRE__MESSAGE_TYPE__ADOPTED", 41 },
+  { "REPLAY_LAYER", "CALIBRATE__WIRE__MESSAGE_TYPE__REPLAY_LAYER", 42 },
+  { "LAYER_REPLAYED", "CALIBRATE__WIRE__MESSAGE_TYPE__LAYER_REPLAYED", 43 },
+  { "MERGE_ADOPTED", "CALIBRATE__WIRE__MESSAGE_TYPE__MERGE_ADOPTED", 44 },
+  { "MERGED", "CALIBRATE__WIRE__MESSAGE_TYPE__MERGED", 45 },
 };
 static const ProtobufCIntRange calibrate__wire__message_type__value_ranges[] = {
-{0, 0},{11, 1},{20, 7},{0, 25}
+{0, 0},{11, 1},{20, 7},{0, 33}
 };
-static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_by_name[25] =
+static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_by_name[33] =
 {
+  { "ADOPT", 27 },
+  { "ADOPTED", 28 },
   { "APPLIED", 16 },
   { "APPLY_LAYER", 15 },
   { "CAPTURE_STATS", 11 },
@@ -3693,8 +4547,14 @@ static const ProtobufCEnumValueIndex calibrate__wire__message_type__enum_values_
   { "JOB_SPEC", 7 },
   { "JOB_SUMMARY", 24 },
   { "LAYER_LOADED", 10 },
+  { "LAYER_REPLAYED", 30 },
   { "LOAD_LAYER", 9 },
+  { "MERGED", 32 },
+  { "MERGE_ADOPTED", 31 },
   { "MESSAGE_TYPE_UNSPECIFIED", 0 },
+  { "REPLAY_LAYER", 29 },
+  { "REWIND", 25 },
+  { "REWOUND", 26 },
   { "SCALE_LOSSES", 22 },
   { "SCALE_SEARCH", 21 },
   { "SHUTDOWN", 4 },
@@ -3710,9 +4570,9 @@ const ProtobufCEnumDescriptor calibrate__wire__message_type__descriptor =
   "MessageType",
   "Calibrate__Wire__MessageType",
   "calibrate.wire",
-  25,
+  33,
   calibrate__wire__message_type__enum_values_by_number,
-  25,
+  33,
   calibrate__wire__message_type__enum_values_by_name,
   3,
   calibrate__wire__message_type__value_ranges,

@@ -20,6 +20,8 @@ public final class ShardedCheckpointWriter {
     /// Pending file name and the names it holds, per written shard.
     private var written: [(file: String, names: [String], bytes: Int)] = []
     private var seen: Set<String> = []
+    /// Written shards opened to read tensors back, by pending file name.
+    private var readers: [String: SafetensorsFile] = [:]
 
     /// - Parameters:
     ///   - directory: an existing directory.
@@ -45,6 +47,29 @@ public final class ShardedCheckpointWriter {
         pendingBytes += tensor.byteCount
     }
 
+    /// A tensor added so far, from the buffer or read back from the shard written with it (the
+    /// output as written is what a lost worker's samples are replayed from).
+    /// - Throws: `CheckpointError` when no tensor of that name was added, or its shard cannot be read.
+    public func tensor(_ name: String) throws -> Tensor {
+        if let tensor = pending[name] { return tensor }
+        guard let shard = written.first(where: { $0.names.contains(name) }) else {
+            throw CheckpointError(.missingTensor, file: directory, tensor: name, "not in the checkpoint being written")
+        }
+        let file: SafetensorsFile
+        if let open = readers[shard.file] {
+            file = open
+        } else {
+            file = try SafetensorsFile(path: (directory as NSString).appendingPathComponent(shard.file))
+            readers[shard.file] = file
+        }
+        return try file.tensor(name)
+    }
+
+    /// The names added so far that start with `prefix`, sorted.
+    public func names(withPrefix prefix: String) -> [String] {
+        seen.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
     /// Writes what is buffered, renames every shard to its final name and writes the index.
     /// - Parameter beforeIndex: runs after the shards have their final names and before the
     ///   index is written (side files, config.json: anything that must exist before the
@@ -53,6 +78,7 @@ public final class ShardedCheckpointWriter {
     @discardableResult
     public func finish(beforeIndex: ([String]) throws -> Void = { _ in }) throws -> (index: ShardIndex, files: [String]) {
         if !pending.isEmpty || written.isEmpty { try flush() }
+        readers = [:]
         let count = written.count
         var weightMap: [String: String] = [:]
         var files: [String] = []

@@ -37,6 +37,10 @@ public struct DiagnosticHandler: WorkerHandler {
         case .solve(let task): .solved(layer: task.layer, [])
         case .apply(let layer, let stage, _): .applied(layer: layer, stage: stage)
         case .finish: .finished(WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0))
+        case .rewind(let layer): .rewound(layer: layer)
+        case .adopt(let samples): .adopted(tokens: samples.sequences.reduce(0) { $0 + $1.count })
+        case .replay(let replay): .replayed(layer: replay.layer)
+        case .mergeAdopted: .merged(tokens: 0)
         }
     }
 

@@ -162,8 +162,9 @@ public actor WorkerPool {
         precondition(type.replyType != nil && type != .hello, "\(type) is not a request")
         precondition(type == .echo || !jobID.isEmpty, "\(type) needs a job id")
         guard !isShutDown else { throw ClusterError(.shutdown, "\(type) to \(worker): the pool is shut down") }
-        guard let record = records[worker], case .live = record.phase else {
-            throw ClusterError(.invalidRequest, "\(type) to \(worker): no such live worker")
+        guard let record = records[worker] else { throw ClusterError(.invalidRequest, "\(type) to \(worker): no such worker") }
+        guard case .live = record.phase else {
+            throw ClusterError(.workerLost, "\(type) to \(worker) (\(record.endpoint)): the worker was lost earlier")
         }
         let task = taskID ?? allocateTaskID()
         let key = TaskKey(taskID: task, attempt: attempt)

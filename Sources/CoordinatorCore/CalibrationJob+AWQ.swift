@@ -86,12 +86,14 @@ extension CalibrationJob {
             return try choose(group, replies, ratios: ratios, candidates: candidates, &state)
         }
         let gram = statistics.gramTensor()
-        let plan = SolvePlan(matrices: [SolvePlan.Matrix(rows: weights.rows, columns: k)], workers: workers.count,
+        let live = liveWorkers
+        let plan = SolvePlan(matrices: [SolvePlan.Matrix(rows: weights.rows, columns: k)], workers: live.count,
                              rowAlignment: AWQ.errorRowTile)
         let layer = state.index
         let replies = try await timing.measure("search") {
             try await broadcast("search \(group.rawValue)") { index in
-                let rows = plan.pieces.filter { $0.worker == index }.map(\.rows)
+                let position = live.firstIndex(of: index)
+                let rows = plan.pieces.filter { $0.worker == position }.map(\.rows)
                 guard !rows.isEmpty else { return nil }
                 return .evaluateScales(ScaleSearch(layer: layer, group: group, candidates: candidates, scheme: scheme, rows: rows, gram: gram))
             }

@@ -35,6 +35,7 @@ extension CalibrationJob {
     func calibrate(layer: Int, writer: ShardedCheckpointWriter) async throws -> (JobReport.Layer, [String]) {
         var timing = PhaseTimer()
         var state = LayerState(index: layer)
+        layerEvents = []
         let plan = LayerPlan(recipe: inputs.recipe, config: config) { stage in
             stage.linearNames.contains { !inputs.recipe.ignores(LayerWeights.tensorName(layer: layer, $0)) }
         }
@@ -63,6 +64,7 @@ extension CalibrationJob {
             case .foldSearched:
                 let fold = state.searched
                 _ = try await timing.measure("search") { try await broadcast("fold") { _ in .fold(layer: layer, fold) } }
+                layerEvents.append(.fold(fold))
                 state.fold = state.fold.merging(fold)
                 for stage in LayerStage.allCases {
                     if let scales = fold.inputScales(of: stage) { state.statistics[stage] = try statistics(stage).scaledInputs(by: scales.map { 1 / $0 }) }
@@ -76,6 +78,7 @@ extension CalibrationJob {
                 currentPhase = (layer, "write")
                 report()
                 written = try timing.measureSync("write") { try write(state, to: writer) }
+                replayLog.append(layerEvents)
             }
         }
         let modules = LayerStage.allCases.flatMap { state.results[$0]?.modules ?? [] }
@@ -88,9 +91,9 @@ extension CalibrationJob {
         currentPhase = (layer, "capture " + stages.map(\.description).joined(separator: "+"))
         let replies = try await timing.measure("capture") { try await broadcast("capture") { _ in .capture(layer: layer, stages: stages) } }
         return try timing.measureSync("merge") {
-            let parts = try replies.map { reply -> [ActivationStatistics] in
-                guard case .statistics(_, let parts)? = reply else {
-                    throw JobError("layer \(layer): a worker answered capture with \(String(describing: reply))")
+            let parts = try replies.compactMap { $0 }.map { reply -> [ActivationStatistics] in
+                guard case .statistics(_, let parts) = reply else {
+                    throw JobError("layer \(layer): a worker answered capture with \(reply.summary)")
                 }
                 return parts
             }
@@ -123,11 +126,13 @@ extension CalibrationJob {
                 hessian = try statistics.hessian()
             }
         }
+        let live = liveWorkers
         let plan = SolvePlan(matrices: active.map { SolvePlan.Matrix(rows: shapes[$0].rows, columns: shapes[$0].columns) },
-                             workers: workers.count, rowAlignment: options.rowTile)
+                             workers: live.count, rowAlignment: options.rowTile)
         let replies = try await timing.measure("solve") {
             try await broadcast("solve") { index in
-                let pieces = plan.pieces.filter { $0.worker == index }.map {
+                let position = live.firstIndex(of: index)
+                let pieces = plan.pieces.filter { $0.worker == position }.map {
                     SolveTask.Piece(linear: active[$0.matrix], rows: $0.rows, clip: clip.contains(active[$0.matrix]))
                 }
                 guard !pieces.isEmpty else { return nil }
@@ -172,6 +177,9 @@ extension CalibrationJob {
     func apply(layer: Int, stage: LayerStage, result: StageResult, timing: inout PhaseTimer) async throws {
         currentPhase = (layer, "apply \(stage)")
         _ = try await timing.measure("apply") { try await broadcast("apply") { _ in .apply(layer: layer, stage: stage, weights: result.weights) } }
+        layerEvents.append(.apply(stage, modules: zip(stage.linearNames, result.weights).map { name, weights in
+            weights == nil ? nil : LayerWeights.tensorName(layer: layer, name)
+        }))
     }
 
     /// The quantization scheme of the recipe, with scales rounded to the model's dtype (the dtype
@@ -248,7 +256,7 @@ extension CalibrationJob {
     }
 
     /// The source tensors of layer `layer`, for workers that cannot read the model.
-    private func layerTensors(_ layer: Int) throws -> [String: Tensor] {
+    func layerTensors(_ layer: Int) throws -> [String: Tensor] {
         let prefix = "model.layers.\(layer)."
         var tensors: [String: Tensor] = [:]
         for name in reader.names where name.hasPrefix(prefix) { tensors[name] = try reader.tensor(name) }

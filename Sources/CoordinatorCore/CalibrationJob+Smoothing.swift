@@ -17,6 +17,7 @@ extension CalibrationJob {
         let fold = stage == .qkv ? LayerFold(attentionInput: s) : LayerFold(mlpInput: s)
         currentPhase = (state.index, "smooth \(stage)")
         _ = try await timing.measure("solve") { try await broadcast("fold") { _ in .fold(layer: state.index, fold) } }
+        layerEvents.append(.fold(fold))
         state.fold = state.fold.merging(fold)
         return try statistics.scaledInputs(by: s.map { 1 / $0 })
     }

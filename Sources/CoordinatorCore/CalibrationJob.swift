@@ -20,9 +20,11 @@ public struct JobInputs: Sendable {
     /// Tokens per statistics batch (whole sequences, at least one): larger batches spread the
     /// exact sums' per-batch conversion over more tokens.
     public var statisticsBatchTokens: Int
+    /// Fewest live workers the job goes on with: below it, a loss stops the job.
+    public var minWorkers: Int
 
     public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
-                statisticsBatchTokens: Int = 2048) {
+                statisticsBatchTokens: Int = 2048, minWorkers: Int = 1) {
         self.modelPath = modelPath
         self.outputPath = outputPath
         self.overwrite = overwrite
@@ -30,6 +32,7 @@ public struct JobInputs: Sendable {
         self.sequences = sequences
         self.workerThreads = workerThreads
         self.statisticsBatchTokens = statisticsBatchTokens
+        self.minWorkers = minWorkers
     }
 }
 
@@ -51,10 +54,24 @@ public final class CalibrationJob {
     let config: ModelConfig
     let reader: CheckpointReader
     let configJSON: [UInt8]
+    /// The checkpoint being written (set by `run`): completed layers are replayed from it.
+    var writer: ShardedCheckpointWriter?
     /// What each worker is doing, for the progress line.
     var states: [String]
     /// Remarks for the report (fallbacks taken, groups skipped).
     var notes: [String] = []
+    /// Which workers are still in the job; a lost one never comes back into it.
+    var alive: [Bool]
+    /// The samples each live worker holds: global runs of whole statistics blocks.
+    var blocks: [[Range<Int>]]
+    /// Samples of lost workers not yet adopted by a survivor.
+    var orphaned: [Range<Int>] = []
+    /// What each completed layer did to the hidden states, to replay it on adopted samples.
+    var replayLog: [[ReplayEvent]] = []
+    /// The layer in progress's events so far.
+    var layerEvents: [ReplayEvent] = []
+    var losses: [JobReport.Loss] = []
+    var startTime = Date()
 
     /// Opens the model and checks the inputs against it, before any work starts.
     /// - Throws: `JobError` (or the checkpoint's error) naming what does not fit.
@@ -71,6 +88,12 @@ public final class CalibrationJob {
         }
         configJSON = [UInt8](data)
         states = workers.map { _ in "idle" }
+        alive = workers.map { _ in true }
+        blocks = workers.map { _ in [] }
+        guard inputs.minWorkers >= 1 else { throw JobError("--min-workers \(inputs.minWorkers): at least 1") }
+        guard inputs.minWorkers <= workers.count else {
+            throw JobError("--min-workers \(inputs.minWorkers) is more than the \(workers.count) worker(s) of the job")
+        }
         try checkFits()
     }
 
@@ -95,36 +118,53 @@ public final class CalibrationJob {
     /// - Throws: the first error of any worker, naming the worker; the output directory is then
     ///   left without its index, visibly incomplete.
     public func run() async throws -> JobReport {
-        let start = Date()
+        startTime = Date()
+        let start = startTime
         let output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
         var report = JobReport(recipe: inputs.recipe, model: inputs.modelPath, output: inputs.outputPath)
         let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity), block: statisticsBlock)
-        try await startWorkers(shards: shards)
+        blocks = shards.map { $0.isEmpty ? [] : [$0] }
         let writer = ShardedCheckpointWriter(directory: output.path, maxShardSize: inputs.recipe.maxShardSize)
+        self.writer = writer
+        do {
+            try await startWorkers(shards: shards)
+        } catch is WorkersLost {
+            try await recover(layer: 0)
+        }
         for name in reader.names where !name.hasPrefix("model.layers.") {
             try writer.add(name, try reader.tensor(name))
         }
         var quantizedModules: [String] = []
         for layer in 0..<config.numHiddenLayers {
-            let (layerReport, quantized) = try await calibrate(layer: layer, writer: writer)
-            report.layers.append(layerReport)
-            quantizedModules += quantized
+            while true {
+                do {
+                    let (layerReport, quantized) = try await calibrate(layer: layer, writer: writer)
+                    report.layers.append(layerReport)
+                    quantizedModules += quantized
+                    break
+                } catch is WorkersLost {
+                    try await recover(layer: layer)
+                }
+            }
             progress?.layerDone(layer)
         }
-        let summaries = try await broadcast("finish") { _ in .finish }.map { reply -> WorkerSummary in
-            guard case .finished(let summary)? = reply else { throw JobError("unexpected reply to finish: \(String(describing: reply))") }
-            return summary
-        }
+        currentPhase = (config.numHiddenLayers, "finish")
+        let replies = try await broadcast("finish", keepLost: true) { _ in .finish }
         for (index, worker) in workers.enumerated() {
-            report.processes.append(.init(role: "worker", address: worker.address, samples: shards[index].count, peakResidentBytes: summaries[index].peakResidentBytes))
+            var summary: WorkerSummary?
+            if case .finished(let value)? = replies[index] { summary = value }
+            let samples = blocks[index].reduce(0) { $0 + $1.count }
+            report.processes.append(.init(role: alive[index] ? "worker" : "worker (lost)", address: worker.address, samples: samples,
+                                          peakResidentBytes: summary?.peakResidentBytes ?? 0))
         }
+        report.losses = losses
         report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0), at: 0)
         for worker in workers {
             let traffic = await worker.traffic()
             report.bytesSent += traffic.sent
             report.bytesReceived += traffic.received
         }
-        report.notes += notes
+        for note in notes where !report.notes.contains(note) { report.notes.append(note) }
         let ignored = ignoredModules(quantized: Set(quantizedModules))
         try writer.finish { files in
             report.shards = try files.map { name in
@@ -185,42 +225,57 @@ public final class CalibrationJob {
     /// A job identifier unique enough to tell jobs apart in logs.
     lazy var jobID = WorkerJob.newID()
 
-    /// Sends `makeRequest(i)` to every worker concurrently (none where it returns nil).
-    /// - Returns: the replies in worker order, nil where nothing was sent.
+    /// Sends `makeRequest(i)` to every live worker `i` concurrently (none where it returns nil)
+    /// and waits for every reply.
+    /// - Parameter keepLost: return the others' replies when workers are lost (the job's end).
+    /// - Returns: the replies in worker order, nil where nothing was sent (or a worker was lost).
     /// - Throws: `JobError` naming the worker whose request failed, or whose reply does not
-    ///   answer its request (another case, layer or stage, or a part per stage missing).
-    func broadcast(_ what: String, _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
-        let requests = try workers.indices.map { try makeRequest($0) }
+    ///   answer its request (another case, layer or stage, or a part per stage missing);
+    ///   otherwise `WorkersLost` when workers were lost (marked lost, their samples orphaned).
+    func broadcast(_ what: String, keepLost: Bool = false, _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
+        let requests = try workers.indices.map { alive[$0] ? try makeRequest($0) : nil }
         for index in workers.indices where requests[index] != nil { states[index] = what }
         report()
-        let replies = try await withThrowingTaskGroup(of: (Int, WorkerReply?).self) { group in
+        let results = await withTaskGroup(of: (Int, Result<WorkerReply, any Error>).self) { group in
             for (index, worker) in workers.enumerated() {
                 guard let request = requests[index] else { continue }
                 group.addTask {
-                    let reply: WorkerReply
-                    do {
-                        reply = try await worker.send(request)
-                    } catch {
-                        throw JobError("worker \(worker.address) failed during \(what): \(error)")
-                    }
-                    guard reply.answers(request) else {
-                        throw JobError("worker \(worker.address) answered \(what) with \(reply.summary)")
-                    }
-                    return (index, reply)
+                    do { return (index, .success(try await worker.send(request))) } catch { return (index, .failure(error)) }
                 }
             }
-            var replies = [WorkerReply?](repeating: nil, count: workers.count)
-            for try await (index, reply) in group { replies[index] = reply }
-            return replies
+            var results: [Int: Result<WorkerReply, any Error>] = [:]
+            for await (index, result) in group { results[index] = result }
+            return results
         }
-        for index in workers.indices { states[index] = "idle" }
+        var replies = [WorkerReply?](repeating: nil, count: workers.count)
+        var failure: JobError?
+        var lost: [(Int, WorkerLost)] = []
+        for index in workers.indices {
+            guard let result = results[index], let request = requests[index] else { continue }
+            states[index] = "idle"
+            switch result {
+            case .success(let reply):
+                if !reply.answers(request) { failure = failure ?? JobError("worker \(workers[index].address) answered \(what) with \(reply.summary)") }
+                replies[index] = reply
+            case .failure(let error as WorkerLost):
+                lost.append((index, error))
+            case .failure(let error):
+                failure = failure ?? JobError("worker \(workers[index].address) failed during \(what): \(error)")
+            }
+        }
+        for (index, error) in lost { markLost(index, error) }
+        if let failure { throw failure }
+        if !lost.isEmpty && !keepLost { throw WorkersLost(workers: lost.map(\.0)) }
         return replies
     }
+
+    /// The indices of the live workers, in order.
+    var liveWorkers: [Int] { workers.indices.filter { alive[$0] } }
 
     var currentPhase = (layer: 0, phase: "start")
 
     func report() {
         progress?.phase(layer: currentPhase.layer, currentPhase.phase,
-                        workers: workers.indices.map { "w\($0) \(states[$0])" })
+                        workers: workers.indices.map { "w\($0) \(alive[$0] ? states[$0] : "lost")" })
     }
 }

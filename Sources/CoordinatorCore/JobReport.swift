@@ -41,6 +41,32 @@ public struct JobReport: Codable, Sendable {
         }
     }
 
+    /// A worker lost during the job, and what recovering its samples cost.
+    public struct Loss: Codable, Sendable {
+        public var worker: String
+        public var layer: Int
+        /// What the job was doing: "start", "load", "capture q/k/v", "solve down", "recover"…
+        public var phase: String
+        /// Seconds from the job's start to the loss.
+        public var at: Double
+        public var reason: String
+        /// Samples the worker held, reassigned to the survivors.
+        public var samples: Int
+        /// Whether its samples were rebuilt on the survivors (a loss at the job's end needs nothing).
+        public var recovered = false
+        /// Where they went and how many each took ("host:port 8").
+        public var reassignedTo: [String] = []
+        /// Layers replayed on the reassigned samples (the layers completed before the loss), and
+        /// the interrupted layer redone on every survivor.
+        public var replayedLayers = 0
+        public var recoverySeconds = 0.0
+        /// Bytes sent to the survivors for the recovery (adopted samples, replayed layers' weights).
+        public var recoveryBytes = 0
+        public init(worker: String, layer: Int, phase: String, at: Double, reason: String, samples: Int) {
+            (self.worker, self.layer, self.phase, self.at, self.reason, self.samples) = (worker, layer, phase, at, reason, samples)
+        }
+    }
+
     public struct Shard: Codable, Sendable {
         public var name: String
         public var bytes: Int
@@ -70,6 +96,7 @@ public struct JobReport: Codable, Sendable {
     public var awq: String?
     public var layers: [Layer] = []
     public var processes: [Process] = []
+    public var losses: [Loss] = []
     public var shards: [Shard] = []
     public var bytesSent = 0
     public var bytesReceived = 0
@@ -111,6 +138,7 @@ public struct JobReport: Codable, Sendable {
     public func manifest() throws -> Data {
         var copy = self
         copy.processes = []
+        copy.losses = []
         copy.notes = []
         copy.layers = layers.map { Layer(index: $0.index, modules: $0.modules, ratios: $0.ratios) }
         return try copy.json()
@@ -136,6 +164,13 @@ public struct JobReport: Codable, Sendable {
         lines += ["", "## Processes", "", "| role | address | samples | peak RSS |", "|---|---|---:|---:|"]
         for process in processes {
             lines.append("| \(process.role) | \(process.address) | \(process.samples) | \(ByteSize.describe(process.peakResidentBytes)) |")
+        }
+        if !losses.isEmpty {
+            lines += ["", "## Lost workers", "", "| worker | layer | phase | at | reason | samples → | replayed layers | recovery | bytes |", "|---|---:|---|---:|---|---|---:|---:|---:|"]
+            for loss in losses {
+                lines.append("| \(loss.worker) | \(loss.layer) | \(loss.phase) | \(Self.seconds(loss.at)) | \(loss.reason) | \(loss.samples) → \(loss.reassignedTo.joined(separator: ", ")) | "
+                             + "\(loss.replayedLayers) | \(Self.seconds(loss.recoverySeconds)) | \(ByteSize.describe(loss.recoveryBytes)) |")
+            }
         }
         lines += ["", "## Shards", "", "| file | bytes | sha256 |", "|---|---:|---|"]
         for shard in shards { lines.append("| \(shard.name) | \(shard.bytes) | `\(shard.sha256)` |") }

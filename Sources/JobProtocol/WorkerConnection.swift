@@ -13,3 +13,18 @@ public protocol WorkerConnection: Sendable {
     /// Bytes sent to and received from the worker so far (0 in process).
     func traffic() async -> (sent: Int, received: Int)
 }
+
+/// The worker is gone: it died, stopped answering (heartbeat timeout) or ended the session. Not
+/// a fault of the request: the job goes on without the worker (`CalibrationJob`'s recovery).
+/// Connections throw this, and only this, for a lost worker.
+public struct WorkerLost: Error, CustomStringConvertible, Sendable {
+    public var address: String
+    public var reason: String
+
+    public init(address: String, reason: String) {
+        self.address = address
+        self.reason = reason
+    }
+
+    public var description: String { "worker \(address) lost: \(reason)" }
+}

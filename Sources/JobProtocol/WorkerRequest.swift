@@ -25,6 +25,21 @@ public enum WorkerRequest: Sendable, Equatable {
     case apply(layer: Int, stage: LayerStage, weights: [QuantizedWeights?])
     /// The job is over: report and free everything.
     case finish
+
+    // Recovery from a lost worker (docs/ARCHITECTURE.md, "Lost workers"): the survivors go back
+    // to the input of the interrupted layer, adopt the lost worker's samples, rebuild their hidden
+    // states by replaying the completed layers, and merge them.
+
+    /// Back to the input of layer `layer`: a layer in progress (loaded, part of its stages run) is
+    /// abandoned and the hidden states restored to its input; adopted samples not yet merged are
+    /// dropped.
+    case rewind(layer: Int)
+    /// Take over `samples`: their embeddings, in a batch of their own until `mergeAdopted`.
+    case adopt(AdoptedSamples)
+    /// Run a completed layer, as it was calibrated, on the adopted samples.
+    case replay(LayerReplay)
+    /// The adopted samples join this worker's own (their hidden states are now at the same layer).
+    case mergeAdopted
 }
 
 /// A worker's answer to a `WorkerRequest`, case by case. Each names what it answers (the layer,
@@ -39,6 +54,12 @@ public enum WorkerReply: Sendable, Equatable {
     case solved(layer: Int, [SolvedPiece])
     case applied(layer: Int, stage: LayerStage)
     case finished(WorkerSummary)
+    case rewound(layer: Int)
+    /// `tokens`: the adopted samples' tokens.
+    case adopted(tokens: Int)
+    case replayed(layer: Int)
+    /// `tokens`: this worker's tokens after the merge.
+    case merged(tokens: Int)
 }
 
 extension WorkerReply {
@@ -46,7 +67,9 @@ extension WorkerReply {
     /// request asked for (statistics: one part per stage).
     public func answers(_ request: WorkerRequest) -> Bool {
         switch (request, self) {
-        case (.start, .started), (.evaluateScales, .losses), (.finish, .finished): true
+        case (.start, .started), (.evaluateScales, .losses), (.finish, .finished), (.adopt, .adopted), (.mergeAdopted, .merged): true
+        case (.rewind(let asked), .rewound(let layer)): asked == layer
+        case (.replay(let replay), .replayed(let layer)): replay.layer == layer
         case (.loadLayer(let asked, _), .loaded(let layer)), (.fold(let asked, _), .folded(let layer)): asked == layer
         case (.capture(let asked, let stages), .statistics(let layer, let parts)): asked == layer && parts.count == stages.count
         case (.solve(let task), .solved(let layer, _)): task.layer == layer
@@ -66,6 +89,10 @@ extension WorkerReply {
         case .solved(let layer, let pieces): "\(pieces.count) solved piece(s) of layer \(layer)"
         case .applied(let layer, let stage): "applied layer \(layer) stage \(stage)"
         case .finished: "finished"
+        case .rewound(let layer): "rewound to layer \(layer)"
+        case .adopted(let tokens): "adopted \(tokens) tokens"
+        case .replayed(let layer): "replayed layer \(layer)"
+        case .merged(let tokens): "merged (\(tokens) tokens)"
         }
     }
 }

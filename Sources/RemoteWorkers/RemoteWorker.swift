@@ -31,7 +31,12 @@ public actor RemoteWorker: WorkerConnection {
         guard let jobID else { throw ClusterError(.invalidRequest, "\(address): \(Body.request(request).type) before the job was started") }
         let message = Message(.request(request))
         sent += message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
-        let reply = try await pool.request(message, to: id, jobID: jobID)
+        let reply: Reply
+        do {
+            reply = try await pool.request(message, to: id, jobID: jobID)
+        } catch let error as ClusterError where error.code == .workerLost {
+            throw WorkerLost(address: address, reason: error.message)
+        }
         received += reply.message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
         guard case .reply(let value) = reply.message.body else {
             throw ClusterError(.invalidRequest, "\(address) answered \(message.type) with \(reply.message.type)")

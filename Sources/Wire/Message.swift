@@ -104,6 +104,10 @@ public enum Body: Sendable, Equatable {
             case .solve: .solveRequest
             case .apply: .applyLayer
             case .finish: .finishJob
+            case .rewind: .rewind
+            case .adopt: .adopt
+            case .replay: .replayLayer
+            case .mergeAdopted: .mergeAdopted
             }
         case .reply(let reply):
             switch reply {
@@ -115,6 +119,10 @@ public enum Body: Sendable, Equatable {
             case .solved: .solveResult
             case .applied: .applied
             case .finished: .jobSummary
+            case .rewound: .rewound
+            case .adopted: .adopted
+            case .replayed: .layerReplayed
+            case .merged: .merged
             }
         }
     }

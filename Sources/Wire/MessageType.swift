@@ -24,6 +24,14 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     case scaleLosses = 35
     case finishJob = 36
     case jobSummary = 37
+    case rewind = 38
+    case rewound = 39
+    case adopt = 40
+    case adopted = 41
+    case replayLayer = 42
+    case layerReplayed = 43
+    case mergeAdopted = 44
+    case merged = 45
 
     public var description: String {
         switch self {
@@ -51,6 +59,14 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .scaleLosses: "ScaleLosses"
         case .finishJob: "FinishJob"
         case .jobSummary: "JobSummary"
+        case .rewind: "Rewind"
+        case .rewound: "Rewound"
+        case .adopt: "Adopt"
+        case .adopted: "Adopted"
+        case .replayLayer: "ReplayLayer"
+        case .layerReplayed: "LayerReplayed"
+        case .mergeAdopted: "MergeAdopted"
+        case .merged: "Merged"
         }
     }
 
@@ -69,6 +85,10 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .fold: .folded
         case .scaleSearch: .scaleLosses
         case .finishJob: .jobSummary
+        case .rewind: .rewound
+        case .adopt: .adopted
+        case .replayLayer: .layerReplayed
+        case .mergeAdopted: .merged
         default: nil
         }
     }
@@ -76,7 +96,8 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     /// Requests a worker hands to its job handler (everything that needs a job).
     public var isJobRequest: Bool {
         switch self {
-        case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate, .fold, .scaleSearch, .finishJob: true
+        case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate, .fold, .scaleSearch, .finishJob,
+             .rewind, .adopt, .replayLayer, .mergeAdopted: true
         default: false
         }
     }
@@ -93,7 +114,7 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     public var isSentByWorker: Bool {
         switch self {
         case .welcome, .heartbeat, .error, .echo, .jobAccepted, .layerLoaded, .statsReport, .solveResult, .applied, .evaluated,
-             .folded, .scaleLosses, .jobSummary: true
+             .folded, .scaleLosses, .jobSummary, .rewound, .adopted, .layerReplayed, .merged: true
         default: false
         }
     }

@@ -8,7 +8,7 @@
 public enum WireProtocol {
     /// The version this build speaks. Bump it for any change that alters the meaning of a field
     /// or adds a field a receiver must not ignore.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     /// Message types whose layout is frozen across versions: they decode whatever the sender's
     /// version, so a version mismatch can be detected and reported rather than misread.

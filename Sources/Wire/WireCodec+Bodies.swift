@@ -115,9 +115,11 @@ extension WireCodec {
                 layer: m.has_layer != 0 ? Int(m.layer) : nil, tensor: m.tensor.map { String(cString: $0) }))
         case .echo:
             return .echo(Echo(note: string(envelope.echo.pointee.note)))
-        case .jobSpec, .loadLayer, .captureStats, .fold, .scaleSearch, .solveRequest, .applyLayer, .finishJob:
+        case .jobSpec, .loadLayer, .captureStats, .fold, .scaleSearch, .solveRequest, .applyLayer, .finishJob,
+             .rewind, .adopt, .replayLayer, .mergeAdopted:
             return .request(try decodeRequest(of: envelope, type: type, jobID: string(envelope.job_id), frames: tensors))
-        case .jobAccepted, .layerLoaded, .folded, .scaleLosses, .statsReport, .solveResult, .applied, .jobSummary:
+        case .jobAccepted, .layerLoaded, .folded, .scaleLosses, .statsReport, .solveResult, .applied, .jobSummary,
+             .rewound, .adopted, .layerReplayed, .merged:
             return .reply(try decodeReply(of: envelope, type: type, frames: tensors))
         case .evaluate:
             let m = envelope.evaluate.pointee

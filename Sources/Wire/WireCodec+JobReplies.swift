@@ -12,7 +12,7 @@ extension WireCodec {
     /// The frames of `reply`, in the order they travel.
     static func frames(of reply: WorkerReply) -> [NamedTensor] {
         switch reply {
-        case .started, .loaded, .folded, .applied, .finished:
+        case .started, .loaded, .folded, .applied, .finished, .rewound, .adopted, .replayed, .merged:
             return []
         case .losses(let losses):
             let sums = losses.sums.flatMap { [Int64(truncatingIfNeeded: $0), Int64(truncatingIfNeeded: $0 >> 64)] }
@@ -72,6 +72,8 @@ extension WireCodec {
             calibrate__wire__job_summary__init(&m)
             setFields(summary, of: &m, arena: arena)
             envelope.job_summary = arena.object(m)
+        case .rewound, .adopted, .replayed, .merged:
+            setRecoveryBody(reply, of: &envelope, arena: arena)
         }
     }
 
@@ -136,6 +138,8 @@ extension WireCodec {
             var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
             try fields(of: envelope.job_summary.pointee, into: &summary)
             return .finished(summary)
+        case .rewound, .adopted, .layerReplayed, .merged:
+            return try decodeRecoveryReply(of: envelope, type: type)
         default:
             throw WireError(.unknownType, "\(type) is not a job reply")
         }

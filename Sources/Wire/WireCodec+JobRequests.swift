@@ -16,11 +16,8 @@ extension WireCodec {
     static func frames(of request: WorkerRequest) -> [NamedTensor] {
         switch request {
         case .start(let job, let embeddings):
-            var frames = [
-                NamedTensor("config_json", Tensor.integers(job.configJSON, dtype: .u8, shape: [job.configJSON.count])),
-                NamedTensor("tokens", Tensor.integers(job.sequences.flatMap { $0 }, dtype: .i32, shape: [job.sequences.reduce(0) { $0 + $1.count }])),
-                NamedTensor("lengths", Tensor.integers(job.sequences.map { Int64($0.count) }, dtype: .i64, shape: [job.sequences.count])),
-            ]
+            var frames = [NamedTensor("config_json", Tensor.integers(job.configJSON, dtype: .u8, shape: [job.configJSON.count]))]
+                + sequenceFrames(job.sequences)
             if let embeddings { frames.append(NamedTensor("embeddings", embeddings)) }
             return frames
         case .loadLayer(_, let weights):
@@ -28,7 +25,7 @@ extension WireCodec {
         case .capture, .finish:
             return []
         case .fold(_, let fold):
-            return Self.foldGroups.compactMap { name, path in fold[keyPath: path].map { NamedTensor(name, Tensor(floats: $0, shape: [$0.count])) } }
+            return foldFrames(fold)
         case .evaluateScales(let search):
             let width = search.candidates.first?.count ?? 0
             var frames = [NamedTensor("candidates", Tensor(floats: search.candidates.flatMap { $0 }, shape: [search.candidates.count, width]))]
@@ -43,8 +40,63 @@ extension WireCodec {
             }
             return frames
         case .apply(_, _, let weights):
-            return weights.enumerated().flatMap { position, quantized in quantized.map { prefixed("\(position).", $0.tensors()) } ?? [] }
+            return applyFrames(weights)
+        case .rewind, .adopt, .replay, .mergeAdopted:
+            return recoveryFrames(of: request)
         }
+    }
+
+    /// A stage's quantized weights as frames "<position>." + their tensors (nil: none).
+    static func applyFrames(_ weights: [QuantizedWeights?]) -> [NamedTensor] {
+        weights.enumerated().flatMap { position, quantized in quantized.map { prefixed("\(position).", $0.tensors()) } ?? [] }
+    }
+
+    static func decodeApplied(_ tensors: [String: Tensor], layer: Int, stage: LayerStage) throws(WireError) -> [QuantizedWeights?] {
+        try converting {
+            try stage.linearNames.indices.map { position in
+                try group(tensors, "\(position).").map { try QuantizedWeights(tensors: $0, name: "layer \(layer) \(stage.linearNames[position])") }
+            }
+        }
+    }
+
+    static func foldFrames(_ fold: LayerFold) -> [NamedTensor] {
+        foldGroups.compactMap { name, path in fold[keyPath: path].map { NamedTensor(name, Tensor(floats: $0, shape: [$0.count])) } }
+    }
+
+    static func decodeFold(_ tensors: [String: Tensor], _ message: String) throws(WireError) -> LayerFold {
+        var fold = LayerFold()
+        for (name, path) in foldGroups {
+            guard let tensor = tensors[name] else { continue }
+            guard tensor.dtype == .f32, tensor.shape.count == 1 else { throw WireError(.invalidArgument, "\(message): \(name) must be F32 [K]") }
+            fold[keyPath: path] = tensor.floats()
+        }
+        return fold
+    }
+
+    /// Token ids and lengths as frames (JobSpec, Adopt).
+    static func sequenceFrames(_ sequences: [[Int32]]) -> [NamedTensor] {
+        [
+            NamedTensor("tokens", Tensor.integers(sequences.flatMap { $0 }, dtype: .i32, shape: [sequences.reduce(0) { $0 + $1.count }])),
+            NamedTensor("lengths", Tensor.integers(sequences.map { Int64($0.count) }, dtype: .i64, shape: [sequences.count])),
+        ]
+    }
+
+    static func decodeSequences(tokens: Tensor, lengths: Tensor, _ message: String) throws(WireError) -> [[Int32]] {
+        guard tokens.dtype == .i32, lengths.dtype == .i64, tokens.shape.count == 1, lengths.shape.count == 1 else {
+            throw WireError(.invalidArgument, "\(message): tokens must be I32 [total], lengths I64 [samples]")
+        }
+        let ids = tokens.integers(as: Int32.self)
+        let counts = lengths.integers(as: Int64.self)
+        guard counts.allSatisfy({ $0 > 0 }), counts.reduce(0, { $0 &+ $1 }) == ids.count else {
+            throw WireError(.invalidArgument, "\(message): lengths \(counts.prefix(8))… do not add up to the \(ids.count) tokens")
+        }
+        var sequences: [[Int32]] = []
+        var start = 0
+        for count in counts {
+            sequences.append(Array(ids[start..<(start + Int(count))]))
+            start += Int(count)
+        }
+        return sequences
     }
 
     /// Fold's frame names and the `LayerFold` groups they carry.
@@ -122,6 +174,8 @@ extension WireCodec {
             var m = Calibrate__Wire__FinishJob()
             calibrate__wire__finish_job__init(&m)
             envelope.finish_job = arena.object(m)
+        case .rewind, .adopt, .replay, .mergeAdopted:
+            setRecoveryBody(request, of: &envelope, arena: arena)
         }
     }
 
@@ -145,17 +199,7 @@ extension WireCodec {
             guard config.dtype == .u8, tokens.dtype == .i32, lengths.dtype == .i64, tokens.shape.count == 1, lengths.shape.count == 1 else {
                 throw WireError(.invalidArgument, "JobSpec: config_json must be U8, tokens I32 [total], lengths I64 [samples]")
             }
-            let ids = tokens.integers(as: Int32.self)
-            let counts = lengths.integers(as: Int64.self)
-            guard counts.allSatisfy({ $0 > 0 }), counts.reduce(0, { $0 &+ $1 }) == ids.count else {
-                throw WireError(.invalidArgument, "JobSpec: lengths \(counts.prefix(8))… do not add up to the \(ids.count) tokens")
-            }
-            var sequences: [[Int32]] = []
-            var start = 0
-            for count in counts {
-                sequences.append(Array(ids[start..<(start + Int(count))]))
-                start += Int(count)
-            }
+            let sequences = try decodeSequences(tokens: tokens, lengths: lengths, "JobSpec")
             var job = WorkerJob(jobID: jobID, modelPath: nil, configJSON: config.integers(as: UInt8.self), sequences: sequences, firstSample: 0)
             try fields(of: m, into: &job)
             guard job.statisticsBlock >= 1 else { throw WireError(.malformed, "JobSpec.statistics_block is 0; expected at least 1") }
@@ -175,13 +219,7 @@ extension WireCodec {
             return .capture(layer: Int(try required(m.has_layer, m.layer, "CaptureStats.layer")), stages: stages)
         case .fold:
             let m = envelope.fold.pointee
-            var fold = LayerFold()
-            for (name, path) in Self.foldGroups {
-                guard let tensor = tensors[name] else { continue }
-                guard tensor.dtype == .f32, tensor.shape.count == 1 else { throw WireError(.invalidArgument, "Fold: \(name) must be F32 [K]") }
-                fold[keyPath: path] = tensor.floats()
-            }
-            return .fold(layer: Int(try required(m.has_layer, m.layer, "Fold.layer")), fold)
+            return .fold(layer: Int(try required(m.has_layer, m.layer, "Fold.layer")), try decodeFold(tensors, "Fold"))
         case .scaleSearch:
             let m = envelope.scale_search.pointee
             let group = try scaleGroup(m.has_group, m.group, "ScaleSearch.group")
@@ -240,14 +278,11 @@ extension WireCodec {
             let m = envelope.apply_layer.pointee
             let layer = Int(try required(m.has_layer, m.layer, "ApplyLayer.layer"))
             let stage = try stage(m.has_stage, m.stage, "ApplyLayer.stage")
-            let weights = try converting {
-                try stage.linearNames.indices.map { position in
-                    try group(tensors, "\(position).").map { try QuantizedWeights(tensors: $0, name: "layer \(layer) \(stage.linearNames[position])") }
-                }
-            }
-            return .apply(layer: layer, stage: stage, weights: weights)
+            return .apply(layer: layer, stage: stage, weights: try decodeApplied(tensors, layer: layer, stage: stage))
         case .finishJob:
             return .finish
+        case .rewind, .adopt, .replayLayer, .mergeAdopted:
+            return try decodeRecoveryRequest(of: envelope, type: type, tensors: tensors)
         default:
             throw WireError(.unknownType, "\(type) is not a job request")
         }

@@ -24,8 +24,17 @@ public final class CalibrationWorker {
     private var executor: LayerExecutor?
     /// The loaded layer's original weights.
     private var layer: LayerWeights?
-    /// Hidden states before the loaded layer (only without true-sequential: apply replays from them).
+    /// Hidden states at the input of layer `savedLayer` (the loaded layer, or the last one run):
+    /// capture-first apply replays the layer from them, and `rewind` returns to them.
     private var savedStates: HiddenStates?
+    private var savedLayer: Int?
+    /// Layers run to the end (their `.down` applied): the hidden states are layer `completedLayers`'s input.
+    private var completedLayers = 0
+    /// Sequences per statistics block, in the order the hidden states hold them: every block is
+    /// a run of the global sample order, the same however the samples were dealt out.
+    private var blockLengths: [Int] = []
+    /// Samples taken over from a lost worker, replaying the completed layers until `mergeAdopted`.
+    private var adopted: CalibrationWorker?
     private var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
 
     public init() {}
@@ -55,15 +64,29 @@ public final class CalibrationWorker {
         case .finish:
             summary.peakResidentBytes = ProcessMemory.peakResidentBytes ?? 0
             let result = summary
-            (job, source, executor, layer, savedStates) = (nil, nil, nil, nil, nil)
+            (job, source, executor, layer, savedStates, adopted) = (nil, nil, nil, nil, nil, nil)
             return .finished(result)
+        case .rewind(let layer):
+            try rewind(to: layer)
+            return .rewound(layer: layer)
+        case .adopt(let samples):
+            return .adopted(tokens: try adopt(samples))
+        case .replay(let replay):
+            try self.replay(replay)
+            return .replayed(layer: replay.layer)
+        case .mergeAdopted:
+            return .merged(tokens: try mergeAdopted())
         }
     }
 
     // MARK: - Start and load
 
-    private func start(_ job: WorkerJob, embeddings: Tensor?) throws -> Int {
+    /// - Parameter blocks: sequences per statistics block (default: `job.statisticsBlock` at a
+    ///   time from the first sequence, which starts a block).
+    private func start(_ job: WorkerJob, embeddings: Tensor?, blocks: [Int]? = nil) throws -> Int {
         if let running = self.job { throw WorkerError("job \(job.jobID): this worker already runs job \(running.jobID)") }
+        guard job.statisticsBlock >= 1 else { throw WorkerError("job \(job.jobID): statistics block \(job.statisticsBlock) is not positive") }
+        blockLengths = blocks ?? stride(from: 0, to: job.sequences.count, by: job.statisticsBlock).map { min(job.statisticsBlock, job.sequences.count - $0) }
         if job.threads > 0 { BLAS.setThreadCount(job.threads) }
         let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
         let lengths = job.sequences.map(\.count)
@@ -112,10 +135,10 @@ public final class CalibrationWorker {
         }
         layer = weights
         guard let executor, let job else { return }
+        savedStates = executor.states
+        savedLayer = index
         if job.trueSequential {
             try timedForward { try executor.begin(weights) }
-        } else {
-            savedStates = executor.states
         }
     }
 
@@ -132,7 +155,7 @@ public final class CalibrationWorker {
             }
             try executor.withStageInput(stage) { input in
                 try timedStatistics {
-                    try accumulateBlocks(input, batch: executor.batch, block: job.statisticsBlock, into: &statistics[0], layer: index, module: names[0])
+                    try accumulateBlocks(input, batch: executor.batch, into: &statistics[0], layer: index, module: names[0])
                 }
             }
         } else {
@@ -151,15 +174,17 @@ public final class CalibrationWorker {
         return statistics
     }
 
-    /// Adds every row (all tokens of the batch, contiguous) to `statistics` in batches of `block`
-    /// consecutive sequences. The coordinator gives every worker whole blocks of the global sample
+    /// Adds every row (all tokens of the batch, contiguous) to `statistics` one statistics block
+    /// (`blockLengths`) at a time. The coordinator deals out whole blocks of the global sample
     /// order, so the batches — and the Float products computed per batch — are the same however
-    /// the samples are split. Larger batches spread the per-batch cost of the exact sums (one
-    /// fixed-point conversion per XᵀX entry) over more tokens.
-    private func accumulateBlocks(_ input: StageInput, batch: SequenceBatch, block: Int, into statistics: inout ActivationStatistics,
+    /// the samples are split or reassigned. Larger batches spread the per-batch cost of the exact
+    /// sums (one fixed-point conversion per XᵀX entry) over more tokens.
+    private func accumulateBlocks(_ input: StageInput, batch: SequenceBatch, into statistics: inout ActivationStatistics,
                                   layer: Int, module: String) throws {
-        for first in stride(from: 0, to: batch.count, by: max(block, 1)) {
-            let last = min(first + max(block, 1), batch.count) - 1
+        var first = 0
+        for length in blockLengths {
+            defer { first += length }
+            let last = first + length - 1
             let (start, stop) = (batch.offsets[first], batch.offsets[last] + batch.lengths[last])
             let slice = UnsafeBufferPointer(rebasing: input.values[(start * input.width)..<(stop * input.width)])
             try statistics.accumulate(slice, rows: stop - start, layer: layer, module: module)
@@ -378,9 +403,93 @@ public final class CalibrationWorker {
         if stage == .down { finishLayer() }
     }
 
+    /// The loaded layer is done: its input stays saved (`rewind` may return to it) until the next load.
     private func finishLayer() {
         layer = nil
-        savedStates = nil
+        completedLayers += 1
+    }
+
+    // MARK: - Recovery
+
+    private func rewind(to index: Int) throws {
+        guard config != nil else { throw WorkerError("rewind to layer \(index): no job started") }
+        adopted = nil
+        let inProgress = layer != nil
+        switch completedLayers {
+        case index where !inProgress:
+            return
+        case index, index + 1:
+            // Layer `index` loaded (part of it run), or run to the end: back to its input.
+            if let executor {
+                guard savedLayer == index, let saved = savedStates else {
+                    throw WorkerError("rewind to layer \(index): the input of layer \(index) is not saved (saved: \(savedLayer.map(String.init) ?? "none"))")
+                }
+                executor.restore(saved)
+            }
+            layer = nil
+            completedLayers = index
+        default:
+            throw WorkerError("rewind to layer \(index): the hidden states are at layer \(completedLayers)\(inProgress ? " (in progress)" : "")")
+        }
+    }
+
+    private func adopt(_ samples: AdoptedSamples) throws -> Int {
+        guard let job else { throw WorkerError("adopt: no job started") }
+        var lengths: [Int] = []
+        for range in samples.blocks {
+            guard !range.isEmpty, range.lowerBound >= 0, range.lowerBound % job.statisticsBlock == 0 else {
+                throw WorkerError("adopt: samples \(range) are not a run of whole blocks of \(job.statisticsBlock)")
+            }
+            lengths += stride(from: range.lowerBound, to: range.upperBound, by: job.statisticsBlock).map { min(job.statisticsBlock, range.upperBound - $0) }
+        }
+        guard lengths.reduce(0, +) == samples.sequences.count else {
+            throw WorkerError("adopt: blocks \(samples.blocks) hold \(lengths.reduce(0, +)) samples, \(samples.sequences.count) sequences given")
+        }
+        var part = job
+        part.sequences = samples.sequences
+        part.firstSample = samples.blocks.first?.lowerBound ?? 0
+        let worker = CalibrationWorker()
+        let tokens = try worker.start(part, embeddings: samples.embeddings, blocks: lengths)
+        adopted = worker
+        return tokens
+    }
+
+    private func replay(_ replay: LayerReplay) throws {
+        guard let worker = adopted else { throw WorkerError("replay of layer \(replay.layer): no adopted samples") }
+        guard replay.layer == worker.completedLayers else {
+            throw WorkerError("replay of layer \(replay.layer): the adopted samples are at layer \(worker.completedLayers)")
+        }
+        _ = try worker.handle(.loadLayer(index: replay.layer, weights: replay.weights))
+        for step in replay.steps {
+            switch step {
+            case .fold(let fold): _ = try worker.handle(.fold(layer: replay.layer, fold))
+            case .apply(let stage, let weights): _ = try worker.handle(.apply(layer: replay.layer, stage: stage, weights: weights))
+            }
+        }
+        guard worker.completedLayers == replay.layer + 1 else {
+            throw WorkerError("replay of layer \(replay.layer): its steps end before down_proj is applied")
+        }
+    }
+
+    private func mergeAdopted() throws -> Int {
+        guard let config, let worker = adopted else { throw WorkerError("merge: no adopted samples") }
+        guard layer == nil, worker.layer == nil, worker.completedLayers == completedLayers else {
+            throw WorkerError("merge: the adopted samples are at layer \(worker.completedLayers), this worker's at layer \(completedLayers)\(layer == nil ? "" : " (in progress)")")
+        }
+        if let theirs = worker.executor {
+            if let ours = executor {
+                let (a, b) = (ours.states, theirs.states)
+                let values = Matrix(rows: a.values.rows + b.values.rows, columns: config.hiddenSize, values: a.values.values + b.values.values)
+                let states = try HiddenStates(batch: try SequenceBatch(lengths: a.batch.lengths + b.batch.lengths), values: values)
+                executor = try LayerExecutor(config: config, states: states, options: ours.options)
+            } else {
+                executor = theirs
+            }
+        }
+        blockLengths += worker.blockLengths
+        summary.forwardSeconds += worker.summary.forwardSeconds
+        (savedStates, savedLayer, adopted) = (nil, nil, nil)
+        return executor?.batch.tokenCount ?? 0
     }
 
     // MARK: - Helpers

@@ -31,12 +31,12 @@ struct JobOverWireTests {
         return recipe
     }
 
-    static func run(_ workers: JobWorkers, recipe: Recipe, model: String = model("llama")) async throws -> JobReport {
+    static func run(_ workers: JobWorkers, recipe: Recipe, model: String = model("llama"), minWorkers: Int = 1) async throws -> JobReport {
         let out = NSTemporaryDirectory() + "calibrate-wire-\(UUID().uuidString)"
         do {
             let job = try CalibrationJob(
                 inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: samples(),
-                                  workerThreads: 1, statisticsBatchTokens: 26),
+                                  workerThreads: 1, statisticsBatchTokens: 26, minWorkers: minWorkers),
                 workers: workers.connections)
             let report = try await job.run()
             await workers.shutdown()
@@ -167,15 +167,23 @@ struct JobOverWireTests {
         #expect("\(error!)".contains("127.0.0.1:9"), "\(error!)")
     }
 
-    @Test("a worker killed mid-job fails the job with an error naming it")
+    @Test("a local worker process SIGKILLed mid-job: the other one finishes the job with the bytes of an undisturbed run; with --min-workers 2 the job stops, naming it")
     func killedWorker() async throws {
+        let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
         let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
         let victim = workers.connections[1]
-        let killer = KillingWorker(inner: victim, after: 6)
+        let report = try await Self.run(JobWorkers(connections: [workers.connections[0], KillingWorker(inner: victim, after: 6)], shutdown: workers.shutdown),
+                                        recipe: Self.recipe())
+        #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
+        #expect(report.losses.map(\.worker) == [victim.address] && report.losses.allSatisfy(\.recovered), "\(report.losses)")
+
+        let strict = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
+        let second = strict.connections[1]
         let error = await #expect(throws: (any Error).self) {
-            _ = try await Self.run(JobWorkers(connections: [workers.connections[0], killer], shutdown: workers.shutdown), recipe: Self.recipe())
+            _ = try await Self.run(JobWorkers(connections: [strict.connections[0], KillingWorker(inner: second, after: 6)], shutdown: strict.shutdown),
+                                   recipe: Self.recipe(), minWorkers: 2)
         }
-        #expect("\(error!)".contains(victim.address), "\(String(describing: error))")
+        #expect("\(error!)".contains(second.address) && "\(error!)".contains("--min-workers 2"), "\(String(describing: error))")
     }
 }
 

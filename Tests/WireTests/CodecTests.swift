@@ -20,6 +20,8 @@ struct CodecTests {
                             sequences: [[1, 2, 3], [4, 5]], firstSample: 43, threads: 16, trueSequential: false, statisticsBlock: 4)
         let streamed = WorkerJob(jobID: "job-7", modelPath: nil, configJSON: [], sequences: [[7]], firstSample: 0)
         let pieces = [SolveTask.Piece(linear: 2, rows: 256..<1024, clip: true), SolveTask.Piece(linear: 0, rows: 0..<7)]
+        let quantized = try! QuantizedWeights(scheme: scheme, rows: 2, columns: 3, codes: [0, 1, 2, 3, -1, -4], scales: [0.5, 0.25],
+                                              zeroPoints: [1, -2], groupIndex: [0, 0, 0])
         return [
             .hello(Hello(coordinator: "coordinator@head pid 1", heartbeatIntervalMilliseconds: 1000, heartbeatTimeoutMilliseconds: 5000)),
             .welcome(Welcome(capabilities: capabilities, worker: "tcp://0.0.0.0:5555")),
@@ -54,6 +56,18 @@ struct CodecTests {
             .reply(.solved(layer: 3, [])),
             .reply(.applied(layer: 1, stage: .down)),
             .reply(.finished(WorkerSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5))),
+            .request(.rewind(layer: 7)),
+            .request(.adopt(AdoptedSamples(blocks: [8..<12, 40..<42], sequences: [[1, 2], [3], [4, 5, 6], [7], [8], [9]]))),
+            .request(.adopt(AdoptedSamples(blocks: [0..<1], sequences: [[5, 6]], embeddings: Tensor(floats: [1, 2, 3, 4], shape: [2, 2])))),
+            .request(.replay(LayerReplay(layer: 4, weights: nil, steps: [
+                .fold(LayerFold(mlpInput: [2, 0.5])), .apply(.qkv, [quantized, nil, quantized]), .apply(.o, [nil]),
+            ]))),
+            .request(.replay(LayerReplay(layer: 0, weights: ["model.layers.0.mlp.up_proj.weight": sampleTensor(.bf16, [4, 4])], steps: []))),
+            .request(.mergeAdopted),
+            .reply(.rewound(layer: 7)),
+            .reply(.adopted(tokens: 1 << 34)),
+            .reply(.replayed(layer: 4)),
+            .reply(.merged(tokens: 9)),
             .evaluate(Evaluate(kind: "awq_loss_grid", layer: 2, parameters: [0, 0.05, 0.1, -1e300])),
             .evaluate(Evaluate(kind: "sum")),
             .evaluated(Evaluated(kind: "awq_loss_grid", values: [1.5, 2.5, .infinity])),

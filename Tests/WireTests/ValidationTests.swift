@@ -40,7 +40,7 @@ struct ValidationTests {
         #expect(code([]) == .malformed)
         #expect(code([frame([0xFF, 0xFF, 0xFF])]) == .malformed)
         #expect(code([frame([])]) == .malformed, "an empty envelope has no version")
-        #expect(code([envelope { $0.field(1, varint: 1) }]) == .malformed, "no type")
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)) }]) == .malformed, "no type")
     }
 
     @Test("a job message of another protocol version is refused, naming both versions")
@@ -55,23 +55,23 @@ struct ValidationTests {
 
     @Test("an unknown message type is refused; a type whose body is missing or different is malformed")
     func types() {
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 40) }]) == .unknownType)
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 0) }]) == .unknownType)
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 11) }]) == .malformed, "Hello without a body")
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 59) }]) == .unknownType)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 0) }]) == .unknownType)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 11) }]) == .malformed, "Hello without a body")
         let heartbeatBody = ProtoWriter()
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 11); $0.field(13, message: heartbeatBody) }]) == .malformed)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 11); $0.field(13, message: heartbeatBody) }]) == .malformed)
         // The same Heartbeat with a matching type decodes.
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 13); $0.field(13, message: heartbeatBody) }]) == nil)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 13); $0.field(13, message: heartbeatBody) }]) == nil)
     }
 
     @Test("missing required fields and inverted row ranges are malformed")
     func requiredFields() {
         let empty = ProtoWriter()
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 22); $0.field(22, message: empty) }]) == .malformed)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 22); $0.field(22, message: empty) }]) == .malformed)
         var capture = ProtoWriter()
         capture.field(1, varint: 2)
         capture.field(2, varint: 9)  // no such stage
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 24); $0.field(24, message: capture) }]) == .malformed)
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 24); $0.field(24, message: capture) }]) == .malformed)
         var piece = ProtoWriter()
         piece.field(1, varint: 0)
         piece.field(2, varint: 10)
@@ -79,13 +79,13 @@ struct ValidationTests {
         var result = ProtoWriter()
         result.field(1, varint: 0)
         result.field(2, message: piece)
-        let frames = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 27); $0.field(27, message: result) }]
+        let frames = [envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 27); $0.field(27, message: result) }]
         #expect(code(frames) == .malformed)
         #expect(message(of: frames).contains("10..<10"))
         var hello = ProtoWriter()
         hello.field(2, varint: 1000)
         hello.field(3, varint: 10)
-        #expect(code([envelope { $0.field(1, varint: 1); $0.field(2, varint: 11); $0.field(11, message: hello) }]) == .malformed, "timeout below interval")
+        #expect(code([envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 11); $0.field(11, message: hello) }]) == .malformed, "timeout below interval")
     }
 
     @Test("descriptor and frame counts must agree")
@@ -114,7 +114,7 @@ struct ValidationTests {
             var descriptor = ProtoWriter()
             build(&descriptor)
             let envelopeFrame = envelope {
-                $0.field(1, varint: 1)
+                $0.field(1, varint: UInt64(WireProtocol.version))
                 $0.field(2, varint: 16)
                 $0.field(6, message: descriptor)
                 $0.field(16, message: ProtoWriter())
@@ -178,12 +178,12 @@ struct ValidationTests {
     func generatedFields() {
         var summary = ProtoWriter()
         summary.field(2, fixed64: 0)  // forward_seconds only: peak_resident_bytes missing
-        let missing = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 37); $0.field(37, message: summary) }]
+        let missing = [envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 37); $0.field(37, message: summary) }]
         #expect(code(missing) == .malformed)
         #expect(message(of: missing).contains("JobSummary.peak_resident_bytes is missing"))
         var huge = ProtoWriter()
         huge.field(1, varint: UInt64.max)
-        let overflow = [envelope { $0.field(1, varint: 1); $0.field(2, varint: 37); $0.field(37, message: huge) }]
+        let overflow = [envelope { $0.field(1, varint: UInt64(WireProtocol.version)); $0.field(2, varint: 37); $0.field(37, message: huge) }]
         #expect(code(overflow) == .malformed)
         #expect(message(of: overflow).contains("JobSummary.peak_resident_bytes is \(UInt64.max)"))
     }

@@ -46,6 +46,15 @@ typedef struct Calibrate__Wire__Evaluate Calibrate__Wire__Evaluate;
 typedef struct Calibrate__Wire__Evaluated Calibrate__Wire__Evaluated;
 typedef struct Calibrate__Wire__FinishJob Calibrate__Wire__FinishJob;
 typedef struct Calibrate__Wire__JobSummary Calibrate__Wire__JobSummary;
+typedef struct Calibrate__Wire__Rewind Calibrate__Wire__Rewind;
+typedef struct Calibrate__Wire__Rewound Calibrate__Wire__Rewound;
+typedef struct Calibrate__Wire__Adopt Calibrate__Wire__Adopt;
+typedef struct Calibrate__Wire__Adopted Calibrate__Wire__Adopted;
+typedef struct Calibrate__Wire__ReplayStep Calibrate__Wire__ReplayStep;
+typedef struct Calibrate__Wire__ReplayLayer Calibrate__Wire__ReplayLayer;
+typedef struct Calibrate__Wire__LayerReplayed Calibrate__Wire__LayerReplayed;
+typedef struct Calibrate__Wire__MergeAdopted Calibrate__Wire__MergeAdopted;
+typedef struct Calibrate__Wire__Merged Calibrate__Wire__Merged;
 
 
 /* --- enums --- */
@@ -162,10 +171,34 @@ typedef enum _Calibrate__Wire__MessageType {
    * coordinator -> worker: the job is over; report and free it
    */
   CALIBRATE__WIRE__MESSAGE_TYPE__FINISH_JOB = 36,
+  CALIBRATE__WIRE__MESSAGE_TYPE__JOB_SUMMARY = 37,
   /*
-   * 17-19 and 38-59: future messages.
+   * Recovery from a lost worker: survivors go back to the interrupted layer's input, adopt the
+   * lost worker's samples, replay the completed layers on them, and merge them.
    */
-  CALIBRATE__WIRE__MESSAGE_TYPE__JOB_SUMMARY = 37
+  /*
+   * coordinator -> worker: back to the input of layer L
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__REWIND = 38,
+  CALIBRATE__WIRE__MESSAGE_TYPE__REWOUND = 39,
+  /*
+   * coordinator -> worker: take over these samples (embeddings of their own)
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__ADOPT = 40,
+  CALIBRATE__WIRE__MESSAGE_TYPE__ADOPTED = 41,
+  /*
+   * coordinator -> worker: run completed layer L on the adopted samples
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__REPLAY_LAYER = 42,
+  CALIBRATE__WIRE__MESSAGE_TYPE__LAYER_REPLAYED = 43,
+  /*
+   * coordinator -> worker: the adopted samples join the worker's own
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__MERGE_ADOPTED = 44,
+  /*
+   * 17-19 and 46-59: future messages.
+   */
+  CALIBRATE__WIRE__MESSAGE_TYPE__MERGED = 45
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__MESSAGE_TYPE)
 } Calibrate__Wire__MessageType;
 /*
@@ -291,7 +324,15 @@ typedef enum {
   CALIBRATE__WIRE__ENVELOPE__BODY_SCALE_SEARCH = 34,
   CALIBRATE__WIRE__ENVELOPE__BODY_SCALE_LOSSES = 35,
   CALIBRATE__WIRE__ENVELOPE__BODY_FINISH_JOB = 36,
-  CALIBRATE__WIRE__ENVELOPE__BODY_JOB_SUMMARY = 37
+  CALIBRATE__WIRE__ENVELOPE__BODY_JOB_SUMMARY = 37,
+  CALIBRATE__WIRE__ENVELOPE__BODY_REWIND = 38,
+  CALIBRATE__WIRE__ENVELOPE__BODY_REWOUND = 39,
+  CALIBRATE__WIRE__ENVELOPE__BODY_ADOPT = 40,
+  CALIBRATE__WIRE__ENVELOPE__BODY_ADOPTED = 41,
+  CALIBRATE__WIRE__ENVELOPE__BODY_REPLAY_LAYER = 42,
+  CALIBRATE__WIRE__ENVELOPE__BODY_LAYER_REPLAYED = 43,
+  CALIBRATE__WIRE__ENVELOPE__BODY_MERGE_ADOPTED = 44,
+  CALIBRATE__WIRE__ENVELOPE__BODY_MERGED = 45
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__ENVELOPE__BODY__CASE)
 } Calibrate__Wire__Envelope__BodyCase;
 
@@ -341,6 +382,14 @@ struct  Calibrate__Wire__Envelope
     Calibrate__Wire__ScaleLosses *scale_losses;
     Calibrate__Wire__FinishJob *finish_job;
     Calibrate__Wire__JobSummary *job_summary;
+    Calibrate__Wire__Rewind *rewind;
+    Calibrate__Wire__Rewound *rewound;
+    Calibrate__Wire__Adopt *adopt;
+    Calibrate__Wire__Adopted *adopted;
+    Calibrate__Wire__ReplayLayer *replay_layer;
+    Calibrate__Wire__LayerReplayed *layer_replayed;
+    Calibrate__Wire__MergeAdopted *merge_adopted;
+    Calibrate__Wire__Merged *merged;
   };
 };
 #define CALIBRATE__WIRE__ENVELOPE__INIT \
@@ -873,6 +922,120 @@ struct  Calibrate__Wire__JobSummary
 #define CALIBRATE__WIRE__JOB_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__job_summary__descriptor) \
     , 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Calibrate__Wire__Rewind
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+};
+#define CALIBRATE__WIRE__REWIND__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__rewind__descriptor) \
+    , 0, 0 }
+
+
+struct  Calibrate__Wire__Rewound
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+};
+#define CALIBRATE__WIRE__REWOUND__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__rewound__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * Frames as JobSpec's: "tokens" (I32 [total]), "lengths" (I64 [samples]), and "embeddings"
+ * (F32 [total, hidden]) when the coordinator streams the weights.
+ */
+struct  Calibrate__Wire__Adopt
+{
+  ProtobufCMessage base;
+  /*
+   * Global sample ranges, each a run of whole statistics blocks, in the order of the samples.
+   */
+  size_t n_blocks;
+  Calibrate__Wire__RowRange **blocks;
+};
+#define CALIBRATE__WIRE__ADOPT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__adopt__descriptor) \
+    , 0,NULL }
+
+
+struct  Calibrate__Wire__Adopted
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_token_count;
+  uint64_t token_count;
+};
+#define CALIBRATE__WIRE__ADOPTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__adopted__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * One state-changing request of the layer as it was calibrated: a fold (no stage; frames
+ * "<i>.attention_input" … as Fold's) or an apply of `stage` (frames "<i>.<position>." + the
+ * quantized weights' tensors, as ApplyLayer's).
+ */
+struct  Calibrate__Wire__ReplayStep
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_stage;
+  Calibrate__Wire__Stage stage;
+};
+#define CALIBRATE__WIRE__REPLAY_STEP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__replay_step__descriptor) \
+    , 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED }
+
+
+/*
+ * Frames: "weights.<checkpoint name>" (streamed weights only) and each step's.
+ */
+struct  Calibrate__Wire__ReplayLayer
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+  size_t n_steps;
+  Calibrate__Wire__ReplayStep **steps;
+};
+#define CALIBRATE__WIRE__REPLAY_LAYER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__replay_layer__descriptor) \
+    , 0, 0, 0,NULL }
+
+
+struct  Calibrate__Wire__LayerReplayed
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_layer;
+  uint32_t layer;
+};
+#define CALIBRATE__WIRE__LAYER_REPLAYED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__layer_replayed__descriptor) \
+    , 0, 0 }
+
+
+struct  Calibrate__Wire__MergeAdopted
+{
+  ProtobufCMessage base;
+};
+#define CALIBRATE__WIRE__MERGE_ADOPTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__merge_adopted__descriptor) \
+     }
+
+
+struct  Calibrate__Wire__Merged
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_token_count;
+  uint64_t token_count;
+};
+#define CALIBRATE__WIRE__MERGED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__merged__descriptor) \
+    , 0, 0 }
 
 
 /* Calibrate__Wire__FrameDescriptor methods */
@@ -1464,6 +1627,177 @@ Calibrate__Wire__JobSummary *
 void   calibrate__wire__job_summary__free_unpacked
                      (Calibrate__Wire__JobSummary *message,
                       ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Rewind methods */
+void   calibrate__wire__rewind__init
+                     (Calibrate__Wire__Rewind         *message);
+size_t calibrate__wire__rewind__get_packed_size
+                     (const Calibrate__Wire__Rewind   *message);
+size_t calibrate__wire__rewind__pack
+                     (const Calibrate__Wire__Rewind   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__rewind__pack_to_buffer
+                     (const Calibrate__Wire__Rewind   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Rewind *
+       calibrate__wire__rewind__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__rewind__free_unpacked
+                     (Calibrate__Wire__Rewind *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Rewound methods */
+void   calibrate__wire__rewound__init
+                     (Calibrate__Wire__Rewound         *message);
+size_t calibrate__wire__rewound__get_packed_size
+                     (const Calibrate__Wire__Rewound   *message);
+size_t calibrate__wire__rewound__pack
+                     (const Calibrate__Wire__Rewound   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__rewound__pack_to_buffer
+                     (const Calibrate__Wire__Rewound   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Rewound *
+       calibrate__wire__rewound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__rewound__free_unpacked
+                     (Calibrate__Wire__Rewound *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Adopt methods */
+void   calibrate__wire__adopt__init
+                     (Calibrate__Wire__Adopt         *message);
+size_t calibrate__wire__adopt__get_packed_size
+                     (const Calibrate__Wire__Adopt   *message);
+size_t calibrate__wire__adopt__pack
+                     (const Calibrate__Wire__Adopt   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__adopt__pack_to_buffer
+                     (const Calibrate__Wire__Adopt   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Adopt *
+       calibrate__wire__adopt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__adopt__free_unpacked
+                     (Calibrate__Wire__Adopt *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Adopted methods */
+void   calibrate__wire__adopted__init
+                     (Calibrate__Wire__Adopted         *message);
+size_t calibrate__wire__adopted__get_packed_size
+                     (const Calibrate__Wire__Adopted   *message);
+size_t calibrate__wire__adopted__pack
+                     (const Calibrate__Wire__Adopted   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__adopted__pack_to_buffer
+                     (const Calibrate__Wire__Adopted   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Adopted *
+       calibrate__wire__adopted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__adopted__free_unpacked
+                     (Calibrate__Wire__Adopted *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__ReplayStep methods */
+void   calibrate__wire__replay_step__init
+                     (Calibrate__Wire__ReplayStep         *message);
+size_t calibrate__wire__replay_step__get_packed_size
+                     (const Calibrate__Wire__ReplayStep   *message);
+size_t calibrate__wire__replay_step__pack
+                     (const Calibrate__Wire__ReplayStep   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__replay_step__pack_to_buffer
+                     (const Calibrate__Wire__ReplayStep   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__ReplayStep *
+       calibrate__wire__replay_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__replay_step__free_unpacked
+                     (Calibrate__Wire__ReplayStep *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__ReplayLayer methods */
+void   calibrate__wire__replay_layer__init
+                     (Calibrate__Wire__ReplayLayer         *message);
+size_t calibrate__wire__replay_layer__get_packed_size
+                     (const Calibrate__Wire__ReplayLayer   *message);
+size_t calibrate__wire__replay_layer__pack
+                     (const Calibrate__Wire__ReplayLayer   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__replay_layer__pack_to_buffer
+                     (const Calibrate__Wire__ReplayLayer   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__ReplayLayer *
+       calibrate__wire__replay_layer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__replay_layer__free_unpacked
+                     (Calibrate__Wire__ReplayLayer *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__LayerReplayed methods */
+void   calibrate__wire__layer_replayed__init
+                     (Calibrate__Wire__LayerReplayed         *message);
+size_t calibrate__wire__layer_replayed__get_packed_size
+                     (const Calibrate__Wire__LayerReplayed   *message);
+size_t calibrate__wire__layer_replayed__pack
+                     (const Calibrate__Wire__LayerReplayed   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__layer_replayed__pack_to_buffer
+                     (const Calibrate__Wire__LayerReplayed   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__LayerReplayed *
+       calibrate__wire__layer_replayed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__layer_replayed__free_unpacked
+                     (Calibrate__Wire__LayerReplayed *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__MergeAdopted methods */
+void   calibrate__wire__merge_adopted__init
+                     (Calibrate__Wire__MergeAdopted         *message);
+size_t calibrate__wire__merge_adopted__get_packed_size
+                     (const Calibrate__Wire__MergeAdopted   *message);
+size_t calibrate__wire__merge_adopted__pack
+                     (const Calibrate__Wire__MergeAdopted   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__merge_adopted__pack_to_buffer
+                     (const Calibrate__Wire__MergeAdopted   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__MergeAdopted *
+       calibrate__wire__merge_adopted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__merge_adopted__free_unpacked
+                     (Calibrate__Wire__MergeAdopted *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Merged methods */
+void   calibrate__wire__merged__init
+                     (Calibrate__Wire__Merged         *message);
+size_t calibrate__wire__merged__get_packed_size
+                     (const Calibrate__Wire__Merged   *message);
+size_t calibrate__wire__merged__pack
+                     (const Calibrate__Wire__Merged   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__merged__pack_to_buffer
+                     (const Calibrate__Wire__Merged   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Merged *
+       calibrate__wire__merged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__merged__free_unpacked
+                     (Calibrate__Wire__Merged *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Calibrate__Wire__FrameDescriptor_Closure)
@@ -1559,6 +1893,33 @@ typedef void (*Calibrate__Wire__FinishJob_Closure)
 typedef void (*Calibrate__Wire__JobSummary_Closure)
                  (const Calibrate__Wire__JobSummary *message,
                   void *closure_data);
+typedef void (*Calibrate__Wire__Rewind_Closure)
+                 (const Calibrate__Wire__Rewind *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Rewound_Closure)
+                 (const Calibrate__Wire__Rewound *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Adopt_Closure)
+                 (const Calibrate__Wire__Adopt *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Adopted_Closure)
+                 (const Calibrate__Wire__Adopted *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__ReplayStep_Closure)
+                 (const Calibrate__Wire__ReplayStep *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__ReplayLayer_Closure)
+                 (const Calibrate__Wire__ReplayLayer *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__LayerReplayed_Closure)
+                 (const Calibrate__Wire__LayerReplayed *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__MergeAdopted_Closure)
+                 (const Calibrate__Wire__MergeAdopted *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Merged_Closure)
+                 (const Calibrate__Wire__Merged *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1602,6 +1963,15 @@ extern const ProtobufCMessageDescriptor calibrate__wire__evaluate__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__evaluated__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__finish_job__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__rewind__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__rewound__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__adopt__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__adopted__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__replay_step__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__replay_layer__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__layer_replayed__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__merge_adopted__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__merged__descriptor;
 
 PROTOBUF_C__END_DECLS
 

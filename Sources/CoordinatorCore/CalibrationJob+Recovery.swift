@@ -1,0 +1,165 @@
+import Checkpoint
+import Formats
+import Foundation
+import JobProtocol
+import Kernels
+import Model
+import ModelConfiguration
+import Tensors
+
+/// What a completed layer did to the workers' hidden states, as the coordinator keeps it: the
+/// folds (small) and which modules each apply replaced. The quantized weights themselves are read
+/// back from the checkpoint being written when a layer is replayed, so the coordinator holds no
+/// copy of the quantized model.
+enum ReplayEvent {
+    case fold(LayerFold)
+    /// Per linear of the stage: its module name when quantized (weights in the output), nil when kept.
+    case apply(LayerStage, modules: [String?])
+}
+
+/// Workers were lost during a broadcast; the job recovers (`recover(layer:)`) and redoes the layer.
+struct WorkersLost: Error {
+    var workers: [Int]
+}
+
+/// Surviving lost workers (docs/ARCHITECTURE.md, "Lost workers"): a lost worker's samples —
+/// whole statistics blocks — are dealt out to the survivors, which rebuild their hidden states by
+/// replaying the completed layers from the embeddings; every survivor then rewinds to the input
+/// of the interrupted layer, and the layer is done again from its start. Statistics are exact sums
+/// over the same blocks and every sequence's rows depend on that sequence alone, so the
+/// checkpoint is the same bytes as without the loss.
+extension CalibrationJob {
+    /// Drops worker `index` from the job: its samples wait for a survivor.
+    func markLost(_ index: Int, _ error: WorkerLost) {
+        guard alive[index] else { return }
+        alive[index] = false
+        let held = blocks[index]
+        orphaned += held
+        blocks[index] = []
+        let samples = held.reduce(0) { $0 + $1.count }
+        let (layer, phase) = currentPhase
+        losses.append(JobReport.Loss(worker: workers[index].address, layer: layer, phase: phase, at: Date().timeIntervalSince(startTime),
+                                     reason: error.reason, samples: samples))
+        progress?.log("worker \(workers[index].address) lost during layer \(layer) \(phase): \(error.reason); its \(samples) sample(s) go to the other workers")
+    }
+
+    /// Gives every orphaned sample to a live worker, with hidden states at the input of `layer`,
+    /// and rewinds every live worker to that input. Losses on the way start it over.
+    /// - Throws: `JobError` when fewer than `minWorkers` workers are left, or a worker fails.
+    func recover(layer: Int) async throws {
+        let started = Date()
+        let traffic = await trafficTotal()
+        defer { progress?.log("recovered: \(liveWorkers.count) worker(s) go on from layer \(layer)") }
+        while true {
+            let live = liveWorkers
+            guard live.count >= inputs.minWorkers else {
+                let lost = workers.indices.filter { !alive[$0] }.map { workers[$0].address }
+                throw JobError("stopped at layer \(layer): \(lost.count) worker(s) lost (\(lost.joined(separator: ", "))), \(live.count) left, "
+                               + "fewer than --min-workers \(inputs.minWorkers)")
+            }
+            currentPhase = (layer, "recover")
+            let assignment = deal(orphaned, to: live)
+            do {
+                _ = try await broadcast("rewind") { _ in .rewind(layer: layer) }
+                if assignment.isEmpty { break }
+                _ = try await broadcast("adopt") { index in
+                    guard let runs = assignment[index] else { return nil }
+                    return .adopt(try self.adoptedSamples(runs))
+                }
+                for completed in 0..<layer {
+                    let replay = try layerReplay(completed)
+                    _ = try await broadcast("replay \(completed)") { assignment[$0] == nil ? nil : .replay(replay) }
+                }
+                _ = try await broadcast("merge") { assignment[$0] == nil ? nil : .mergeAdopted }
+            } catch is WorkersLost {
+                continue
+            }
+            // Every orphaned block was dealt out, and every adopter merged its share.
+            for (index, runs) in assignment { blocks[index] += runs }
+            orphaned = []
+            for position in losses.indices where !losses[position].recovered {
+                losses[position].reassignedTo = assignment.keys.sorted().map { index in
+                    "\(workers[index].address) \(assignment[index, default: []].reduce(0) { $0 + $1.count })"
+                }
+            }
+            break
+        }
+        let bytes = await trafficTotal() - traffic
+        for position in losses.indices where !losses[position].recovered {
+            losses[position].recovered = true
+            losses[position].replayedLayers = layer
+            losses[position].recoverySeconds = Date().timeIntervalSince(started)
+            losses[position].recoveryBytes = bytes
+        }
+    }
+
+    /// The orphaned samples cut into statistics blocks and dealt out to `live` in proportion to
+    /// their capacities (contiguous runs, in block order): a function of the blocks and the live workers.
+    func deal(_ runs: [Range<Int>], to live: [Int]) -> [Int: [Range<Int>]] {
+        let block = statisticsBlock
+        let units = runs.sorted { $0.lowerBound < $1.lowerBound }.flatMap { run in
+            stride(from: run.lowerBound, to: run.upperBound, by: block).map { $0..<min($0 + block, run.upperBound) }
+        }
+        guard !units.isEmpty, !live.isEmpty else { return [:] }
+        var assignment: [Int: [Range<Int>]] = [:]
+        for (position, share) in SampleShards.split(samples: units.count, capacities: live.map { workers[$0].capacity }).enumerated() where !share.isEmpty {
+            var merged: [Range<Int>] = []
+            for unit in units[share] {
+                if let last = merged.last, last.upperBound == unit.lowerBound {
+                    merged[merged.count - 1] = last.lowerBound..<unit.upperBound
+                } else {
+                    merged.append(unit)
+                }
+            }
+            assignment[live[position]] = merged
+        }
+        return assignment
+    }
+
+    /// The samples of `runs` as a worker adopts them (with their embeddings when streaming).
+    private func adoptedSamples(_ runs: [Range<Int>]) throws -> AdoptedSamples {
+        let sequences = runs.flatMap { inputs.sequences[$0] }
+        var embeddings: Tensor?
+        if inputs.recipe.streamWeights {
+            let tokens = sequences.flatMap { $0 }
+            let rows = try CheckpointWeightSource(config: config, reader: reader).embeddings(of: tokens)
+            embeddings = Tensor(floats: rows.values, shape: [tokens.count, config.hiddenSize])
+        }
+        return AdoptedSamples(blocks: runs, sequences: sequences, embeddings: embeddings)
+    }
+
+    /// Completed layer `layer` as the workers ran it, its quantized weights read back from the output.
+    func layerReplay(_ layer: Int) throws -> LayerReplay {
+        guard let writer, replayLog.indices.contains(layer) else { throw JobError("layer \(layer): no record to replay it from") }
+        let scheme = try scheme()
+        let steps = try replayLog[layer].map { event -> LayerReplay.Step in
+            switch event {
+            case .fold(let fold):
+                return .fold(fold)
+            case .apply(let stage, let modules):
+                return .apply(stage, try modules.map { module in try module.map { try writtenWeights($0, writer: writer, scheme: scheme) } })
+            }
+        }
+        return LayerReplay(layer: layer, weights: inputs.recipe.streamWeights ? try layerTensors(layer) : nil, steps: steps)
+    }
+
+    /// A quantized linear as written to the checkpoint, unpacked: the exact codes, scales and
+    /// zero points applied (scales are rounded to the dtype they are stored in before the solve).
+    private func writtenWeights(_ module: String, writer: ShardedCheckpointWriter, scheme: QuantizationScheme) throws -> QuantizedWeights {
+        let prefix = module + "."
+        var tensors: [String: Tensor] = [:]
+        for name in writer.names(withPrefix: prefix) { tensors[String(name.dropFirst(prefix.count))] = try writer.tensor(name) }
+        return inputs.recipe.activationBits != nil
+            ? try IntQuantizedPacking.unpack(tensors, scheme: scheme, name: module)
+            : try CompressedTensorsPacking.unpack(tensors, scheme: scheme, name: module)
+    }
+
+    private func trafficTotal() async -> Int {
+        var total = 0
+        for worker in workers {
+            let traffic = await worker.traffic()
+            total += traffic.sent + traffic.received
+        }
+        return total
+    }
+}
