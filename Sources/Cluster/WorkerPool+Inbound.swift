@@ -8,7 +8,14 @@ extension WorkerPool {
     /// Validates and dispatches one inbound message from a worker.
     func receive(_ inbound: Inbound) {
         guard let id = workerByPeer[inbound.peer], let record = records[id] else { return }
-        if case .lost = record.phase { return }
+        if case .lost = record.phase {
+            // A dropped worker that is running again (it was stopped, or its link came back):
+            // nothing it sends goes back into the job.
+            if heardAfterLoss.insert(id).inserted {
+                log.warning("\(id) (\(record.endpoint)) was lost; dropping what it sends from now on")
+            }
+            return
+        }
         records[id]?.lastHeard = .now
         let message: Message
         do {

@@ -49,6 +49,8 @@ public actor WorkerPool {
     var jobs: Set<String> = []
     var nextTaskID: UInt64 = 1
     var heartbeatSequence: UInt64 = 0
+    /// Lost workers heard from again (logged once each).
+    var heardAfterLoss: Set<WorkerID> = []
     var lastTick = ContinuousClock.now
     var background: [Task<Void, Never>] = []
     var isShutDown = false

@@ -123,12 +123,16 @@ struct Quantize: AsyncParsableCommand {
             progress.log("calibrate: \(recipe.method.rawValue) \(recipe.bits)-bit group \(recipe.groupSize), \(sequences.count) samples × \(recipe.sequenceLength) tokens, \(workers.connections.count) workers")
             let job = try CalibrationJob(
                 inputs: JobInputs(modelPath: model, outputPath: out, overwrite: overwrite, recipe: recipe, sequences: sequences,
-                                  workerThreads: workerOptions.workerThreads ?? 0),
+                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers),
                 workers: workers.connections, progress: progress)
             let report = try await job.run()
             await workers.shutdown()
             let loss = report.layers.flatMap(\.modules).reduce(0) { $0 + $1.loss }
             print("wrote \(out): \(report.shards.count) shard(s), \(ByteSize.describe(report.shards.reduce(0) { $0 + $1.bytes })), total loss \(String(format: "%.4g", loss)), \(String(format: "%.1f", report.totalSeconds)) s")
+            for lost in report.losses {
+                print("lost \(lost.worker) at layer \(lost.layer) (\(lost.phase)): \(lost.samples) sample(s) went to \(lost.reassignedTo.joined(separator: ", ")); "
+                      + "recovery took \(String(format: "%.1f", lost.recoverySeconds)) s, replayed \(lost.replayedLayers) layer(s)")
+            }
             print("report: \(out)/calibrate-report.md")
         } catch {
             await workers.shutdown()

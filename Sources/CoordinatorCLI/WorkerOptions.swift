@@ -15,6 +15,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run N workers inside the coordinator process (no sockets; for debugging).", visibility: .hidden))
     var inProcessWorkers: Int?
 
+    @Option(help: "Fewest workers a job goes on with: a lost worker's samples go to the others while at least this many are left; below, the job stops, naming the lost ones.")
+    var minWorkers = 1
+
     @Option(help: "Seconds between heartbeats, both ways.")
     var heartbeatInterval = 1.0
 
@@ -30,6 +33,7 @@ struct WorkerOptions: ParsableArguments {
         }
         if let inProcessWorkers, inProcessWorkers < 1 { throw ValidationError("--in-process-workers must be at least 1") }
         if let localWorkers, localWorkers < 1 { throw ValidationError("--local-workers must be at least 1, found \(localWorkers)") }
+        if minWorkers < 1 { throw ValidationError("--min-workers must be at least 1, found \(minWorkers)") }
         if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1, found \(workerThreads)") }
         guard heartbeatInterval > 0, heartbeatTimeout >= 2 * heartbeatInterval else {
             throw ValidationError("--heartbeat-timeout (\(heartbeatTimeout)) must be at least twice --heartbeat-interval (\(heartbeatInterval)), which must be positive")

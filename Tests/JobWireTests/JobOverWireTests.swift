@@ -185,6 +185,49 @@ struct JobOverWireTests {
         }
         #expect("\(error!)".contains(second.address) && "\(error!)".contains("--min-workers 2"), "\(String(describing: error))")
     }
+
+    @Test("a SIGSTOPped (hung) worker is lost after the heartbeat timeout; resumed, what it sends late is dropped; the bytes are an undisturbed run's")
+    func hungWorker() async throws {
+        let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
+        let hung = StoppingWorker(inner: workers.connections[0], at: 4)
+        let report = try await Self.run(JobWorkers(connections: [hung, workers.connections[1]], shutdown: workers.shutdown), recipe: Self.recipe())
+        #expect(await hung.resumed)
+        #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
+        #expect(report.losses.count == 1 && report.losses[0].reason.contains("heartbeat timeout"), "\(report.losses)")
+    }
+}
+
+/// Passes requests to a local worker process and SIGSTOPs it (hung: alive, silent) at request
+/// `at`; once the coordinator has declared it lost, SIGCONTs it, so that its late reply and
+/// heartbeats reach a coordinator that must drop them.
+actor StoppingWorker: WorkerConnection {
+    nonisolated let address: String
+    nonisolated let capacity = 1
+    private let inner: any WorkerConnection
+    private var remaining: Int
+    private(set) var resumed = false
+
+    init(inner: any WorkerConnection, at: Int) {
+        self.inner = inner
+        address = inner.address
+        remaining = at
+    }
+
+    func send(_ request: WorkerRequest) async throws -> WorkerReply {
+        remaining -= 1
+        guard remaining == 0 else { return try await inner.send(request) }
+        KillingWorker.signal(SIGSTOP, listeningOn: address)
+        do {
+            return try await inner.send(request)
+        } catch {
+            KillingWorker.signal(SIGCONT, listeningOn: address)
+            resumed = true
+            throw error
+        }
+    }
+
+    func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
 }
 
 /// Passes requests through and keeps every request–reply pair.
@@ -231,14 +274,17 @@ actor KillingWorker: WorkerConnection {
     func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
 
     /// SIGKILLs the worker process whose command line listens on `endpoint`.
-    static func kill(listeningOn endpoint: String) {
+    static func kill(listeningOn endpoint: String) { signal(SIGKILL, listeningOn: endpoint) }
+
+    /// Sends `signal` to the worker process whose command line listens on `endpoint`.
+    static func signal(_ signal: Int32, listeningOn endpoint: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
         for entry in entries {
             guard let pid = Int32(entry),
                   let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
             let arguments = String(decoding: data, as: UTF8.self).split(separator: "\0").map(String.init)
             if arguments.contains(endpoint) && arguments.first?.hasSuffix("worker") == true {
-                ChildProcesses.signal(pid, SIGKILL)
+                ChildProcesses.signal(pid, signal)
             }
         }
     }
