@@ -20,6 +20,11 @@ public struct OutputDirectory: Sendable {
         return name == "config.json" || weightSuffixes.contains { name.hasSuffix($0) } || name.hasPrefix(".")
     }
 
+    /// The directory of an unfinished job, as it is (a resumed job checks its files itself).
+    public init(existing path: String) {
+        self.path = path
+    }
+
     /// Creates the directory if needed and makes sure it holds no checkpoint.
     /// - Parameter overwrite: remove an existing checkpoint's files (weights, index, config,
     ///   calibrate's manifest and reports) instead of refusing.

@@ -12,13 +12,21 @@ import Tensors
 /// Memory: at most one shard's worth of tensors is held (they are usually views or small
 /// quantized tensors; see docs/ARCHITECTURE.md for the bound).
 public final class ShardedCheckpointWriter {
+    /// A shard written under its pending name: what a resumed job trusts after checking its digest.
+    public struct WrittenShard: Codable, Sendable, Equatable {
+        public var file: String
+        public var names: [String]
+        public var bytes: Int
+        public var sha256: String
+    }
+
     public let directory: String
     public let maxShardSize: Int
     public let metadata: [String: String]
     private var pending: [String: Tensor] = [:]
     private var pendingBytes = 0
-    /// Pending file name and the names it holds, per written shard.
-    private var written: [(file: String, names: [String], bytes: Int)] = []
+    /// The shards written so far, in order.
+    public private(set) var written: [WrittenShard] = []
     private var seen: Set<String> = []
     /// Written shards opened to read tensors back, by pending file name.
     private var readers: [String: SafetensorsFile] = [:]
@@ -32,6 +40,19 @@ public final class ShardedCheckpointWriter {
         self.directory = directory
         self.maxShardSize = maxShardSize
         self.metadata = metadata
+    }
+
+    /// Goes on from `shards`, written by an earlier writer with the same settings (their digests
+    /// checked by the caller): their tensors count as added, and the next shard is numbered after them.
+    public convenience init(directory: String, maxShardSize: Int, resuming shards: [WrittenShard], metadata: [String: String] = ["format": "pt"]) {
+        self.init(directory: directory, maxShardSize: maxShardSize, metadata: metadata)
+        written = shards
+        seen = Set(shards.flatMap(\.names))
+    }
+
+    /// Whether `name` is in a written shard (as opposed to the buffer, or not added).
+    public func isWritten(_ name: String) -> Bool {
+        pending[name] == nil && seen.contains(name)
     }
 
     /// Adds a tensor; may write a shard.
@@ -112,8 +133,9 @@ public final class ShardedCheckpointWriter {
 
     private func flush() throws {
         let file = ".shard-\(Self.fiveDigits(written.count + 1)).safetensors.pending"
-        try SafetensorsWriter.write(pending, metadata: metadata, to: (directory as NSString).appendingPathComponent(file))
-        written.append((file, pending.keys.sorted(), pendingBytes))
+        let path = (directory as NSString).appendingPathComponent(file)
+        try SafetensorsWriter.write(pending, metadata: metadata, to: path)
+        written.append(WrittenShard(file: file, names: pending.keys.sorted(), bytes: pendingBytes, sha256: try SHA256.hexDigest(ofFile: path)))
         pending = [:]
         pendingBytes = 0
     }

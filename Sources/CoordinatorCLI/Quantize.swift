@@ -52,6 +52,9 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: Self.help("smoothquant")) var smoothquant: Double?
     @Option(help: Self.help("act_bits")) var actBits: Int?
 
+    @Flag(help: "Go on with the unfinished job in --out (its coordinator was stopped or lost): the same command, plus --resume. Refused when the model, data or recipe differ.")
+    var resume = false
+
     @Flag(help: "Replace a checkpoint already in --out.")
     var overwrite = false
 
@@ -102,6 +105,7 @@ struct Quantize: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if resume && overwrite { throw ValidationError("--resume goes on with the job in --out, --overwrite starts it again: give one") }
         let recipe = try makeRecipe()
         let tokenizer = try ModelInputs.tokenizer(model)
         let sequences = try CalibrationData.load(path: calib, tokenizer: tokenizer, samples: recipe.samples,
@@ -123,7 +127,7 @@ struct Quantize: AsyncParsableCommand {
             progress.log("calibrate: \(recipe.method.rawValue) \(recipe.bits)-bit group \(recipe.groupSize), \(sequences.count) samples × \(recipe.sequenceLength) tokens, \(workers.connections.count) workers")
             let job = try CalibrationJob(
                 inputs: JobInputs(modelPath: model, outputPath: out, overwrite: overwrite, recipe: recipe, sequences: sequences,
-                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers),
+                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume),
                 workers: workers.connections, progress: progress)
             let report = try await job.run()
             await workers.shutdown()

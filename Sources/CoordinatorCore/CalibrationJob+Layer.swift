@@ -31,8 +31,8 @@ extension CalibrationJob {
     }
 
     /// Calibrates layer `layer` on every worker by its `LayerPlan` and adds its tensors to `writer`.
-    /// - Returns: the layer's report and the names of the modules quantized.
-    func calibrate(layer: Int, writer: ShardedCheckpointWriter) async throws -> (JobReport.Layer, [String]) {
+    /// - Returns: the layer's report, the names of the modules quantized and of the tensors written.
+    func calibrate(layer: Int, writer: ShardedCheckpointWriter) async throws -> (JobReport.Layer, [String], [String]) {
         var timing = PhaseTimer()
         var state = LayerState(index: layer)
         layerEvents = []
@@ -43,7 +43,7 @@ extension CalibrationJob {
         if inputs.recipe.method == .awq || inputs.recipe.smoothQuant != nil {
             state.original = try CheckpointWeightSource(config: config, reader: reader).layer(layer)
         }
-        var written: [String] = []
+        var written: (quantized: [String], tensors: [String]) = ([], [])
         for step in plan.steps {
             func statistics(_ stage: LayerStage) throws -> ActivationStatistics {
                 guard let statistics = state.statistics[stage] else { throw JobError("layer \(layer): the plan reaches \(step) before capturing \(stage)") }
@@ -83,7 +83,7 @@ extension CalibrationJob {
         }
         let modules = LayerStage.allCases.flatMap { state.results[$0]?.modules ?? [] }
         return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios,
-                                 searchLosses: state.searchLosses), written)
+                                 searchLosses: state.searchLosses), written.quantized, written.tensors)
     }
 
     /// Statistics of `stages`' inputs, merged over the workers in worker order.
@@ -200,17 +200,25 @@ extension CalibrationJob {
     /// Adds the layer's tensors: packed quantized linears, the ops scales were folded into (norms,
     /// biases, unquantized linears) with the fold applied in the source dtype, and every other
     /// tensor of the layer copied as it is in the source.
-    /// - Returns: the names of the modules written quantized.
-    private func write(_ state: LayerState, to writer: ShardedCheckpointWriter) throws -> [String] {
+    /// Tensors already in a shard (a resumed job redoing a layer whose first tensors were
+    /// written) are not added again.
+    /// - Returns: the names of the modules written quantized, and of the layer's tensors.
+    private func write(_ state: LayerState, to writer: ShardedCheckpointWriter) throws -> (quantized: [String], tensors: [String]) {
         let layer = state.index
         var replaced: Set<String> = []
         var quantized: [String] = []
+        var names: [String] = []
+        func add(_ name: String, _ tensor: @autoclosure () throws -> Tensor) throws {
+            names.append(name)
+            if !writer.isWritten(name) { try writer.add(name, try tensor()) }
+        }
         for stage in LayerStage.allCases {
             for (position, linear) in stage.linearNames.enumerated() {
                 guard let weights = state.results[stage]?.weights[position] else { continue }
                 let module = LayerWeights.tensorName(layer: layer, linear)
-                for (suffix, tensor) in try packed(weights) {
-                    try writer.add("\(module).\(suffix)", tensor)
+                // In name order: the order of adds decides where a shard ends.
+                for (suffix, tensor) in try packed(weights).sorted(by: { $0.key < $1.key }) {
+                    try add("\(module).\(suffix)", tensor)
                 }
                 replaced.insert("\(module).weight")
                 quantized.append(module)
@@ -219,15 +227,15 @@ extension CalibrationJob {
         if let original = state.original, !state.fold.isEmpty {
             for (name, values, shape) in try foldedTensors(original, state.fold) where !replaced.contains(name) {
                 let dtype = try reader.entry(name).dtype
-                try writer.add(name, Tensor(floats: values, shape: shape, dtype: dtype.isFloatingPoint ? dtype : .f32))
+                try add(name, Tensor(floats: values, shape: shape, dtype: dtype.isFloatingPoint ? dtype : .f32))
                 replaced.insert(name)
             }
         }
         let prefix = "model.layers.\(layer)."
         for name in reader.names where name.hasPrefix(prefix) && !replaced.contains(name) {
-            try writer.add(name, try reader.tensor(name))
+            try add(name, try reader.tensor(name))
         }
-        return quantized
+        return (quantized, names)
     }
 
     /// The tensors of `original` that folding `fold` changes, as (name, values, shape).

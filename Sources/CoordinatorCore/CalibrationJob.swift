@@ -22,9 +22,12 @@ public struct JobInputs: Sendable {
     public var statisticsBatchTokens: Int
     /// Fewest live workers the job goes on with: below it, a loss stops the job.
     public var minWorkers: Int
+    /// Go on with the unfinished job in `outputPath` (its `calibrate-progress.json`) instead of
+    /// starting one.
+    public var resume: Bool
 
     public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
-                statisticsBatchTokens: Int = 2048, minWorkers: Int = 1) {
+                statisticsBatchTokens: Int = 2048, minWorkers: Int = 1, resume: Bool = false) {
         self.modelPath = modelPath
         self.outputPath = outputPath
         self.overwrite = overwrite
@@ -33,6 +36,7 @@ public struct JobInputs: Sendable {
         self.workerThreads = workerThreads
         self.statisticsBatchTokens = statisticsBatchTokens
         self.minWorkers = minWorkers
+        self.resume = resume
     }
 }
 
@@ -120,27 +124,60 @@ public final class CalibrationJob {
     public func run() async throws -> JobReport {
         startTime = Date()
         let start = startTime
-        let output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
-        var report = JobReport(recipe: inputs.recipe, model: inputs.modelPath, output: inputs.outputPath)
-        let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity), block: statisticsBlock)
-        blocks = shards.map { $0.isEmpty ? [] : [$0] }
-        let writer = ShardedCheckpointWriter(directory: output.path, maxShardSize: inputs.recipe.maxShardSize)
-        self.writer = writer
-        do {
-            try await startWorkers(shards: shards)
-        } catch is WorkersLost {
-            try await recover(layer: 0)
+        let fingerprint = try JobFingerprint(inputs: inputs, configJSON: configJSON, reader: reader)
+        let output: OutputDirectory
+        var journal: JobJournal
+        if inputs.resume {
+            (output, journal) = try resumable(fingerprint)
+            progress?.log("resuming \(inputs.outputPath) at layer \(journal.layers.count) of \(config.numHiddenLayers) "
+                          + "(\(journal.shards.count) shard(s) kept; the layers before are replayed on the samples)")
+        } else {
+            if !inputs.overwrite, try JobJournal.read(from: inputs.outputPath) != nil {
+                throw JobError("\(inputs.outputPath) holds an unfinished job (\(JobJournal.fileName)): pass --resume to go on with it, or --overwrite to start again")
+            }
+            output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
+            journal = JobJournal(fingerprint: fingerprint, shards: [], layers: [])
+            try journal.write(to: output)
         }
-        for name in reader.names where !name.hasPrefix("model.layers.") {
+        let firstLayer = journal.layers.count
+        var report = JobReport(recipe: inputs.recipe, model: inputs.modelPath, output: inputs.outputPath)
+        report.layers = journal.layers.map(\.report)
+        if inputs.resume { report.resumedAt = firstLayer }
+        var quantizedModules = journal.layers.flatMap(\.quantized)
+        replayLog = try journal.layers.map { try $0.events.map { try $0.event(file: JobJournal.fileName) } }
+        let shards = SampleShards.split(samples: inputs.sequences.count, capacities: workers.map(\.capacity), block: statisticsBlock)
+        let writer = ShardedCheckpointWriter(directory: output.path, maxShardSize: inputs.recipe.maxShardSize, resuming: journal.shards)
+        self.writer = writer
+        if firstLayer == config.numHiddenLayers {
+            // Every layer was done: only the writing is left, and no worker is needed.
+        } else if firstLayer == 0 {
+            blocks = shards.map { $0.isEmpty ? [] : [$0] }
+            do {
+                try await startWorkers(shards: shards)
+            } catch is WorkersLost {
+                try await recover(layer: 0)
+            }
+        } else {
+            // Resumed: the workers start empty and rebuild every sample's hidden states at the
+            // first layer to redo, as survivors rebuild a lost worker's (the layers done replayed
+            // from the shards written).
+            orphaned = shards.filter { !$0.isEmpty }
+            try await startWorkers(shards: shards.map { $0.lowerBound..<$0.lowerBound })
+            try await recover(layer: firstLayer)
+        }
+        for name in reader.names where !name.hasPrefix("model.layers.") && !writer.isWritten(name) {
             try writer.add(name, try reader.tensor(name))
         }
-        var quantizedModules: [String] = []
-        for layer in 0..<config.numHiddenLayers {
+        for layer in firstLayer..<config.numHiddenLayers {
             while true {
                 do {
-                    let (layerReport, quantized) = try await calibrate(layer: layer, writer: writer)
+                    let (layerReport, quantized, tensors) = try await calibrate(layer: layer, writer: writer)
                     report.layers.append(layerReport)
                     quantizedModules += quantized
+                    journal.layers.append(JobJournal.LayerRecord(index: layer, tensors: tensors, events: replayLog[layer].map(JobJournal.Event.init),
+                                                                 report: layerReport, quantized: quantized))
+                    journal.shards = writer.written
+                    try journal.write(to: output)
                     break
                 } catch is WorkersLost {
                     try await recover(layer: layer)
@@ -149,7 +186,7 @@ public final class CalibrationJob {
             progress?.layerDone(layer)
         }
         currentPhase = (config.numHiddenLayers, "finish")
-        let replies = try await broadcast("finish", keepLost: true) { _ in .finish }
+        let replies = firstLayer == config.numHiddenLayers ? workers.map { _ in nil } : try await broadcast("finish", keepLost: true) { _ in .finish }
         for (index, worker) in workers.enumerated() {
             var summary: WorkerSummary?
             if case .finished(let value)? = replies[index] { summary = value }
@@ -179,6 +216,8 @@ public final class CalibrationJob {
             try AtomicFile.write(Array(report.markdown().utf8), to: output.file("calibrate-report.md"))
             try output.writeConfig(from: inputs.modelPath, quantizationConfig: CompressedTensorsConfig.quantizationConfig(weights: try scheme(), staticActOrder: inputs.recipe.actOrder, activationBits: inputs.recipe.activationBits, ignore: ignored))
         }
+        // Complete: the index is written; the journal has served.
+        try? FileManager.default.removeItem(atPath: output.file(JobJournal.fileName))
         progress?.finish()
         return report
     }
@@ -236,15 +275,19 @@ public final class CalibrationJob {
         let requests = try workers.indices.map { alive[$0] ? try makeRequest($0) : nil }
         for index in workers.indices where requests[index] != nil { states[index] = what }
         report()
-        let results = await withTaskGroup(of: (Int, Result<WorkerReply, any Error>).self) { group in
+        // A struct rather than (Int, Result<WorkerReply, any Error>): Swift 6.3's release builds
+        // returned a garbage index from child tasks returning that tuple.
+        let results = await withTaskGroup(of: Outcome.self) { group in
             for (index, worker) in workers.enumerated() {
                 guard let request = requests[index] else { continue }
                 group.addTask {
-                    do { return (index, .success(try await worker.send(request))) } catch { return (index, .failure(error)) }
+                    do { return Outcome(index: index, result: .success(try await worker.send(request))) } catch {
+                        return Outcome(index: index, result: .failure(error))
+                    }
                 }
             }
             var results: [Int: Result<WorkerReply, any Error>] = [:]
-            for await (index, result) in group { results[index] = result }
+            for await outcome in group { results[outcome.index] = outcome.result }
             return results
         }
         var replies = [WorkerReply?](repeating: nil, count: workers.count)
@@ -267,6 +310,12 @@ public final class CalibrationJob {
         if let failure { throw failure }
         if !lost.isEmpty && !keepLost { throw WorkersLost(workers: lost.map(\.0)) }
         return replies
+    }
+
+    /// One worker's answer to a broadcast.
+    private struct Outcome: Sendable {
+        var index: Int
+        var result: Result<WorkerReply, any Error>
     }
 
     /// The indices of the live workers, in order.

@@ -97,6 +97,8 @@ public struct JobReport: Codable, Sendable {
     public var layers: [Layer] = []
     public var processes: [Process] = []
     public var losses: [Loss] = []
+    /// The layer a `--resume` went on from (the layers before it were replayed, not redone).
+    public var resumedAt: Int?
     public var shards: [Shard] = []
     public var bytesSent = 0
     public var bytesReceived = 0
@@ -139,7 +141,10 @@ public struct JobReport: Codable, Sendable {
         var copy = self
         copy.processes = []
         copy.losses = []
+        copy.resumedAt = nil
         copy.notes = []
+        // What made the checkpoint, not how long it took: the same inputs give the same manifest.
+        (copy.totalSeconds, copy.bytesSent, copy.bytesReceived) = (0, 0, 0)
         copy.layers = layers.map { Layer(index: $0.index, modules: $0.modules, ratios: $0.ratios) }
         return try copy.json()
     }
@@ -153,6 +158,7 @@ public struct JobReport: Codable, Sendable {
         if let smoothQuant { lines.append("- SmoothQuant: α \(smoothQuant)") }
         if let activationBits { lines.append("- activations: int\(activationBits) dynamic per token") }
         lines.append("- data: \(samples) samples × \(sequenceLength) tokens, seed \(seed); \(trueSequential ? "true-sequential" : "capture with original weights, then apply")")
+        if let resumedAt { lines.append("- resumed at layer \(resumedAt) (layers before it replayed from the shards written)") }
         lines.append("- tool: \(tool) \(toolVersion); total \(Self.seconds(totalSeconds)); moved \(ByteSize.describe(bytesSent)) out, \(ByteSize.describe(bytesReceived)) in")
         let phases = Self.phases.filter { phase in layers.contains { $0.seconds[phase] != nil } }
         lines += ["", "## Layers", "", "| layer | " + phases.joined(separator: " | ") + " | modules (loss) |", "|---|" + phases.map { _ in "---:" }.joined(separator: "|") + "|---|"]

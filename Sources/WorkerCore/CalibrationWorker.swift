@@ -414,18 +414,22 @@ public final class CalibrationWorker {
     private func rewind(to index: Int) throws {
         guard config != nil else { throw WorkerError("rewind to layer \(index): no job started") }
         adopted = nil
+        guard executor != nil else {
+            // No samples, no hidden states: this worker is at any layer's input.
+            layer = nil
+            completedLayers = index
+            return
+        }
         let inProgress = layer != nil
         switch completedLayers {
         case index where !inProgress:
             return
         case index, index + 1:
             // Layer `index` loaded (part of it run), or run to the end: back to its input.
-            if let executor {
-                guard savedLayer == index, let saved = savedStates else {
-                    throw WorkerError("rewind to layer \(index): the input of layer \(index) is not saved (saved: \(savedLayer.map(String.init) ?? "none"))")
-                }
-                executor.restore(saved)
+            guard let executor, savedLayer == index, let saved = savedStates else {
+                throw WorkerError("rewind to layer \(index): the input of layer \(index) is not saved (saved: \(savedLayer.map(String.init) ?? "none"))")
             }
+            executor.restore(saved)
             layer = nil
             completedLayers = index
         default:

@@ -234,4 +234,46 @@ struct ProcessClusterTests {
         }
         await coordinator.stop()
     }
+
+    @Test("SIGKILL of the coordinator mid-job, then the same command with --resume: the shards of an uninterrupted run")
+    func resumeAfterKill() async throws {
+        try Binaries.require(Binaries.worker)
+        let base = NSTemporaryDirectory() + "calibrate-resume-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let ids: [String] = (0..<(1000 * 32)).map { (i: Int) -> String in String((i * 37 + i / 101) % 101) }
+        try ("[" + ids.joined(separator: ",") + "]").write(toFile: base + "/ids.json", atomically: true, encoding: .utf8)
+        func command(_ out: String) -> [String] {
+            ["--model", Repository.model("llama"), "--calib", base + "/ids.json", "--out", out, "--samples", "1000", "--seq-len", "32",
+             "--group-size", "32", "--max-shard-size", "24000", "--local-workers", "2", "--worker-threads", "1"]
+        }
+        func shards(_ out: String) throws -> [String] {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/calibrate-report.json"))) as? [String: Any]
+            return ((report?["shards"] as? [[String: Any]]) ?? []).compactMap { $0["sha256"] as? String }
+        }
+        let reference = try TestProcess(Binaries.coordinator, command(base + "/reference"))
+        #expect(await reference.waitForExit(timeout: 120))
+        let expected = try shards(base + "/reference")
+        #expect(expected.count > 2, "\(expected)")
+
+        let killed = try TestProcess(Binaries.coordinator, command(base + "/out"))
+        guard await killed.waitForLine(containing: "layer 2/2 capture", in: \.errors, timeout: 120) != nil else {
+            killed.kill(SIGKILL)
+            throw TestFailure("the job did not reach layer 2: \(killed.errors)")
+        }
+        killed.kill(SIGKILL)
+        #expect(await killed.waitForExit(timeout: 15))
+        #expect(!FileManager.default.fileExists(atPath: base + "/out/model.safetensors.index.json"), "the job finished before the kill")
+        let resumed = try TestProcess(Binaries.coordinator, command(base + "/out") + ["--resume"])
+        #expect(await resumed.waitForExit(timeout: 120))
+        #expect(resumed.errors.contains("resuming"), "\(resumed.errors)")
+        #expect(try shards(base + "/out") == expected)
+        // Resuming the finished checkpoint is refused, with a non-zero status.
+        let again = try TestProcess(Binaries.coordinator, command(base + "/out") + ["--resume"])
+        #expect(await again.waitForExit(timeout: 60))
+        #expect(again.errors.contains("Error:") && again.errors.contains("nothing to resume"), "\(again.errors)")
+        await killed.stop()
+        await resumed.stop()
+        await again.stop()
+    }
 }

@@ -167,6 +167,18 @@ struct JobOverWireTests {
         #expect("\(error!)".contains("127.0.0.1:9"), "\(error!)")
     }
 
+    /// Requests to the victim, in order: start, load 0, capture 0 q/k/v, solve, apply, capture o…
+    @Test("a local worker process SIGKILLed before its start, load, capture, solve or apply: the other one finishes the job with the bytes of an undisturbed run",
+          arguments: [1, 2, 3, 4, 5])
+    func killedInPhase(request: Int) async throws {
+        let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
+        let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
+        let report = try await Self.run(JobWorkers(connections: [KillingWorker(inner: workers.connections[0], after: request), workers.connections[1]],
+                                                   shutdown: workers.shutdown), recipe: Self.recipe())
+        #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256), "killed before request \(request)")
+        #expect(report.losses.count == 1, "\(report.losses)")
+    }
+
     @Test("a local worker process SIGKILLed mid-job: the other one finishes the job with the bytes of an undisturbed run; with --min-workers 2 the job stops, naming it")
     func killedWorker() async throws {
         let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
