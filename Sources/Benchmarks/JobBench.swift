@@ -14,17 +14,7 @@ struct JobBench: ParsableCommand {
         commandName: "job",
         abstract: "The calibration job (coordinator + local workers) next to its dense floor, time per phase, peak RSS per process.")
 
-    @Option(help: "Model directory (e.g. models/smollm2-135m from deploy/fetch-model.sh).")
-    var model: String
-
-    @Option(help: "Calibration data (text, JSON lines or ids).")
-    var calib: String
-
-    @Option(help: "Calibration sequences.")
-    var samples = 128
-
-    @Option(help: "Tokens per sequence.")
-    var seqLen = 512
+    @OptionGroup var inputs: BenchJobInputs
 
     @Option(help: "Local worker processes.")
     var workers = 2
@@ -39,15 +29,15 @@ struct JobBench: ParsableCommand {
     var memoryScan = false
 
     func run() throws {
-        let config = try ModelConfig(directory: model)
+        let config = try ModelConfig(directory: inputs.model)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreadCount(cores)
         let rate = sgemmRate(config)
         print("sgemm on the model's shapes (512 rows, \(cores) threads): \(format(rate, 1)) GFLOP/s")
-        let report = try runJob(samples: samples, workers: workers)
-        let cost = JobCost(config: config, samples: samples, sequenceLength: seqLen)
+        let report = try runJob(samples: inputs.samples, workers: workers)
+        let cost = JobCost(config: config, samples: inputs.samples, sequenceLength: inputs.seqLen)
         let floor = cost.seconds(atGFLOPS: rate)
-        print("job: \(method) 4-bit group \(groupSize), \(samples) × \(seqLen) tokens, \(workers) local workers, \(config.numHiddenLayers) layers")
+        print("job: \(method) 4-bit group \(groupSize), \(inputs.samples) × \(inputs.seqLen) tokens, \(workers) local workers, \(config.numHiddenLayers) layers")
         print("  dense floor: \(format(cost.totalFLOPs / 1e12, 2)) TFLOP (forward \(format(cost.forwardFLOPs / 1e12, 2)) + XᵀX \(format(cost.statisticsFLOPs / 1e12, 2))) / \(format(rate, 1)) GFLOP/s = \(format(floor, 1)) s")
         print("  wall time:   \(format(report.totalSeconds, 1)) s = \(format(report.totalSeconds / floor, 2))× the floor")
         var phases: [String: Double] = [:]
@@ -73,8 +63,8 @@ struct JobBench: ParsableCommand {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("coordinator").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--model", model, "--calib", calib, "--out", out, "--method", method, "--bits", "4", "--group-size", String(groupSize),
-                             "--samples", String(samples), "--seq-len", String(seqLen), "--local-workers", String(workers)]
+        process.arguments = ["--model", inputs.model, "--calib", inputs.calib, "--out", out, "--method", method, "--bits", "4", "--group-size", String(groupSize),
+                             "--samples", String(samples), "--seq-len", String(inputs.seqLen), "--local-workers", String(workers)]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
@@ -106,4 +96,19 @@ struct JobBench: ParsableCommand {
         if c[rows].isNaN { print("") }
         return flops / seconds / 1e9
     }
+}
+
+/// The model, data and sample shape of a benchmark that runs the whole job.
+struct BenchJobInputs: ParsableArguments {
+    @Option(help: "Model directory (e.g. models/smollm2-135m from deploy/fetch-model.sh).")
+    var model: String
+
+    @Option(help: "Calibration data (text, JSON lines or ids).")
+    var calib: String
+
+    @Option(help: "Calibration sequences.")
+    var samples = 128
+
+    @Option(help: "Tokens per sequence.")
+    var seqLen = 512
 }

@@ -13,17 +13,7 @@ struct RecoveryBench: ParsableCommand {
         commandName: "recovery",
         abstract: "Recovery cost of a worker SIGKILLed at given layers, next to the undisturbed job in the same run.")
 
-    @Option(help: "Model directory (e.g. models/smollm2-135m from deploy/fetch-model.sh).")
-    var model: String
-
-    @Option(help: "Calibration data (text, JSON lines or ids).")
-    var calib: String
-
-    @Option(help: "Calibration sequences.")
-    var samples = 128
-
-    @Option(help: "Tokens per sequence.")
-    var seqLen = 512
+    @OptionGroup var inputs: BenchJobInputs
 
     @Option(help: "Worker processes (each one BLAS thread).")
     var workers = 3
@@ -35,9 +25,9 @@ struct RecoveryBench: ParsableCommand {
     var port = 47100
 
     func run() throws {
-        let layers = try ModelConfig(directory: model).numHiddenLayers
+        let layers = try ModelConfig(directory: inputs.model).numHiddenLayers
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        print("recovery: \(samples) × \(seqLen) tokens, \(workers) worker processes, \(layers) layers, GPTQ w4 g64; heartbeat timeout 3 s")
+        print("recovery: \(inputs.samples) × \(inputs.seqLen) tokens, \(workers) worker processes, \(layers) layers, GPTQ w4 g64; heartbeat timeout 3 s")
         var basePort = port
         func job(killing layer: Int?) throws -> (JobReport, Double) {
             defer { basePort += workers }
@@ -81,8 +71,8 @@ struct RecoveryBench: ParsableCommand {
         try ports.map { "127.0.0.1:\($0)" }.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
         let coordinator = Process()
         coordinator.executableURL = directory.appendingPathComponent("coordinator")
-        coordinator.arguments = ["--model", model, "--calib", calib, "--out", out, "--method", "gptq", "--bits", "4", "--group-size", "64",
-                                 "--samples", String(samples), "--seq-len", String(seqLen), "--workers", hosts,
+        coordinator.arguments = ["--model", inputs.model, "--calib", inputs.calib, "--out", out, "--method", "gptq", "--bits", "4", "--group-size", "64",
+                                 "--samples", String(inputs.samples), "--seq-len", String(inputs.seqLen), "--workers", hosts,
                                  "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3"]
         let errors = Pipe()
         coordinator.standardError = errors

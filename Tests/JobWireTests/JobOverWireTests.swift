@@ -173,7 +173,7 @@ struct JobOverWireTests {
     func killedInPhase(request: Int) async throws {
         let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
         let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
-        let report = try await Self.run(JobWorkers(connections: [KillingWorker(inner: workers.connections[0], after: request), workers.connections[1]],
+        let report = try await Self.run(JobWorkers(connections: [FaultingWorker.killing(workers.connections[0], at: request), workers.connections[1]],
                                                    shutdown: workers.shutdown), recipe: Self.recipe())
         #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256), "killed before request \(request)")
         #expect(report.losses.count == 1, "\(report.losses)")
@@ -184,7 +184,7 @@ struct JobOverWireTests {
         let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
         let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
         let victim = workers.connections[1]
-        let report = try await Self.run(JobWorkers(connections: [workers.connections[0], KillingWorker(inner: victim, after: 6)], shutdown: workers.shutdown),
+        let report = try await Self.run(JobWorkers(connections: [workers.connections[0], FaultingWorker.killing(victim, at: 6)], shutdown: workers.shutdown),
                                         recipe: Self.recipe())
         #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
         #expect(report.losses.map(\.worker) == [victim.address] && report.losses.allSatisfy(\.recovered), "\(report.losses)")
@@ -192,7 +192,7 @@ struct JobOverWireTests {
         let strict = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
         let second = strict.connections[1]
         let error = await #expect(throws: (any Error).self) {
-            _ = try await Self.run(JobWorkers(connections: [strict.connections[0], KillingWorker(inner: second, after: 6)], shutdown: strict.shutdown),
+            _ = try await Self.run(JobWorkers(connections: [strict.connections[0], FaultingWorker.killing(second, at: 6)], shutdown: strict.shutdown),
                                    recipe: Self.recipe(), minWorkers: 2)
         }
         #expect("\(error!)".contains(second.address) && "\(error!)".contains("--min-workers 2"), "\(String(describing: error))")
@@ -202,44 +202,14 @@ struct JobOverWireTests {
     func hungWorker() async throws {
         let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
         let workers = try await JobWorkers.connect(.local(count: 2, threads: 1, executable: nil), configuration: Self.pool)
-        let hung = StoppingWorker(inner: workers.connections[0], at: 4)
+        let address = workers.connections[0].address
+        let hung = FaultingWorker(inner: workers.connections[0], at: 4, fault: { FaultingWorker.signal(SIGSTOP, listeningOn: address) },
+                                  afterFailure: { FaultingWorker.signal(SIGCONT, listeningOn: address) })
         let report = try await Self.run(JobWorkers(connections: [hung, workers.connections[1]], shutdown: workers.shutdown), recipe: Self.recipe())
-        #expect(await hung.resumed)
+        #expect(await hung.failed)
         #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
         #expect(report.losses.count == 1 && report.losses[0].reason.contains("heartbeat timeout"), "\(report.losses)")
     }
-}
-
-/// Passes requests to a local worker process and SIGSTOPs it (hung: alive, silent) at request
-/// `at`; once the coordinator has declared it lost, SIGCONTs it, so that its late reply and
-/// heartbeats reach a coordinator that must drop them.
-actor StoppingWorker: WorkerConnection {
-    nonisolated let address: String
-    nonisolated let capacity = 1
-    private let inner: any WorkerConnection
-    private var remaining: Int
-    private(set) var resumed = false
-
-    init(inner: any WorkerConnection, at: Int) {
-        self.inner = inner
-        address = inner.address
-        remaining = at
-    }
-
-    func send(_ request: WorkerRequest) async throws -> WorkerReply {
-        remaining -= 1
-        guard remaining == 0 else { return try await inner.send(request) }
-        KillingWorker.signal(SIGSTOP, listeningOn: address)
-        do {
-            return try await inner.send(request)
-        } catch {
-            KillingWorker.signal(SIGCONT, listeningOn: address)
-            resumed = true
-            throw error
-        }
-    }
-
-    func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
 }
 
 /// Passes requests through and keeps every request–reply pair.
@@ -263,30 +233,46 @@ actor RecordingWorker: WorkerConnection {
     func traffic() async -> (sent: Int, received: Int) { (0, 0) }
 }
 
-/// Passes requests to a local worker process and kills it (SIGKILL, found by its socket) after
-/// `after` requests.
-actor KillingWorker: WorkerConnection {
+/// Passes requests to a worker and, just before request number `at`, does `fault` (SIGKILL or
+/// SIGSTOP its process, cut its link); when that request then fails, `afterFailure` (SIGCONT, so
+/// that what the resumed process sends late reaches a coordinator that must drop it).
+actor FaultingWorker: WorkerConnection {
     nonisolated let address: String
     nonisolated let capacity = 1
     private let inner: any WorkerConnection
     private var remaining: Int
+    private let fault: @Sendable () throws -> Void
+    private let afterFailure: (@Sendable () -> Void)?
+    private(set) var failed = false
 
-    init(inner: any WorkerConnection, after: Int) {
+    init(inner: any WorkerConnection, at: Int, fault: @escaping @Sendable () throws -> Void, afterFailure: (@Sendable () -> Void)? = nil) {
         self.inner = inner
         address = inner.address
-        remaining = after
+        remaining = at
+        self.fault = fault
+        self.afterFailure = afterFailure
+    }
+
+    /// SIGKILLs the local worker process before request `at`.
+    static func killing(_ inner: any WorkerConnection, at: Int) -> FaultingWorker {
+        let address = inner.address
+        return FaultingWorker(inner: inner, at: at) { FaultingWorker.signal(SIGKILL, listeningOn: address) }
     }
 
     func send(_ request: WorkerRequest) async throws -> WorkerReply {
         remaining -= 1
-        if remaining == 0 { Self.kill(listeningOn: address) }
-        return try await inner.send(request)
+        guard remaining == 0 else { return try await inner.send(request) }
+        try fault()
+        do {
+            return try await inner.send(request)
+        } catch {
+            failed = true
+            afterFailure?()
+            throw error
+        }
     }
 
     func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
-
-    /// SIGKILLs the worker process whose command line listens on `endpoint`.
-    static func kill(listeningOn endpoint: String) { signal(SIGKILL, listeningOn: endpoint) }
 
     /// Sends `signal` to the worker process whose command line listens on `endpoint`.
     static func signal(_ signal: Int32, listeningOn endpoint: String) {

@@ -95,31 +95,6 @@ final class NamespaceCluster {
     }
 }
 
-/// Passes requests through; before request `at`, cuts the worker's link (`ip link set … down`:
-/// packets stop both ways, no connection is reset).
-actor CuttingWorker: WorkerConnection {
-    nonisolated let address: String
-    nonisolated let capacity = 1
-    private let inner: any WorkerConnection
-    private var remaining: Int
-    private let cut: @Sendable () throws -> Void
-
-    init(inner: any WorkerConnection, at: Int, cut: @escaping @Sendable () throws -> Void) {
-        self.inner = inner
-        address = inner.address
-        remaining = at
-        self.cut = cut
-    }
-
-    func send(_ request: WorkerRequest) async throws -> WorkerReply {
-        remaining -= 1
-        if remaining == 0 { try cut() }
-        return try await inner.send(request)
-    }
-
-    func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
-}
-
 @Suite("workers in network namespaces", .serialized)
 struct NetworkNamespaceTests {
     @Test("3 workers in their own network namespaces; one's link cut mid-job: the others finish with an undisturbed run's bytes",
@@ -131,7 +106,8 @@ struct NetworkNamespaceTests {
         defer { cluster.close() }
         let workers = try await JobWorkers.connect(.hostsFile(try cluster.hostsFile()), configuration: JobOverWireTests.pool)
         let link = cluster.names(2).outside
-        let cut = CuttingWorker(inner: workers.connections[2], at: 5) { try NamespaceCluster.run(NamespaceCluster.ip, "link", "set", link, "down") }
+        // `ip link set … down`: packets stop both ways, no connection is reset.
+        let cut = FaultingWorker(inner: workers.connections[2], at: 5) { try NamespaceCluster.run(NamespaceCluster.ip, "link", "set", link, "down") }
         let report = try await JobOverWireTests.run(JobWorkers(connections: [workers.connections[0], workers.connections[1], cut], shutdown: workers.shutdown),
                                                     recipe: JobOverWireTests.recipe())
         #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
