@@ -4076,7 +4076,7 @@ const ProtobufCMessageDescriptor calibrate__wire__finish_job__descriptor =
   (ProtobufCMessageInit) calibrate__wire__finish_job__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__job_summary__field_descriptors[4] =
+static const ProtobufCFieldDescriptor calibrate__wire__job_summary__field_descriptors[6] =
 {
   {
     "peak_resident_bytes",
@@ -4126,8 +4126,34 @@ static const ProtobufCFieldDescriptor calibrate__wire__job_summary__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "blas_core",
+    5,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__JobSummary, blas_core),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "blas_threads",
+    6,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__JobSummary, has_blas_threads),
+    offsetof(Calibrate__Wire__JobSummary, blas_threads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__job_summary__field_indices_by_name[] = {
+  4,   /* field[4] = blas_core */
+  5,   /* field[5] = blas_threads */
   1,   /* field[1] = forward_seconds */
   0,   /* field[0] = peak_resident_bytes */
   3,   /* field[3] = solve_seconds */
@@ -4136,7 +4162,7 @@ static const unsigned calibrate__wire__job_summary__field_indices_by_name[] = {
 static const ProtobufCIntRange calibrate__wire__job_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor =
 {
@@ -4146,7 +4172,7 @@ const ProtobufCMessageDescriptor calibrate__wire__job_summary__descriptor =
   "Calibrate__Wire__JobSummary",
   "calibrate.wire",
   sizeof(Calibrate__Wire__JobSummary),
-  4,
+  6,
   calibrate__wire__job_summary__field_descriptors,
   calibrate__wire__job_summary__field_indices_by_name,
   1,  calibrate__wire__job_summary__number_ranges,

@@ -192,10 +192,19 @@ public final class CalibrationJob {
             if case .finished(let value)? = replies[index] { summary = value }
             let samples = blocks[index].reduce(0) { $0 + $1.count }
             report.processes.append(.init(role: alive[index] ? "worker" : "worker (lost)", address: worker.address, samples: samples,
-                                          peakResidentBytes: summary?.peakResidentBytes ?? 0))
+                                          peakResidentBytes: summary?.peakResidentBytes ?? 0,
+                                          blas: summary.flatMap { s in s.blasCore.map { "\($0) × \(s.blasThreads)" } }))
         }
         report.losses = losses
-        report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0), at: 0)
+        report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0,
+                                      blas: "\(BLAS.coreName) × \(BLAS.threadCount)"), at: 0)
+        let kernels = Set(report.processes.filter { $0.role == "worker" }.compactMap(\.blas))
+        if kernels.count > 1 {
+            notes.append("workers computed with different BLAS kernels or thread counts (\(kernels.sorted().joined(separator: ", "))): "
+                         + "OpenBLAS's sums round differently per kernel family and thread split, so which worker held which samples "
+                         + "shows in the bytes (another split, or a lost worker, can change them); give every worker the same "
+                         + "OPENBLAS_CORETYPE and --threads to pin them")
+        }
         for worker in workers {
             let traffic = await worker.traffic()
             report.bytesSent += traffic.sent

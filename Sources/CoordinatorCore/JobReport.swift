@@ -36,8 +36,10 @@ public struct JobReport: Codable, Sendable {
         public var address: String
         public var samples: Int
         public var peakResidentBytes: Int
-        public init(role: String, address: String, samples: Int, peakResidentBytes: Int) {
-            (self.role, self.address, self.samples, self.peakResidentBytes) = (role, address, samples, peakResidentBytes)
+        /// OpenBLAS's kernel family and thread count in that process ("Haswell × 2").
+        public var blas: String?
+        public init(role: String, address: String, samples: Int, peakResidentBytes: Int, blas: String? = nil) {
+            (self.role, self.address, self.samples, self.peakResidentBytes, self.blas) = (role, address, samples, peakResidentBytes, blas)
         }
     }
 
@@ -167,9 +169,9 @@ public struct JobReport: Codable, Sendable {
             let losses = layer.modules.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \(Self.scientific($0.loss))" }
             lines.append("| \(layer.index) | " + times.joined(separator: " | ") + " | " + losses.joined(separator: ", ") + " |")
         }
-        lines += ["", "## Processes", "", "| role | address | samples | peak RSS |", "|---|---|---:|---:|"]
+        lines += ["", "## Processes", "", "| role | address | samples | peak RSS | BLAS |", "|---|---|---:|---:|---|"]
         for process in processes {
-            lines.append("| \(process.role) | \(process.address) | \(process.samples) | \(ByteSize.describe(process.peakResidentBytes)) |")
+            lines.append("| \(process.role) | \(process.address) | \(process.samples) | \(ByteSize.describe(process.peakResidentBytes)) | \(process.blas ?? "") |")
         }
         if !losses.isEmpty {
             lines += ["", "## Lost workers", "", "| worker | layer | phase | at | reason | samples → | replayed layers | recovery | bytes |", "|---|---:|---|---:|---|---|---:|---:|---:|"]

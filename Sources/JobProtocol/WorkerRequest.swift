@@ -104,11 +104,17 @@ public struct WorkerSummary: Sendable, Equatable {
     public var forwardSeconds: Double
     public var statisticsSeconds: Double
     public var solveSeconds: Double
+    /// The BLAS kernels and threads the worker computed with (`BLAS.coreName`, `.threadCount`).
+    public var blasCore: String?
+    public var blasThreads: Int
 
-    public init(peakResidentBytes: Int, forwardSeconds: Double, statisticsSeconds: Double, solveSeconds: Double) {
+    public init(peakResidentBytes: Int, forwardSeconds: Double, statisticsSeconds: Double, solveSeconds: Double, blasCore: String? = nil,
+                blasThreads: Int = 0) {
         self.peakResidentBytes = peakResidentBytes
         self.forwardSeconds = forwardSeconds
         self.statisticsSeconds = statisticsSeconds
         self.solveSeconds = solveSeconds
+        self.blasCore = blasCore
+        self.blasThreads = blasThreads
     }
 }

@@ -13,6 +13,11 @@ public enum BLAS {
     /// OpenBLAS's current thread count (`openblas_get_num_threads`).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
+    /// The kernel family OpenBLAS picked for this CPU (`openblas_get_corename`: "Haswell",
+    /// "SkylakeX", "Zen"…; `OPENBLAS_CORETYPE` overrides it). Kernels of different families round
+    /// differently, so workers on different ones can write different bytes.
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// C ← α·op(A)·op(B) + β·C for row-major Float matrices (`cblas_sgemm`).
     /// - Parameters:
     ///   - m, n, k: op(A) is m×k, op(B) is k×n, C is m×n.

@@ -78,6 +78,8 @@ extension WireCodec {
         (m.has_forward_seconds, m.forward_seconds) = (1, value.forwardSeconds)
         (m.has_statistics_seconds, m.statistics_seconds) = (1, value.statisticsSeconds)
         (m.has_solve_seconds, m.solve_seconds) = (1, value.solveSeconds)
+        if let text = value.blasCore { m.blas_core = arena.string(text) }
+        (m.has_blas_threads, m.blas_threads) = (1, UInt32(value.blasThreads))
     }
 
     /// JobSummary's scalar fields into `value`: a required one missing is a `WireError`, an
@@ -87,5 +89,7 @@ extension WireCodec {
         if m.has_forward_seconds != 0 { value.forwardSeconds = m.forward_seconds }
         if m.has_statistics_seconds != 0 { value.statisticsSeconds = m.statistics_seconds }
         if m.has_solve_seconds != 0 { value.solveSeconds = m.solve_seconds }
+        value.blasCore = m.blas_core.map { String(cString: $0) }
+        if m.has_blas_threads != 0 { value.blasThreads = try integer(m.blas_threads, "JobSummary.blas_threads") }
     }
 }

@@ -63,6 +63,7 @@ public final class CalibrationWorker {
             return .applied(layer: layer, stage: stage)
         case .finish:
             summary.peakResidentBytes = ProcessMemory.peakResidentBytes ?? 0
+            (summary.blasCore, summary.blasThreads) = (BLAS.coreName, BLAS.threadCount)
             let result = summary
             (job, source, executor, layer, savedStates, adopted) = (nil, nil, nil, nil, nil, nil)
             return .finished(result)

@@ -56,6 +56,7 @@ struct CodecTests {
             .reply(.solved(layer: 3, [])),
             .reply(.applied(layer: 1, stage: .down)),
             .reply(.finished(WorkerSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5))),
+            .reply(.finished(WorkerSummary(peakResidentBytes: 1, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0, blasCore: "SkylakeX", blasThreads: 16))),
             .request(.rewind(layer: 7)),
             .request(.adopt(AdoptedSamples(blocks: [8..<12, 40..<42], sequences: [[1, 2], [3], [4, 5, 6], [7], [8], [9]]))),
             .request(.adopt(AdoptedSamples(blocks: [0..<1], sequences: [[5, 6]], embeddings: Tensor(floats: [1, 2, 3, 4], shape: [2, 2])))),

@@ -918,10 +918,16 @@ struct  Calibrate__Wire__JobSummary
   double statistics_seconds;
   protobuf_c_boolean has_solve_seconds;
   double solve_seconds;
+  /*
+   * OpenBLAS's kernel family on the worker (Haswell, SkylakeX…)
+   */
+  char *blas_core;
+  protobuf_c_boolean has_blas_threads;
+  uint32_t blas_threads;
 };
 #define CALIBRATE__WIRE__JOB_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__job_summary__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0 }
 
 
 struct  Calibrate__Wire__Rewind

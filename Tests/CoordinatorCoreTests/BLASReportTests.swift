@@ -1,0 +1,35 @@
+import CoordinatorCore
+import Foundation
+import JobProtocol
+import Testing
+import WorkerCore
+
+/// A worker that says it computed with other BLAS kernels than it did.
+final class OtherKernels: WorkerConnection, @unchecked Sendable {
+    let address = "in-process #9"
+    let capacity = 1
+    private let worker = SerialWorker(index: 9)
+
+    func send(_ request: WorkerRequest) async throws -> WorkerReply {
+        let reply = try await worker.send(request)
+        guard case .finished(var summary) = reply else { return reply }
+        (summary.blasCore, summary.blasThreads) = ("SkylakeX", 16)
+        return .finished(summary)
+    }
+
+    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+}
+
+@Suite("BLAS kernels in the report")
+struct BLASReportTests {
+    @Test("the report names every process's BLAS kernels and threads, and notes workers that differ")
+    func kernelsReported() async throws {
+        let same = try await WorkerLossTests.run([SerialWorker(index: 0), SerialWorker(index: 1)], recipe: WorkerLossTests.recipe("gptq"))
+        #expect(same.processes.allSatisfy { $0.blas?.contains(" × ") == true }, "\(same.processes.map(\.blas))")
+        #expect(!same.notes.contains { $0.contains("BLAS kernels") })
+        let mixed = try await WorkerLossTests.run([SerialWorker(index: 0), OtherKernels()], recipe: WorkerLossTests.recipe("gptq"))
+        #expect(mixed.processes.last?.blas == "SkylakeX × 16")
+        #expect(mixed.notes.contains { $0.contains("different BLAS kernels") && $0.contains("SkylakeX × 16") && $0.contains("OPENBLAS_CORETYPE") },
+                "\(mixed.notes)")
+    }
+}
