@@ -49,7 +49,6 @@ extension CalibrationJob {
     func recover(layer: Int) async throws {
         let started = Date()
         let traffic = await trafficTotal()
-        defer { progress?.log("recovered: \(liveWorkers.count) worker(s) go on from layer \(layer)") }
         while true {
             let live = liveWorkers
             guard live.count >= inputs.minWorkers else {
@@ -91,6 +90,7 @@ extension CalibrationJob {
             losses[position].recoverySeconds = Date().timeIntervalSince(started)
             losses[position].recoveryBytes = bytes
         }
+        progress?.log("recovered: \(liveWorkers.count) worker(s) go on from layer \(layer)")
     }
 
     /// The orphaned samples cut into statistics blocks and dealt out to `live` in proportion to

@@ -137,12 +137,7 @@ extension WireCodec {
             setFields(search, of: &m, arena: arena)
             (m.has_group, m.group) = (1, wire(search.group))
             m.scheme = arena.object(encode(search.scheme, arena))
-            (m.n_rows, m.rows) = (search.rows.count, arena.array(search.rows.map { range in
-                var r = Calibrate__Wire__RowRange()
-                calibrate__wire__row_range__init(&r)
-                (r.has_begin, r.begin, r.has_end, r.end) = (1, UInt32(range.lowerBound), 1, UInt32(range.upperBound))
-                return Optional(arena.object(r))
-            }))
+            (m.n_rows, m.rows) = (search.rows.count, encodeRanges(search.rows, arena))
             envelope.scale_search = arena.object(m)
         case .solve(let task):
             var o = Calibrate__Wire__SolveOptions()
@@ -224,13 +219,7 @@ extension WireCodec {
             let m = envelope.scale_search.pointee
             let group = try scaleGroup(m.has_group, m.group, "ScaleSearch.group")
             guard let scheme = m.scheme?.pointee else { throw WireError(.malformed, "ScaleSearch.scheme is missing") }
-            var rows: [Range<Int>] = []
-            for pointer in UnsafeBufferPointer(start: m.rows, count: m.n_rows) {
-                guard let r = pointer?.pointee else { throw WireError(.malformed, "ScaleSearch.rows holds a null range") }
-                let (begin, end) = (Int(try required(r.has_begin, r.begin, "ScaleSearch.rows.begin")), Int(try required(r.has_end, r.end, "ScaleSearch.rows.end")))
-                guard begin < end else { throw WireError(.malformed, "ScaleSearch.rows: \(begin)..<\(end); expected begin < end") }
-                rows.append(begin..<end)
-            }
+            let rows = try decodeRanges(m.rows, m.n_rows, "ScaleSearch.rows")
             let candidates = try require("candidates")
             guard candidates.dtype == .f32, candidates.shape.count == 2 else { throw WireError(.invalidArgument, "ScaleSearch: candidates must be F32 [n, K]") }
             let (n, k) = (candidates.shape[0], candidates.shape[1])
@@ -352,6 +341,29 @@ extension WireCodec {
         } catch {
             throw WireError(.malformed, "\(field): \(error.message)")
         }
+    }
+
+    /// Non-empty ranges as repeated RowRange (ScaleSearch.rows, Adopt.blocks).
+    static func encodeRanges(_ ranges: [Range<Int>], _ arena: CArena) -> UnsafeMutablePointer<UnsafeMutablePointer<Calibrate__Wire__RowRange>?>? {
+        arena.array(ranges.map { range in
+            var r = Calibrate__Wire__RowRange()
+            calibrate__wire__row_range__init(&r)
+            (r.has_begin, r.begin, r.has_end, r.end) = (1, UInt32(range.lowerBound), 1, UInt32(range.upperBound))
+            return Optional(arena.object(r))
+        })
+    }
+
+    /// Repeated RowRange back, each with both ends and begin < end.
+    static func decodeRanges(_ ranges: UnsafeMutablePointer<UnsafeMutablePointer<Calibrate__Wire__RowRange>?>?, _ count: Int,
+                             _ field: String) throws(WireError) -> [Range<Int>] {
+        var result: [Range<Int>] = []
+        for pointer in UnsafeBufferPointer(start: ranges, count: count) {
+            guard let r = pointer?.pointee else { throw WireError(.malformed, "\(field) holds a null range") }
+            let (begin, end) = (Int(try required(r.has_begin, r.begin, "\(field).begin")), Int(try required(r.has_end, r.end, "\(field).end")))
+            guard begin < end else { throw WireError(.malformed, "\(field): \(begin)..<\(end); expected begin < end") }
+            result.append(begin..<end)
+        }
+        return result
     }
 
     static func encodePiece(linear: Int, rows: Range<Int>, clip: Bool) -> Calibrate__Wire__SolvePiece {

@@ -38,12 +38,7 @@ extension WireCodec {
         case .adopt(let samples):
             var m = Calibrate__Wire__Adopt()
             calibrate__wire__adopt__init(&m)
-            (m.n_blocks, m.blocks) = (samples.blocks.count, arena.array(samples.blocks.map { range in
-                var r = Calibrate__Wire__RowRange()
-                calibrate__wire__row_range__init(&r)
-                (r.has_begin, r.begin, r.has_end, r.end) = (1, UInt32(range.lowerBound), 1, UInt32(range.upperBound))
-                return Optional(arena.object(r))
-            }))
+            (m.n_blocks, m.blocks) = (samples.blocks.count, encodeRanges(samples.blocks, arena))
             envelope.adopt = arena.object(m)
         case .replay(let replay):
             var m = Calibrate__Wire__ReplayLayer()
@@ -99,13 +94,7 @@ extension WireCodec {
             return .rewind(layer: Int(try required(m.has_layer, m.layer, "Rewind.layer")))
         case .adopt:
             let m = envelope.adopt.pointee
-            var blocks: [Range<Int>] = []
-            for pointer in UnsafeBufferPointer(start: m.blocks, count: m.n_blocks) {
-                guard let r = pointer?.pointee else { throw WireError(.malformed, "Adopt.blocks holds a null range") }
-                let (begin, end) = (Int(try required(r.has_begin, r.begin, "Adopt.blocks.begin")), Int(try required(r.has_end, r.end, "Adopt.blocks.end")))
-                guard begin < end else { throw WireError(.malformed, "Adopt.blocks: \(begin)..<\(end); expected begin < end") }
-                blocks.append(begin..<end)
-            }
+            let blocks = try decodeRanges(m.blocks, m.n_blocks, "Adopt.blocks")
             guard let tokens = tensors["tokens"], let lengths = tensors["lengths"] else {
                 throw WireError(.invalidArgument, "Adopt carries no tokens or lengths frame")
             }

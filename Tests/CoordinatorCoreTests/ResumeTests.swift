@@ -6,30 +6,6 @@ import Testing
 import TestSupport
 import WorkerCore
 
-/// The coordinator stopped at a chosen request, as if killed: the job ends there, leaving what a
-/// killed coordinator leaves (the journal of the layers done, the shards written so far).
-final class StoppingCoordinator: WorkerConnection, @unchecked Sendable {
-    struct Killed: Error {}
-
-    let address: String
-    let capacity = 1
-    private let worker: SerialWorker
-    private let at: String?
-
-    init(index: Int, at: String? = nil) {
-        address = "in-process #\(index)"
-        worker = SerialWorker(index: index)
-        self.at = at
-    }
-
-    func send(_ request: WorkerRequest) async throws -> WorkerReply {
-        if FaultyWorker.name(request) == at { throw Killed() }
-        return try await worker.send(request)
-    }
-
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
-}
-
 /// `--resume` after the coordinator is lost: the same bytes as an undisturbed run, from whatever
 /// was on disk; refused, leaving the files alone, when there is nothing to resume or the inputs differ.
 @Suite("coordinator restart")
@@ -72,7 +48,7 @@ struct ResumeTests {
     func resumeInEachPhase(name: String) async throws {
         let reference = Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: reference) }
-        let expected = try await Self.job(reference, recipe: Self.recipe(name), workers: (0..<2).map { StoppingCoordinator(index: $0) }).run()
+        let expected = try await Self.job(reference, recipe: Self.recipe(name), workers: (0..<2).map { SerialWorker(index: $0) }).run()
         #expect(expected.shards.count > 2, "the shards should be small enough to be written during the job: \(expected.shards.count)")
         #expect(!FileManager.default.fileExists(atPath: reference + "/calibrate-progress.json"), "a finished job keeps no journal")
         let phases = name == "gptq" ? ["start", "load 0", "capture 1", "solve 1", "apply 1", "finish"] : ["load 1", "apply 1", "finish"]
@@ -80,12 +56,12 @@ struct ResumeTests {
             let out = Self.temporary()
             defer { try? FileManager.default.removeItem(atPath: out) }
             await #expect(throws: (any Error).self, "\(phase)") {
-                _ = try await Self.job(out, recipe: Self.recipe(name), workers: [StoppingCoordinator(index: 0, at: phase), StoppingCoordinator(index: 1)]).run()
+                _ = try await Self.job(out, recipe: Self.recipe(name), workers: [FaultyWorker.stoppingJob(index: 0, at: phase), SerialWorker(index: 1)]).run()
             }
             #expect(!FileManager.default.fileExists(atPath: out + "/model.safetensors.index.json"), "\(phase): an index after a stop")
             // What a SIGKILL mid-write leaves: a partial shard the journal does not list.
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: out + "/.shard-00099.safetensors.pending"))
-            let report = try await Self.job(out, recipe: Self.recipe(name), workers: (0..<3).map { StoppingCoordinator(index: $0) }, resume: true).run()
+            let report = try await Self.job(out, recipe: Self.recipe(name), workers: (0..<3).map { SerialWorker(index: $0) }, resume: true).run()
             #expect(report.shards.map(\.sha256) == expected.shards.map(\.sha256), "\(name): stopped at \(phase), resumed")
             #expect(report.layers.map(\.index) == [0, 1], "\(phase): \(report.layers.map(\.index))")
             // After both layers, layer 0's tensors are in shards written during layer 1's: it is replayed, not redone.
@@ -99,11 +75,11 @@ struct ResumeTests {
     func corruptShard() async throws {
         let reference = Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: reference) }
-        let expected = try await Self.job(reference, workers: [StoppingCoordinator(index: 0)]).run()
+        let expected = try await Self.job(reference, workers: [SerialWorker(index: 0)]).run()
         let out = Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: out) }
         await #expect(throws: (any Error).self) {
-            _ = try await Self.job(out, workers: [StoppingCoordinator(index: 0, at: "finish")]).run()
+            _ = try await Self.job(out, workers: [FaultyWorker.stoppingJob(index: 0, at: "finish")]).run()
         }
         let pending = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".pending") }.sorted()
         #expect(pending.count > 2)
@@ -111,7 +87,7 @@ struct ResumeTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
         bytes[bytes.count - 1] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: victim))
-        let report = try await Self.job(out, workers: [StoppingCoordinator(index: 0)], resume: true).run()
+        let report = try await Self.job(out, workers: [SerialWorker(index: 0)], resume: true).run()
         #expect(report.shards.map(\.sha256) == expected.shards.map(\.sha256))
     }
 
@@ -120,7 +96,7 @@ struct ResumeTests {
         let out = Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: out) }
         await #expect(throws: (any Error).self) {
-            _ = try await Self.job(out, workers: [StoppingCoordinator(index: 0, at: "capture 1")]).run()
+            _ = try await Self.job(out, workers: [FaultyWorker.stoppingJob(index: 0, at: "capture 1")]).run()
         }
         let before = try Self.digests(out)
         var bits = Self.recipe()

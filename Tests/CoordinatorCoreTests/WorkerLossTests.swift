@@ -7,24 +7,33 @@ import WorkerCore
 
 /// An in-process worker that is lost at a chosen request: before handling it (it never arrives),
 /// or after (the work is done, the reply never comes back). From then on every request fails, as
-/// a dead process's would.
+/// a dead process's would. With `stopsJob` the failure is not a loss but an error that ends the
+/// job where it is, as a killed coordinator would leave it.
 final class FaultyWorker: WorkerConnection, @unchecked Sendable {
     enum Moment: String, Sendable { case before, after }
+    struct CoordinatorStopped: Error {}
 
     let address: String
     let capacity: Int
     private let worker: SerialWorker
     private let fault: (@Sendable (WorkerRequest) -> Bool)?
     private let moment: Moment
+    private let stopsJob: Bool
     private let lock = NSLock()
     private var dead = false
 
-    init(index: Int, capacity: Int = 1, moment: Moment = .before, fault: (@Sendable (WorkerRequest) -> Bool)? = nil) {
+    init(index: Int, capacity: Int = 1, moment: Moment = .before, stopsJob: Bool = false, fault: (@Sendable (WorkerRequest) -> Bool)? = nil) {
         address = "in-process #\(index)"
         self.capacity = capacity
         worker = SerialWorker(index: index, capacity: capacity)
         self.fault = fault
         self.moment = moment
+        self.stopsJob = stopsJob
+    }
+
+    /// Ends the job before request `phase` (a `name`), as if the coordinator were killed there.
+    static func stoppingJob(index: Int, at phase: String) -> FaultyWorker {
+        FaultyWorker(index: index, stopsJob: true) { name($0) == phase }
     }
 
     var isDead: Bool { lock.withLock { dead } }
@@ -35,6 +44,7 @@ final class FaultyWorker: WorkerConnection, @unchecked Sendable {
             if fault?(request) == true && moment == .before { dead = true; return true }
             return false
         }
+        if hit && stopsJob { throw CoordinatorStopped() }
         if hit { throw WorkerLost(address: address, reason: "killed by the test before \(Self.name(request))") }
         let reply = try await worker.send(request)
         let killed = lock.withLock { () -> Bool in
