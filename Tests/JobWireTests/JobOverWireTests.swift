@@ -198,6 +198,46 @@ struct JobOverWireTests {
         #expect("\(error!)".contains(second.address) && "\(error!)".contains("--min-workers 2"), "\(String(describing: error))")
     }
 
+    @Test("a worker SIGKILLed and restarted on the same address mid-job is not taken back into the job; the bytes are an undisturbed run's")
+    func restartedWorker() async throws {
+        let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
+        let port = Int.random(in: 40_000..<60_000)
+        let endpoints = ["127.0.0.1:\(port)", "127.0.0.1:\(port + 1)"]
+        let logs = endpoints.map { NSTemporaryDirectory() + "calibrate-restart-\($0).err" }
+        @Sendable func start(_ i: Int) throws -> pid_t {
+            try? FileManager.default.removeItem(atPath: logs[i])
+            let pid = try ChildProcesses.spawn(LocalWorkers.executableNextToThisOne(), arguments: ["--listen", "tcp://" + endpoints[i], "--threads", "1"],
+                                               standardError: logs[i])
+            try NamespaceCluster.waitFor("listening on", in: logs[i])
+            return pid
+        }
+        var pids = try [start(0), start(1)]
+        defer {
+            for pid in pids { ChildProcesses.signal(pid, SIGKILL) }
+            for log in logs { try? FileManager.default.removeItem(atPath: log) }
+        }
+        let hosts = NSTemporaryDirectory() + "calibrate-restart-\(port).hosts"
+        try endpoints.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: hosts) }
+        let workers = try await JobWorkers.connect(.hostsFile(hosts), configuration: Self.pool)
+        let victim = pids[1]
+        let restarted = Locked<pid_t?>(nil)
+        let fault = FaultingWorker(inner: workers.connections[1], at: 4, fault: {
+            ChildProcesses.signal(victim, SIGKILL)
+            _ = ChildProcesses.hasExited(victim)
+        }, afterFailure: {
+            // Back on its address while the job goes on without it.
+            restarted.set(try? start(1))
+        })
+        let report = try await Self.run(JobWorkers(connections: [workers.connections[0], fault], shutdown: workers.shutdown), recipe: Self.recipe())
+        if let pid = restarted.get() { pids.append(pid) }
+        #expect(restarted.get() != nil, "the worker was not restarted")
+        #expect(report.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
+        #expect(report.losses.map(\.worker) == [workers.connections[1].address], "\(report.losses)")
+        let log = (try? String(contentsOfFile: logs[1], encoding: .utf8)) ?? ""
+        #expect(log.contains("listening on") && !log.contains("session with") && !log.contains("job "), "the restarted worker was contacted: \(log)")
+    }
+
     @Test("a SIGSTOPped (hung) worker is lost after the heartbeat timeout; resumed, what it sends late is dropped; the bytes are an undisturbed run's")
     func hungWorker() async throws {
         let undisturbed = try await Self.run(JobWorkers(connections: [SerialWorker(index: 0), SerialWorker(index: 1)], shutdown: {}), recipe: Self.recipe())
@@ -286,4 +326,13 @@ actor FaultingWorker: WorkerConnection {
             }
         }
     }
+}
+
+/// A value behind a lock, for test closures that run on other threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.withLock { value } }
+    func set(_ new: Value) { lock.withLock { value = new } }
 }
