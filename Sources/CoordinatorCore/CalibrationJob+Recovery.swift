@@ -4,7 +4,6 @@ import Foundation
 import JobProtocol
 import Kernels
 import Model
-import ModelConfiguration
 import Tensors
 
 /// What a completed layer did to the workers' hidden states, as the coordinator keeps it: the
@@ -119,13 +118,7 @@ extension CalibrationJob {
     /// The samples of `runs` as a worker adopts them (with their embeddings when streaming).
     private func adoptedSamples(_ runs: [Range<Int>]) throws -> AdoptedSamples {
         let sequences = runs.flatMap { inputs.sequences[$0] }
-        var embeddings: Tensor?
-        if inputs.recipe.streamWeights {
-            let tokens = sequences.flatMap { $0 }
-            let rows = try CheckpointWeightSource(config: config, reader: reader).embeddings(of: tokens)
-            embeddings = Tensor(floats: rows.values, shape: [tokens.count, config.hiddenSize])
-        }
-        return AdoptedSamples(blocks: runs, sequences: sequences, embeddings: embeddings)
+        return AdoptedSamples(blocks: runs, sequences: sequences, embeddings: try streamedEmbeddings(of: sequences))
     }
 
     /// Completed layer `layer` as the workers ran it, its quantized weights read back from the output.

@@ -249,21 +249,23 @@ public final class CalibrationJob {
 
     private func startWorkers(shards: [Range<Int>]) async throws {
         let streaming = inputs.recipe.streamWeights
-        let embeddingSource = streaming ? CheckpointWeightSource(config: config, reader: reader) : nil
         _ = try await broadcast("start") { index in
             let sequences = Array(self.inputs.sequences[shards[index]])
             let job = WorkerJob(jobID: self.jobID, modelPath: streaming ? nil : self.inputs.modelPath, configJSON: self.configJSON,
                                 sequences: sequences, firstSample: shards[index].lowerBound, threads: self.inputs.workerThreads,
                                 trueSequential: self.inputs.recipe.trueSequential && self.inputs.recipe.method != .awq,
                                 statisticsBlock: self.statisticsBlock)
-            var embeddings: Tensor?
-            if let embeddingSource {
-                let tokens = sequences.flatMap { $0 }
-                let rows = try embeddingSource.embeddings(of: tokens)
-                embeddings = Tensor(floats: rows.values, shape: [tokens.count, self.config.hiddenSize])
-            }
-            return .start(job, embeddings: embeddings)
+            return .start(job, embeddings: try self.streamedEmbeddings(of: sequences))
         }
+    }
+
+    /// The embedding rows of `sequences` for workers that cannot read the model (streamed
+    /// weights); nil when the workers read it themselves.
+    func streamedEmbeddings(of sequences: [[Int32]]) throws -> Tensor? {
+        guard inputs.recipe.streamWeights else { return nil }
+        let tokens = sequences.flatMap { $0 }
+        let rows = try CheckpointWeightSource(config: config, reader: reader).embeddings(of: tokens)
+        return Tensor(floats: rows.values, shape: [tokens.count, config.hiddenSize])
     }
 
     /// Sequences per statistics batch: about `statisticsBatchTokens` (2048) tokens, where the
