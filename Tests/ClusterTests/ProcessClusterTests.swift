@@ -62,7 +62,7 @@ struct ProcessClusterTests {
         try await Task.sleep(for: .milliseconds(300))
         let killed = ContinuousClock.now
         worker.kill(SIGKILL)
-        let lost = await events.first(timeout: 10) { if case .lost = $0 { true } else { false } }
+        let lost = await events.first(timeout: 30) { if case .lost = $0 { true } else { false } }
         guard case .lost(let id, let lostEndpoint, let reason)? = lost else {
             Issue.record("no loss reported")
             return
