@@ -1,7 +1,8 @@
 import Kernels
 
 /// The in-run BLAS reference of the kernel benchmarks: the fastest of `repetitions` n×n×n
-/// sgemm calls, in GFLOP/s.
+/// sgemm calls, in GFLOP/s — OpenBLAS's own threading on `BLAS.threadCount` threads
+/// (`BLAS.Reference`), not calibrate's tiles.
 func measuredSgemmRate(n: Int = 4096, repetitions: Int = 3) -> Double {
     var a = [Float](repeating: 0, count: n * n)
     for i in 0..<(n * n) { a[i] = Float(i % 97) * 0.01 - 0.4 }
@@ -9,7 +10,7 @@ func measuredSgemmRate(n: Int = 4096, repetitions: Int = 3) -> Double {
     var c = [Float](repeating: 0, count: n * n)
     let seconds = fastest(of: repetitions) { r in
         a[r] += 1
-        BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+        BLAS.Reference.sgemm(threads: BLAS.threadCount, m: n, n: n, k: n, a: a, b: b, c: &c)
     }
     if c[n + 1].isNaN { print("") }
     return 2 * Double(n) * Double(n) * Double(n) / seconds / 1e9

@@ -198,12 +198,13 @@ public final class CalibrationJob {
         report.losses = losses
         report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0,
                                       blas: "\(BLAS.coreName) × \(BLAS.threadCount)"), at: 0)
-        let kernels = Set(report.processes.filter { $0.role == "worker" }.compactMap(\.blas))
+        // Thread counts do not change a bit (tiled BLAS, `ComputeThreads`); kernel families do.
+        let kernels = Set(report.processes.filter { $0.role == "worker" }.compactMap { $0.blas?.split(separator: " ").first.map(String.init) })
         if kernels.count > 1 {
-            notes.append("workers computed with different BLAS kernels or thread counts (\(kernels.sorted().joined(separator: ", "))): "
-                         + "OpenBLAS's sums round differently per kernel family and thread split, so which worker held which samples "
+            notes.append("workers computed with different OpenBLAS kernels (\(kernels.sorted().joined(separator: ", "))): "
+                         + "each kernel family rounds its sums in its own order, so which worker held which samples "
                          + "shows in the bytes (another split, or a lost worker, can change them); give every worker the same "
-                         + "OPENBLAS_CORETYPE and --threads to pin them")
+                         + "OPENBLAS_CORETYPE to pin them")
         }
         for worker in workers {
             let traffic = await worker.traffic()

@@ -37,9 +37,10 @@ public enum FactorPrecision: String, Sendable, Hashable { case float32, float64 
 /// How U is computed (half the work of potrf → potri → potrf): with J the order reversal,
 /// J (H_p + λI) J = L Lᵀ (Cholesky, lower), so H_p + λI = V Vᵀ with V = J L J upper triangular,
 /// and (H_p + λI)⁻¹ = V⁻ᵀ V⁻¹ = UᵀU with U = V⁻¹ = J L⁻¹ J. Reversing a row-major square array
-/// end to end is exactly X ↦ J X J, so: fill the reversed matrix, `potrf` (lower), `trtri`
-/// (lower), reverse back. Cost n³/3 + n³/3 flops instead of 4n³/3; U is the same matrix (the
-/// Cholesky factor is unique), which the tests check against the textbook route.
+/// end to end is exactly X ↦ J X J, so: fill the reversed matrix, Cholesky (lower) and triangular
+/// inverse (lower) — `BlockedCholesky`, the same bits for any thread count — then reverse back.
+/// Cost n³/3 + n³/3 flops instead of 4n³/3; U is the same matrix (the Cholesky factor is unique),
+/// which the tests check against the textbook route.
 public struct GPTQFactor: Sendable, Equatable {
     /// K, the input width.
     public let columns: Int
@@ -159,7 +160,7 @@ extension GPTQ {
     }
 
     /// U for one damping, or nil (with `failure` set) when the factorization fails.
-    static func inverseCholeskyFactor<T: CholeskyScalar>(
+    static func inverseCholeskyFactor<T: BLASScalar>(
         _: T.Type, _ statistics: ActivationStatistics, scale: Double, order: [Int], dead: [Int32], damping: Double,
         failure: inout String
     ) -> [Float]? {
@@ -175,7 +176,7 @@ extension GPTQ {
             }
             for i in 0..<k { a[i * k + i] += T(damping) }
             do {
-                try T.choleskyFactor(a, n: k, triangle: .lower)
+                try BlockedCholesky.factorLower(a, n: k)
                 // H = 2XᵀX/n is positive semidefinite, so every eigenvalue of H + λI, and hence every
                 // squared pivot, is at least λ. A pivot far below that means H is not PSD to working
                 // precision (a Cholesky that "succeeds" on a numerically singular matrix yields a
@@ -184,7 +185,7 @@ extension GPTQ {
                     failure = "squared pivot \(Double(a[i * k + i]) * Double(a[i * k + i])) at position \(k - 1 - i) is below λ/2 = \(damping / 2)"
                     return false
                 }
-                try T.triangularInverse(a, n: k, triangle: .lower)
+                try BlockedCholesky.invertLower(a, n: k)
             } catch {
                 failure = "\(error)"
                 return false
@@ -256,29 +257,5 @@ extension GPTQ {
                 line.update(from: row.baseAddress!, count: k)
             }
         }
-    }
-}
-
-/// The scalar types GPTQ's factorization runs in, with their LAPACK routines.
-protocol CholeskyScalar: BinaryFloatingPoint {
-    static func choleskyFactor(_ a: UnsafeMutablePointer<Self>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure)
-    static func triangularInverse(_ a: UnsafeMutablePointer<Self>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure)
-}
-
-extension Float: CholeskyScalar {
-    static func choleskyFactor(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure) {
-        try LAPACK.choleskyFactor(a, n: n, triangle: triangle)
-    }
-    static func triangularInverse(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure) {
-        try LAPACK.triangularInverse(a, n: n, triangle: triangle)
-    }
-}
-
-extension Double: CholeskyScalar {
-    static func choleskyFactor(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure) {
-        try LAPACK.choleskyFactor(a, n: n, triangle: triangle)
-    }
-    static func triangularInverse(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: LAPACK.Triangle) throws(LAPACK.Failure) {
-        try LAPACK.triangularInverse(a, n: n, triangle: triangle)
     }
 }

@@ -31,6 +31,7 @@ public enum LAPACK {
     /// `.upper` gives U with A = UᵀU in the upper triangle; `.lower` gives L with A = LLᵀ in the
     /// lower triangle (`LAPACKE_dpotrf`). The other triangle is left untouched.
     public static func choleskyFactor(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         // Row-major upper == column-major lower.
         let info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "dpotrf", info: Int(info)) }
@@ -38,18 +39,21 @@ public enum LAPACK {
 
     /// Single-precision `choleskyFactor` (`LAPACKE_spotrf`).
     public static func choleskyFactor(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         let info = LAPACKE_spotrf(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "spotrf", info: Int(info)) }
     }
 
     /// The inverse of A from its Cholesky factor, in place, in the same triangle (`LAPACKE_dpotri`).
     public static func inverseFromCholesky(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         let info = LAPACKE_dpotri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "dpotri", info: Int(info)) }
     }
 
     /// Single-precision `inverseFromCholesky` (`LAPACKE_spotri`).
     public static func inverseFromCholesky(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         let info = LAPACKE_spotri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "spotri", info: Int(info)) }
     }
@@ -57,12 +61,14 @@ public enum LAPACK {
     /// The inverse of a triangular row-major n×n matrix, in place, in the same triangle
     /// (`LAPACKE_dtrtri`, non-unit diagonal). The other triangle is left untouched.
     public static func triangularInverse(_ a: UnsafeMutablePointer<Double>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         let info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, nonUnitChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "dtrtri", info: Int(info)) }
     }
 
     /// Single-precision `triangularInverse` (`LAPACKE_strtri`).
     public static func triangularInverse(_ a: UnsafeMutablePointer<Float>, n: Int, triangle: Triangle) throws(Failure) {
+        ComputeThreads.pinOpenBLAS()
         let info = LAPACKE_strtri(LAPACK_COL_MAJOR, triangle == .upper ? lowerChar : upperChar, nonUnitChar, Int32(n), a, Int32(n))
         guard info == 0 else { throw Failure(routine: "strtri", info: Int(info)) }
     }

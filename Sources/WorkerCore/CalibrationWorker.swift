@@ -43,6 +43,14 @@ public final class CalibrationWorker {
     /// - Throws: `WorkerError` for a request out of turn; errors of the model, the kernels or
     ///   the checkpoint (naming layer, module or tensor) for bad input.
     public func handle(_ request: WorkerRequest) throws -> WorkerReply {
+        // The job's thread count, for this worker's work only (embedded workers share a process).
+        var threads = job?.threads ?? 0
+        if case .start(let starting, _) = request, self.job == nil { threads = starting.threads }
+        guard threads > 0, ComputeThreads.taskCount != threads else { return try perform(request) }
+        return try ComputeThreads.$taskCount.withValue(threads) { try perform(request) }
+    }
+
+    private func perform(_ request: WorkerRequest) throws -> WorkerReply {
         switch request {
         case .start(let job, let embeddings):
             return .started(tokens: try start(job, embeddings: embeddings))
@@ -88,7 +96,6 @@ public final class CalibrationWorker {
         if let running = self.job { throw WorkerError("job \(job.jobID): this worker already runs job \(running.jobID)") }
         guard job.statisticsBlock >= 1 else { throw WorkerError("job \(job.jobID): statistics block \(job.statisticsBlock) is not positive") }
         blockLengths = blocks ?? stride(from: 0, to: job.sequences.count, by: job.statisticsBlock).map { min(job.statisticsBlock, job.sequences.count - $0) }
-        if job.threads > 0 { BLAS.setThreadCount(job.threads) }
         let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
         let lengths = job.sequences.map(\.count)
         let tokens = job.sequences.flatMap { $0 }
