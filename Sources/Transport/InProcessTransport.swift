@@ -44,6 +44,8 @@ public final class InProcessTransport: Transport {
 
     private struct State {
         var links: [PeerID: Link] = [:]
+        /// When each peer's last message was delivered here.
+        var receipts: [PeerID: ContinuousClock.Instant] = [:]
         var next: UInt64 = 1
         var closed = false
         var name = "in-process transport"
@@ -103,12 +105,25 @@ public final class InProcessTransport: Transport {
     }
 
     private func deliver(_ frames: [TensorStorage], from peer: PeerID) {
-        let known = state.withLock { !$0.closed && $0.links[peer] != nil }
+        let now = ContinuousClock.now
+        let known = state.withLock { state in
+            guard !state.closed && state.links[peer] != nil else { return false }
+            state.receipts[peer] = now
+            return true
+        }
         if known { continuation.yield(Inbound(peer: peer, frames: frames)) }
     }
 
     public func disconnect(_ peer: PeerID) {
-        _ = state.withLock { $0.links.removeValue(forKey: peer) }
+        state.withLock { state in
+            state.links.removeValue(forKey: peer)
+            state.receipts.removeValue(forKey: peer)
+        }
+    }
+
+    /// When the last message from `peer` was delivered (a message arrives here in one piece).
+    public func lastReceived(from peer: PeerID) -> ContinuousClock.Instant? {
+        state.withLock { $0.receipts[peer] }
     }
 
     public func address(of peer: PeerID) -> String {
@@ -119,6 +134,7 @@ public final class InProcessTransport: Transport {
         state.withLock { state in
             state.closed = true
             state.links.removeAll()
+            state.receipts.removeAll()
         }
         network.unregister(self)
         continuation.finish()

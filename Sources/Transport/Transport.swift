@@ -27,8 +27,10 @@ public struct Inbound: Sendable {
 ///
 /// Delivery follows ZeroMQ's model: messages to a peer arrive whole and in order, or not at all;
 /// a connection is made in the background and re-made after a network failure; a vanished peer
-/// is noticed by the layer above (heartbeats), not by the transport. Frames are immutable
-/// `TensorStorage` values and are never copied on the way (except small ones, below 1 KiB, by ZeroMQ).
+/// is noticed by the layer above (heartbeats, judged by `lastReceived(from:)` as well as by the
+/// messages delivered), not by the transport. Frames are immutable `TensorStorage` values, not
+/// copied on the way, except small ones (below 1 KiB, by ZeroMQ) and, over ZeroMQ, frames of a
+/// message sent in chunks that are larger than a chunk (copied once when reassembled).
 public protocol Transport: AnyObject, Sendable {
     /// Every inbound message, in arrival order per peer. Meant for one consumer; it finishes
     /// when the transport is closed.
@@ -55,6 +57,12 @@ public protocol Transport: AnyObject, Sendable {
 
     /// A description of `peer` for messages: its endpoint, or its address as seen by a listener.
     func address(of peer: PeerID) -> String
+
+    /// When anything last arrived from `peer`: a message, or part of one still arriving (a
+    /// chunk of a large message over ZeroMQ), so that a peer visibly sending is known to be alive
+    /// while its message is in transit. Nil before anything arrived, and for unknown or
+    /// disconnected peers.
+    func lastReceived(from peer: PeerID) -> ContinuousClock.Instant?
 
     /// Closes every connection and endpoint (queued messages get a short linger period to
     /// leave) and finishes `inbound`.

@@ -2,7 +2,9 @@ import Synchronization
 import Tensors
 
 /// The socket thread of a `ZMQTransport`: owns the context and every socket, executes queued
-/// commands, and turns inbound messages into `Inbound` values. Confined to its thread.
+/// commands, cuts outgoing messages into chunks (`Chunking`), reassembles inbound ones
+/// (`Reassembly`), stamps each peer's last receipt and turns inbound messages into `Inbound`
+/// values. Confined to its thread.
 final class ZMQLoop: @unchecked Sendable {
     // @unchecked: handed once to the thread that runs `run()` and used by no other thread after.
 
@@ -35,6 +37,10 @@ final class ZMQLoop: @unchecked Sendable {
     private var connections: [PeerID: Connection] = [:]
     /// Listener peers: their socket and routing id.
     private var routes: [PeerID: (listener: Listener, routingID: [UInt8])] = [:]
+    /// Per peer: the number of the next message sent to it (a chunk header's sequence).
+    private var sequences: [PeerID: UInt64] = [:]
+    /// Per peer: the chunked message being reassembled.
+    private var reassemblies: [PeerID: Reassembly] = [:]
 
     init(shared: ZMQShared, configuration: ZMQTransport.Configuration) throws(TransportError) {
         self.shared = shared
@@ -98,6 +104,7 @@ final class ZMQLoop: @unchecked Sendable {
         case .send(let peer, let frames):
             send(frames, to: peer)
         case .disconnect(let peer):
+            forget(peer)
             if let connection = connections.removeValue(forKey: peer) {
                 connection.socket.close(discardPending: true)
             } else if let route = routes.removeValue(forKey: peer) {
@@ -109,13 +116,23 @@ final class ZMQLoop: @unchecked Sendable {
         }
     }
 
+    /// Queues `frames` for `peer` as one ZeroMQ message or as its chunks, all of them before any
+    /// later message to that peer (commands run one at a time on this thread), so a peer's
+    /// messages stay in order and one message's chunks are never interleaved with another's.
+    /// A failure stops the message: the receiver drops what arrived of it when the next begins.
     private func send(_ frames: [TensorStorage], to peer: PeerID) {
+        guard connections[peer] != nil || routes[peer] != nil else { return }
+        let sequence = sequences[peer, default: 1]
+        sequences[peer] = sequence + 1
+        let messages = Chunking.messages(for: frames, sequence: sequence, chunkBytes: configuration.chunkBytes)
         do throws(TransportError) {
             if let connection = connections[peer] {
-                let sent = connection.pending.isEmpty ? try connection.socket.send(frames, routingID: nil) : false
-                if !sent { connection.pending.append(frames) }
+                for message in messages {
+                    if connection.pending.isEmpty, try connection.socket.send(message, routingID: nil) { continue }
+                    connection.pending.append(message)
+                }
             } else if let route = routes[peer] {
-                _ = try route.listener.socket.send(frames, routingID: route.routingID)
+                for message in messages { _ = try route.listener.socket.send(message, routingID: route.routingID) }
             }
         } catch {
             configuration.diagnostics("sending to \(peer): \(error.message)")
@@ -145,14 +162,37 @@ final class ZMQLoop: @unchecked Sendable {
                 listener.peers[routingID] = peer
                 routes[peer] = (listener, routingID)
             }
-            shared.continuation.yield(Inbound(peer: peer, frames: message.frames))
+            accept(message.frames, from: peer)
         }
     }
 
     private func receiveAll(from connection: Connection, peer: PeerID) {
         while let message = receive(from: connection.socket) {
-            shared.continuation.yield(Inbound(peer: peer, frames: message.frames))
+            accept(message.frames, from: peer)
         }
+    }
+
+    /// One ZeroMQ message from `peer`: its receipt stamped (a chunk is a sign of life too), then
+    /// delivered, or added to the message being reassembled; what a peer got wrong is reported
+    /// through the diagnostics, naming the peer, and costs it the broken message only.
+    private func accept(_ frames: [TensorStorage], from peer: PeerID) {
+        let now = ContinuousClock.now
+        shared.receipts.withLock { $0[peer] = now }
+        let outcome = reassemblies[peer, default: Reassembly(maxFrameBytes: configuration.maxFrameBytes)].receive(frames)
+        if let problem = outcome.problem {
+            let address = shared.peers.withLock { $0.addresses[peer] } ?? "\(peer)"
+            configuration.diagnostics("from \(peer) (\(address)): \(problem)")
+        }
+        if let message = outcome.message {
+            shared.continuation.yield(Inbound(peer: peer, frames: message))
+        }
+    }
+
+    /// Drops what this thread keeps per peer: its sequence, its partial message, its last receipt.
+    private func forget(_ peer: PeerID) {
+        sequences.removeValue(forKey: peer)
+        reassemblies.removeValue(forKey: peer)
+        _ = shared.receipts.withLock { $0.removeValue(forKey: peer) }
     }
 
     private func receive(from socket: ZMQSocket) -> ReceivedMessage? {
@@ -171,6 +211,7 @@ final class ZMQLoop: @unchecked Sendable {
         listeners.removeAll()
         connections.removeAll()
         routes.removeAll()
+        reassemblies.removeAll()
         context.terminate()
         shared.continuation.finish()
         shared.closed.raise()

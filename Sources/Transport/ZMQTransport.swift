@@ -6,7 +6,13 @@ import Glibc
 #endif
 
 /// A `Transport` over ZeroMQ: ROUTER sockets for `listen(on:)`, one DEALER socket per
-/// `connect(to:)`, multipart messages, large frames sent and received without copies.
+/// `connect(to:)`, multipart messages, large frames sent without copies.
+///
+/// A message of at most `chunkBytes` travels as one ZeroMQ message of its frames, received
+/// without a copy. A larger one travels in chunks of at most `chunkBytes` (`Chunking`, behind a
+/// transport header: `ChunkHeader`), so that the receiver sees bytes arrive during a long
+/// transfer (`lastReceived(from:)`) rather than nothing until its end; the receiver reassembles
+/// it (`Reassembly`: frames larger than a chunk are copied once) and delivers the same frames.
 ///
 /// Every socket belongs to one dedicated thread (`ZMQLoop`), which blocks in `zmq_poll`; the
 /// methods here only queue commands for it and wake it through a pipe, so they never block a
@@ -18,13 +24,19 @@ public final class ZMQTransport: Transport {
         public var ioThreads: Int
         /// How long closing waits for queued messages to leave (never 0: a final Shutdown would be lost).
         public var lingerMilliseconds: Int
-        /// Inbound frames larger than this make libzmq drop the connection before allocating them.
+        /// Inbound frames larger than this make libzmq drop the connection before allocating them;
+        /// a chunk that declares a larger frame is dropped with its message.
         public var maxFrameBytes: Int
+        /// Messages whose frames add up to more than this go in chunks of at most this many
+        /// bytes. A chunk is the receiver's unit of liveness: it should cross the slowest link
+        /// well within the heartbeat timeout (1 MiB: 1 s at 1 MB/s). `Int.max` sends every
+        /// message whole, as before chunking (a heartbeat then waits behind a large message).
+        public var chunkBytes: Int
         /// Where unexpected socket failures are reported (the transport has no logger of its own).
         public var diagnostics: @Sendable (String) -> Void
 
         public init(
-            ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30,
+            ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30, chunkBytes: Int = 1 << 20,
             diagnostics: @escaping @Sendable (String) -> Void = { message in
                 var line = "zmq transport: \(message)\n"
                 line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -33,6 +45,7 @@ public final class ZMQTransport: Transport {
             self.ioThreads = ioThreads
             self.lingerMilliseconds = lingerMilliseconds
             self.maxFrameBytes = maxFrameBytes
+            self.chunkBytes = chunkBytes
             self.diagnostics = diagnostics
         }
     }
@@ -41,8 +54,12 @@ public final class ZMQTransport: Transport {
     let shared: ZMQShared
 
     /// Creates the context and starts the socket thread.
-    /// - Throws: `TransportError` when libzmq cannot create a context or the wake-up pipe fails.
+    /// - Throws: `TransportError` when libzmq cannot create a context or the wake-up pipe fails,
+    ///   or for a chunk size below 1 byte.
     public init(configuration: Configuration = Configuration()) throws {
+        guard configuration.chunkBytes > 0 else {
+            throw TransportError("chunk size \(configuration.chunkBytes) bytes: expected at least 1 (Int.max sends every message whole)")
+        }
         let (stream, continuation) = AsyncStream.makeStream(of: Inbound.self)
         inbound = stream
         shared = ZMQShared(wake: try WakePipe(), continuation: continuation)
@@ -79,11 +96,18 @@ public final class ZMQTransport: Transport {
 
     public func disconnect(_ peer: PeerID) {
         _ = shared.peers.withLock { $0.addresses.removeValue(forKey: peer) }
+        _ = shared.receipts.withLock { $0.removeValue(forKey: peer) }
         _ = shared.enqueue(.disconnect(peer))
     }
 
     public func address(of peer: PeerID) -> String {
         shared.peers.withLock { $0.addresses[peer] } ?? "\(peer) (disconnected)"
+    }
+
+    /// When the socket thread last took a ZeroMQ message from `peer`: a whole message or one
+    /// chunk of a larger one.
+    public func lastReceived(from peer: PeerID) -> ContinuousClock.Instant? {
+        shared.receipts.withLock { $0[peer] }
     }
 
     public func close() async {
@@ -122,6 +146,8 @@ final class ZMQShared: Sendable {
     let wake: WakePipe
     let continuation: AsyncStream<Inbound>.Continuation
     let peers = Mutex(PeerTable())
+    /// When each peer's last ZeroMQ message (whole or a chunk) arrived; written by the socket thread.
+    let receipts = Mutex<[PeerID: ContinuousClock.Instant]>([:])
     private let queue = Mutex<(commands: [ZMQCommand], closing: Bool)>(([], false))
     let closed = OneShotSignal()
 

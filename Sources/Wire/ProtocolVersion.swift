@@ -8,7 +8,12 @@
 public enum WireProtocol {
     /// The version this build speaks. Bump it for any change that alters the meaning of a field
     /// or adds a field a receiver must not ignore.
-    public static let version: UInt32 = 2
+    ///
+    /// 3: `ZMQTransport` sends a message larger than its chunk size (1 MiB) in chunks behind a
+    /// transport header, which a version-2 peer would read as a malformed envelope. Smaller
+    /// messages — the handshake among them — are framed as in version 2, so the handshake is
+    /// where old and new peers refuse each other, naming both versions.
+    public static let version: UInt32 = 3
 
     /// Message types whose layout is frozen across versions: they decode whatever the sender's
     /// version, so a version mismatch can be detected and reported rather than misread.
