@@ -102,9 +102,13 @@ extension WorkerPool {
 
     /// Every heartbeat interval: heartbeats to live workers; losses and handshake timeouts detected.
     ///
-    /// Silence is measured in time the pool could listen: when this tick runs late (this process
-    /// was too busy to run it, and replies may be waiting unread), the lateness is not counted
-    /// against the workers — otherwise a long merge on the coordinator would "lose" every worker.
+    /// A worker is heard from when one of its messages arrives or when the transport receives any
+    /// part of one (`lastReceived(from:)`: a chunk of a large reply in transit), whichever is
+    /// later: a worker visibly sending a 3 GB reply over a slow link is alive, although its
+    /// heartbeats wait behind that reply. Silence is measured in time the pool could listen: when
+    /// this tick runs late (this process was too busy to run it, and replies may be waiting
+    /// unread), the lateness is not counted against the workers — otherwise a long merge on the
+    /// coordinator would "lose" every worker.
     func tick() {
         let now = ContinuousClock.now
         let lateness = now - lastTick - configuration.heartbeatInterval
@@ -120,15 +124,22 @@ extension WorkerPool {
                 let failure = ClusterError(.handshakeFailed, "no answer from \(record.endpoint) within \(configuration.handshakeTimeout.seconds) s (is a worker listening there?)")
                 log.error(failure.message)
                 endHandshake(record, failure)
-            case .live where now - record.lastHeard > configuration.heartbeatTimeout:
-                let silence = (now - record.lastHeard).seconds
-                lose(record.id, reason: "no message for \(Double(Int(silence * 10)) / 10) s (heartbeat timeout \(configuration.heartbeatTimeout.seconds) s)")
+            case .live where now - lastSign(of: record) > configuration.heartbeatTimeout:
+                let silence = (now - lastSign(of: record)).seconds
+                lose(record.id, reason: "nothing received for \(Double(Int(silence * 10)) / 10) s (heartbeat timeout \(configuration.heartbeatTimeout.seconds) s)")
             case .live:
                 send(Message(.heartbeat(Heartbeat(sequence: heartbeatSequence)), protocolVersion: configuration.protocolVersion), to: record.id)
             default:
                 break
             }
         }
+    }
+
+    /// The later of when `record`'s worker was last heard (a message, moved on by late ticks) and
+    /// when the transport last received anything from it.
+    func lastSign(of record: Record) -> ContinuousClock.Instant {
+        guard let received = transport.lastReceived(from: record.peer) else { return record.lastHeard }
+        return max(record.lastHeard, received)
     }
 
     /// Encodes and queues `message` for worker `id`; a worker that cannot be sent to is lost.

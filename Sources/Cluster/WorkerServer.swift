@@ -6,7 +6,8 @@ import Wire
 ///
 /// It answers Hello (version check, then Welcome with the capabilities), Heartbeat, Echo and
 /// Shutdown itself, sends heartbeats at the interval the coordinator asked for, ends the session
-/// when the coordinator falls silent for its timeout, and hands job requests to the
+/// when the coordinator falls silent for its timeout (nothing received, not even a chunk of a
+/// large request: `Transport.lastReceived(from:)`), and hands job requests to the
 /// `WorkerHandler` in order. Every inbound message is validated first; a message that fails
 /// validation, arrives outside a session, names an unknown job or is one only a worker sends is
 /// answered with an `Error` (code and reason), logged, and its sender dropped — the server keeps
@@ -235,7 +236,9 @@ public actor WorkerServer {
     }
 
     /// Sends a heartbeat, or ends a silent session; false once the session is over. As in the
-    /// pool, time this beat ran late (the process was busy) does not count as silence.
+    /// pool, the coordinator is heard from at the later of its last message and the transport's
+    /// last receipt from it (a large request in transit), and time this beat ran late (the
+    /// process was busy) does not count as silence.
     private func beat(token: UInt64) -> Bool {
         guard var current = session, current.token == token else { return false }
         let now = ContinuousClock.now
@@ -243,7 +246,8 @@ public actor WorkerServer {
         if lateness > current.interval { current.lastHeard += lateness }
         current.lastBeat = now
         session = current
-        let silence = now - current.lastHeard
+        let heard = transport.lastReceived(from: current.peer).map { max($0, current.lastHeard) } ?? current.lastHeard
+        let silence = now - heard
         if silence > current.timeout {
             log.error("\(current.coordinator) at \(current.address) silent for \(Double(Int(silence.seconds * 10)) / 10) s (timeout \(current.timeout.seconds) s); ending the session")
             endSession(reason: "the coordinator fell silent")
