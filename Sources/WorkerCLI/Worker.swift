@@ -38,19 +38,24 @@ struct Worker: AsyncParsableCommand {
     @Flag(help: .hidden)
     var diagnostic = false
 
+    /// Messages over this many bytes are sent in chunks of at most this size (tests and benchmarks).
+    @Option(help: .hidden)
+    var chunkBytes = ZMQTransport.Configuration().chunkBytes
+
     func validate() throws {
         guard listen.hasPrefix("tcp://") || listen.hasPrefix("ipc://") else {
             throw ValidationError("--listen \(listen): expected tcp://ADDRESS:PORT or ipc://PATH")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, found \(threads)") }
         guard maxFrameBytes > 0 else { throw ValidationError("--max-frame-bytes must be positive") }
+        guard chunkBytes > 0 else { throw ValidationError("--chunk-bytes must be positive, found \(chunkBytes)") }
     }
 
     func run() async throws {
         let threadCount = threads ?? Capabilities.local(threads: 0).cores
         BLAS.setThreadCount(threadCount)
         let log = Log.standardError(label: "worker", minimumLevel: verbose ? .debug : .info)
-        let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes))
+        let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes, chunkBytes: chunkBytes))
         let bound = try await transport.listen(on: listen)
         let server = WorkerServer(
             transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(),
