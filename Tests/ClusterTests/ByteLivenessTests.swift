@@ -70,7 +70,13 @@ final class WithholdingTransport: Transport {
 /// arriving) is alive for as long as that takes, on both sides; one whose bytes stop is not.
 @Suite("Liveness from bytes received")
 struct ByteLivenessTests {
-    static let timeout = 300
+    static let interval = 50
+    static let timeout = 400
+
+    /// How long a transfer is held in transit: 6 heartbeat timeouts, or, for a link that went
+    /// quiet, until the loss (under parallel tests late heartbeat checks are not counted as
+    /// silence, so a loss can take seconds of wall time).
+    static func hold(arriving: Bool) -> Double { arriving ? Double(6 * timeout) / 1000 : 30 }
 
     func isLoss(_ event: PoolEvent) -> Bool { if case .lost = event { true } else { false } }
 
@@ -80,12 +86,12 @@ struct ByteLivenessTests {
         let network = InProcessNetwork()
         let worker = try await InProcessClusterTests.startWorker("w", on: network)
         let transport = WithholdingTransport(InProcessTransport(network: network))
-        let pool = WorkerPool(transport: transport, configuration: fastPool(interval: 20, timeout: Self.timeout), log: LogLines().log)
+        let pool = WorkerPool(transport: transport, configuration: fastPool(interval: Self.interval, timeout: Self.timeout), log: LogLines().log)
         let events = Collector(pool.events)
         let info = try await pool.connect(to: "w")
         transport.withhold(arriving: arriving)
         let echo = Task { try await pool.request(.echo(Echo(note: "slow")), tensors: [NamedTensor("x", floats([1, 2]))], to: info.id) }
-        let loss = await events.first(timeout: Double(6 * Self.timeout) / 1000, where: isLoss)
+        let loss = await events.first(timeout: Self.hold(arriving: arriving), where: isLoss)
         transport.release()
         if arriving {
             #expect(loss == nil, "\(String(describing: loss))")
@@ -116,12 +122,12 @@ struct ByteLivenessTests {
                                   configuration: ServerConfiguration(capabilities: capabilities, description: "w"), log: logs.log)
         let serving = Task { await server.run() }
         // The worker's heartbeats keep flowing to the pool, which loses it only once it ends the session.
-        let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(interval: 20, timeout: Self.timeout), log: LogLines().log)
+        let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(interval: Self.interval, timeout: Self.timeout), log: LogLines().log)
         let events = Collector(pool.events)
         let info = try await pool.connect(to: "w")
         transport.withhold(arriving: arriving)
         let echo = Task { try await pool.request(.echo(Echo(note: "slow")), tensors: [NamedTensor("x", floats([3]))], to: info.id) }
-        let loss = await events.first(timeout: Double(6 * Self.timeout) / 1000, where: isLoss)
+        let loss = await events.first(timeout: Self.hold(arriving: arriving), where: isLoss)
         transport.release()
         if arriving {
             #expect(loss == nil, "\(String(describing: loss))")
