@@ -15,7 +15,10 @@ import Glibc
 /// is hashed by its sender once and verified by its receiver), and the bare transport (frames
 /// echoed without an envelope, decoding or checksums, in this process). The wire echo goes
 /// through a `worker` process (or, without one next to this executable, a worker server in this
-/// process on its own ZeroMQ context), over tcp loopback and ipc.
+/// process on its own ZeroMQ context), over tcp loopback and ipc. Messages larger than the chunk
+/// size (`--chunk-bytes`, the transport's default unless given) travel in chunks and are
+/// reassembled with one copy of each large frame; `--chunk-bytes` above the payload measures
+/// whole messages.
 struct WireBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wire",
@@ -30,11 +33,23 @@ struct WireBench: AsyncParsableCommand {
     @Flag(help: "Serve echoes from this process even if a worker executable is available.")
     var inProcess = false
 
+    @Option(help: "Chunk size of every transport (and the worker's), in bytes: messages larger than this travel in chunks.")
+    var chunkBytes = ZMQTransport.Configuration().chunkBytes
+
+    func validate() throws {
+        guard chunkBytes > 0 else { throw ValidationError("--chunk-bytes must be positive, found \(chunkBytes)") }
+    }
+
+    /// A ZeroMQ transport with this run's chunk size.
+    private func transport() throws -> ZMQTransport {
+        try ZMQTransport(configuration: .init(chunkBytes: chunkBytes))
+    }
+
     func run() async throws {
         let worker = LocalWorkers.executableNextToThisOne()
         let useProcess = !inProcess && access(worker, X_OK) == 0
         print("wire round trips: payload out and back (GB/s counts both directions), fastest and median of \(repetitions)")
-        print("echo server: \(useProcess ? "worker process \(worker)" : "worker server in this process (separate ZeroMQ context)"); libzmq \(zmqVersion())")
+        print("echo server: \(useProcess ? "worker process \(worker)" : "worker server in this process (separate ZeroMQ context)"); libzmq \(zmqVersion()); chunks of \(chunkBytes) bytes")
         for mebibytes in sizes {
             let bytes = mebibytes << 20
             let rounds = mebibytes >= 1024 ? max(2, repetitions / 3) : repetitions
@@ -97,8 +112,8 @@ struct WireBench: AsyncParsableCommand {
 
     /// Frames echoed by a bare transport in this process: the cost of ZeroMQ alone.
     private func rawEcho(_ payload: Tensor, endpoint: String, rounds: Int) async throws -> [Double] {
-        let server = try ZMQTransport()
-        let client = try ZMQTransport()
+        let server = try transport()
+        let client = try transport()
         let bound = try await server.listen(on: endpoint)
         let echo = Task {
             for await message in server.inbound { try? server.send(message.frames, to: message.peer) }
@@ -129,17 +144,17 @@ struct WireBench: AsyncParsableCommand {
             let log = "/tmp/calibrate-bench-worker-\(getpid()).log"
             unlink(log)
             defer { unlink(log) }
-            process = try ChildProcesses.spawn(worker, arguments: ["--listen", endpoint, "--threads", "1"], standardError: log)
+            process = try ChildProcesses.spawn(worker, arguments: ["--listen", endpoint, "--threads", "1", "--chunk-bytes", String(chunkBytes)], standardError: log)
             target = try listeningEndpoint(log)
         } else {
-            let transport = try ZMQTransport()
-            target = try await transport.listen(on: endpoint)
-            let started = WorkerServer(transport: transport, handler: DiagnosticHandler(),
+            let listening = try transport()
+            target = try await listening.listen(on: endpoint)
+            let started = WorkerServer(transport: listening, handler: DiagnosticHandler(),
                                        configuration: ServerConfiguration(capabilities: .local(threads: 1), description: target), log: .silent)
             server = started
             Task { await started.run() }
         }
-        let pool = WorkerPool(transport: try ZMQTransport(), configuration: PoolConfiguration(heartbeatTimeout: .seconds(120)), log: .silent)
+        let pool = WorkerPool(transport: try transport(), configuration: PoolConfiguration(heartbeatTimeout: .seconds(120)), log: .silent)
         let info = try await pool.connect(to: target)
         let tensors = payload.map { [NamedTensor("payload", $0)] } ?? []
         var times: [Double] = []
