@@ -1807,6 +1807,96 @@ void   calibrate__wire__merged__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__merged__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   calibrate__wire__release__init
+                     (Calibrate__Wire__Release         *message)
+{
+  static const Calibrate__Wire__Release init_value = CALIBRATE__WIRE__RELEASE__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__release__get_packed_size
+                     (const Calibrate__Wire__Release *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__release__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__release__pack
+                     (const Calibrate__Wire__Release *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__release__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__release__pack_to_buffer
+                     (const Calibrate__Wire__Release *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__release__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Release *
+       calibrate__wire__release__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Release *)
+     protobuf_c_message_unpack (&calibrate__wire__release__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__release__free_unpacked
+                     (Calibrate__Wire__Release *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__release__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__released__init
+                     (Calibrate__Wire__Released         *message)
+{
+  static const Calibrate__Wire__Released init_value = CALIBRATE__WIRE__RELEASED__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__released__get_packed_size
+                     (const Calibrate__Wire__Released *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__released__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__released__pack
+                     (const Calibrate__Wire__Released *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__released__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__released__pack_to_buffer
+                     (const Calibrate__Wire__Released *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__released__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__Released *
+       calibrate__wire__released__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__Released *)
+     protobuf_c_message_unpack (&calibrate__wire__released__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__released__free_unpacked
+                     (Calibrate__Wire__Released *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__released__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor calibrate__wire__frame_descriptor__field_descriptors[5] =
 {
   {
@@ -1897,7 +1987,7 @@ const ProtobufCMessageDescriptor calibrate__wire__frame_descriptor__descriptor =
   (ProtobufCMessageInit) calibrate__wire__frame_descriptor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[38] =
+static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descriptors[40] =
 {
   {
     "protocol_version",
@@ -2355,6 +2445,30 @@ static const ProtobufCFieldDescriptor calibrate__wire__envelope__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "release",
+    46,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, release),
+    &calibrate__wire__release__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "released",
+    47,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Envelope, body_case),
+    offsetof(Calibrate__Wire__Envelope, released),
+    &calibrate__wire__released__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
   32,   /* field[32] = adopt */
@@ -2383,6 +2497,8 @@ static const unsigned calibrate__wire__envelope__field_indices_by_name[] = {
   36,   /* field[36] = merge_adopted */
   37,   /* field[37] = merged */
   0,   /* field[0] = protocol_version */
+  38,   /* field[38] = release */
+  39,   /* field[39] = released */
   34,   /* field[34] = replay_layer */
   30,   /* field[30] = rewind */
   31,   /* field[31] = rewound */
@@ -2401,7 +2517,7 @@ static const ProtobufCIntRange calibrate__wire__envelope__number_ranges[3 + 1] =
   { 1, 0 },
   { 11, 6 },
   { 20, 12 },
-  { 0, 38 }
+  { 0, 40 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
 {
@@ -2411,7 +2527,7 @@ const ProtobufCMessageDescriptor calibrate__wire__envelope__descriptor =
   "Calibrate__Wire__Envelope",
   "calibrate.wire",
   sizeof(Calibrate__Wire__Envelope),
-  38,
+  40,
   calibrate__wire__envelope__field_descriptors,
   calibrate__wire__envelope__field_indices_by_name,
   3,  calibrate__wire__envelope__number_ranges,
@@ -4512,6 +4628,95 @@ const ProtobufCMessageDescriptor calibrate__wire__merged__descriptor =
   calibrate__wire__merged__field_indices_by_name,
   1,  calibrate__wire__merged__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__merged__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__release__field_descriptors[2] =
+{
+  {
+    "blocks",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Calibrate__Wire__Release, n_blocks),
+    offsetof(Calibrate__Wire__Release, blocks),
+    &calibrate__wire__row_range__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "states",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Calibrate__Wire__Release, has_states),
+    offsetof(Calibrate__Wire__Release, states),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__release__field_indices_by_name[] = {
+  0,   /* field[0] = blocks */
+  1,   /* field[1] = states */
+};
+static const ProtobufCIntRange calibrate__wire__release__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__release__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Release",
+  "Release",
+  "Calibrate__Wire__Release",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Release),
+  2,
+  calibrate__wire__release__field_descriptors,
+  calibrate__wire__release__field_indices_by_name,
+  1,  calibrate__wire__release__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__release__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__released__field_descriptors[1] =
+{
+  {
+    "token_count",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Calibrate__Wire__Released, has_token_count),
+    offsetof(Calibrate__Wire__Released, token_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__released__field_indices_by_name[] = {
+  0,   /* field[0] = token_count */
+};
+static const ProtobufCIntRange calibrate__wire__released__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__released__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.Released",
+  "Released",
+  "Calibrate__Wire__Released",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__Released),
+  1,
+  calibrate__wire__released__field_descriptors,
+  calibrate__wire__released__field_indices_by_name,
+  1,  calibrate__wire__released__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__released__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue calibrate__wire__message_type__enum_values_by_number[33] =

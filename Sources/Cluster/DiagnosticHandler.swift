@@ -41,6 +41,7 @@ public struct DiagnosticHandler: WorkerHandler {
         case .adopt(let samples): .adopted(tokens: samples.sequences.reduce(0) { $0 + $1.count })
         case .replay(let replay): .replayed(layer: replay.layer)
         case .mergeAdopted: .merged(tokens: 0)
+        case .release(_, let states): .released(tokens: 0, states: states ? Tensor(floats: [], shape: [0, 1]) : nil)
         }
     }
 

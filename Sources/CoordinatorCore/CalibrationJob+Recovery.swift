@@ -48,10 +48,11 @@ extension CalibrationJob {
     func recover(layer: Int) async throws {
         let started = Date()
         let traffic = await trafficTotal()
+        var given: [Int: Int] = [:]
         while true {
             let live = liveWorkers
             guard live.count >= inputs.minWorkers else {
-                let lost = workers.indices.filter { !alive[$0] }.map { workers[$0].address }
+                let lost = workers.indices.filter { !alive[$0] && !failedJoins.contains($0) }.map { workers[$0].address }
                 throw JobError("stopped at layer \(layer): \(lost.count) worker(s) lost (\(lost.joined(separator: ", "))), \(live.count) left, "
                                + "fewer than --min-workers \(inputs.minWorkers)")
             }
@@ -60,27 +61,17 @@ extension CalibrationJob {
             do {
                 _ = try await broadcast("rewind") { _ in .rewind(layer: layer) }
                 if assignment.isEmpty { break }
-                _ = try await broadcast("adopt") { index in
-                    guard let runs = assignment[index] else { return nil }
-                    return .adopt(try self.adoptedSamples(runs))
-                }
-                for completed in 0..<layer {
-                    let replay = try layerReplay(completed)
-                    _ = try await broadcast("replay \(completed)") { assignment[$0] == nil ? nil : .replay(replay) }
-                }
-                _ = try await broadcast("merge") { assignment[$0] == nil ? nil : .mergeAdopted }
+                let (merged, lost) = try await handOver(assignment, layer: layer)
+                for (index, count) in merged { given[index, default: 0] += count }
+                if lost { continue }
             } catch is WorkersLost {
                 continue
             }
-            // Every orphaned block was dealt out, and every adopter merged its share.
-            for (index, runs) in assignment { blocks[index] += runs }
-            orphaned = []
-            for position in losses.indices where !losses[position].recovered {
-                losses[position].reassignedTo = assignment.keys.sorted().map { index in
-                    "\(workers[index].address) \(assignment[index, default: []].reduce(0) { $0 + $1.count })"
-                }
-            }
             break
+        }
+        // Every orphaned block was dealt out, and every adopter merged its share.
+        for position in losses.indices where !losses[position].recovered {
+            losses[position].reassignedTo = given.keys.sorted().filter { alive[$0] }.map { "\(workers[$0].address) \(given[$0, default: 0])" }
         }
         let bytes = await trafficTotal() - traffic
         for position in losses.indices where !losses[position].recovered {
@@ -92,33 +83,60 @@ extension CalibrationJob {
         progress?.log("recovered: \(liveWorkers.count) worker(s) go on from layer \(layer)")
     }
 
+    /// Gives the samples of `assignment` (held by nobody: in `orphaned`) to their workers, with
+    /// hidden states at the input of `layer`: adopted with `states` as they are, or rebuilt from
+    /// the embeddings by replaying the layers done. What a worker merged moves from `orphaned`
+    /// to its `blocks`; what a lost one did not stays orphaned.
+    /// - Returns: samples merged per worker, and whether workers were lost on the way.
+    /// - Throws: `JobError` when a worker fails.
+    func handOver(_ assignment: [Int: [Range<Int>]], layer: Int, states: [Int: Tensor] = [:]) async throws -> (merged: [Int: Int], lost: Bool) {
+        do {
+            _ = try await broadcast("adopt") { index in
+                guard let runs = assignment[index] else { return nil }
+                return .adopt(try self.adoptedSamples(runs, states: states[index]))
+            }
+            let replaying = Set(assignment.keys.filter { states[$0] == nil })
+            if !replaying.isEmpty {
+                for completed in 0..<layer {
+                    let replay = try layerReplay(completed)
+                    _ = try await broadcast("replay \(completed)") { replaying.contains($0) ? .replay(replay) : nil }
+                }
+            }
+        } catch is WorkersLost {
+            return ([:], true)
+        }
+        // Each merge that answered took its samples, whoever else was lost meanwhile.
+        let replies = try await broadcast("merge", keepLost: true) { assignment[$0] == nil ? nil : .mergeAdopted }
+        var merged: [Int: Int] = [:]
+        var lost = false
+        for (index, runs) in assignment {
+            guard replies[index] != nil else {
+                lost = true
+                continue
+            }
+            blocks[index] += runs
+            orphaned = SampleRuns.subtract(runs, from: orphaned)
+            merged[index] = runs.reduce(0) { $0 + $1.count }
+        }
+        return (merged, lost)
+    }
+
     /// The orphaned samples cut into statistics blocks and dealt out to `live` in proportion to
     /// their capacities (contiguous runs, in block order): a function of the blocks and the live workers.
     func deal(_ runs: [Range<Int>], to live: [Int]) -> [Int: [Range<Int>]] {
-        let block = statisticsBlock
-        let units = runs.sorted { $0.lowerBound < $1.lowerBound }.flatMap { run in
-            stride(from: run.lowerBound, to: run.upperBound, by: block).map { $0..<min($0 + block, run.upperBound) }
-        }
+        let units = SampleRuns.units(of: runs, block: statisticsBlock)
         guard !units.isEmpty, !live.isEmpty else { return [:] }
         var assignment: [Int: [Range<Int>]] = [:]
         for (position, share) in SampleShards.split(samples: units.count, capacities: live.map { workers[$0].capacity }).enumerated() where !share.isEmpty {
-            var merged: [Range<Int>] = []
-            for unit in units[share] {
-                if let last = merged.last, last.upperBound == unit.lowerBound {
-                    merged[merged.count - 1] = last.lowerBound..<unit.upperBound
-                } else {
-                    merged.append(unit)
-                }
-            }
-            assignment[live[position]] = merged
+            assignment[live[position]] = SampleRuns.merged(Array(units[share]))
         }
         return assignment
     }
 
     /// The samples of `runs` as a worker adopts them (with their embeddings when streaming).
-    private func adoptedSamples(_ runs: [Range<Int>]) throws -> AdoptedSamples {
+    private func adoptedSamples(_ runs: [Range<Int>], states: Tensor?) throws -> AdoptedSamples {
         let sequences = runs.flatMap { inputs.sequences[$0] }
-        return AdoptedSamples(blocks: runs, sequences: sequences, embeddings: try streamedEmbeddings(of: sequences))
+        return AdoptedSamples(blocks: runs, sequences: sequences, embeddings: states == nil ? try streamedEmbeddings(of: sequences) : nil, states: states)
     }
 
     /// Completed layer `layer` as the workers ran it, its quantized weights read back from the output.
@@ -147,7 +165,7 @@ extension CalibrationJob {
             : try CompressedTensorsPacking.unpack(tensors, scheme: scheme, name: module)
     }
 
-    private func trafficTotal() async -> Int {
+    func trafficTotal() async -> Int {
         var total = 0
         for worker in workers {
             let traffic = await worker.traffic()

@@ -25,9 +25,11 @@ public struct JobInputs: Sendable {
     /// Go on with the unfinished job in `outputPath` (its `calibrate-progress.json`) instead of
     /// starting one.
     public var resume: Bool
+    /// How workers that join get their samples' hidden states.
+    public var joinTransfer: JoinTransfer
 
     public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
-                statisticsBatchTokens: Int = 2048, minWorkers: Int = 1, resume: Bool = false) {
+                statisticsBatchTokens: Int = 2048, minWorkers: Int = 1, resume: Bool = false, joinTransfer: JoinTransfer = .move) {
         self.modelPath = modelPath
         self.outputPath = outputPath
         self.overwrite = overwrite
@@ -37,7 +39,16 @@ public struct JobInputs: Sendable {
         self.statisticsBatchTokens = statisticsBatchTokens
         self.minWorkers = minWorkers
         self.resume = resume
+        self.joinTransfer = joinTransfer
     }
+}
+
+/// How a worker that joins a running job gets the hidden states of the samples it takes over.
+public enum JoinTransfer: String, Sendable, CaseIterable {
+    /// The workers that held them send them (T·hidden·4 bytes over the wire).
+    case move
+    /// It rebuilds them from the embeddings through the layers done (a forward per layer).
+    case replay
 }
 
 /// The coordinator's side of the distributed, layer-by-layer calibration (docs/ARCHITECTURE.md,
@@ -53,7 +64,11 @@ public struct JobInputs: Sendable {
 /// Without true-sequential the whole layer is captured with the original weights first.
 public final class CalibrationJob {
     let inputs: JobInputs
-    let workers: [any WorkerConnection]
+    /// Every worker the job has had, in the order they came: the workers it started with, then
+    /// those that joined. A lost one stays in its place, marked in `alive`.
+    var workers: [any WorkerConnection]
+    /// Where joining workers come from (nil: the job keeps the workers it started with).
+    let joining: (any WorkerJoining)?
     let progress: ProgressReporter?
     let config: ModelConfig
     let reader: CheckpointReader
@@ -75,14 +90,19 @@ public final class CalibrationJob {
     /// The layer in progress's events so far.
     var layerEvents: [ReplayEvent] = []
     var losses: [JobReport.Loss] = []
+    var joins: [JobReport.Join] = []
+    /// Joined workers whose start failed: never given samples.
+    var failedJoins: Set<Int> = []
     var startTime = Date()
 
     /// Opens the model and checks the inputs against it, before any work starts.
     /// - Throws: `JobError` (or the checkpoint's error) naming what does not fit.
-    public init(inputs: JobInputs, workers: [any WorkerConnection], progress: ProgressReporter? = nil) throws {
+    /// - Parameter joining: where workers that join the running job come from (asked at every layer boundary).
+    public init(inputs: JobInputs, workers: [any WorkerConnection], joining: (any WorkerJoining)? = nil, progress: ProgressReporter? = nil) throws {
         guard !workers.isEmpty else { throw JobError("no workers: give --workers hosts.txt or --local-workers N") }
         self.inputs = inputs
         self.workers = workers
+        self.joining = joining
         self.progress = progress
         try inputs.recipe.validate()
         config = try ModelConfig(directory: inputs.modelPath)
@@ -171,6 +191,7 @@ public final class CalibrationJob {
         for layer in firstLayer..<config.numHiddenLayers {
             while true {
                 do {
+                    try await admitJoiners(layer: layer)
                     let (layerReport, quantized, tensors) = try await calibrate(layer: layer, writer: writer)
                     report.layers.append(layerReport)
                     quantizedModules += quantized
@@ -191,11 +212,13 @@ public final class CalibrationJob {
             var summary: WorkerSummary?
             if case .finished(let value)? = replies[index] { summary = value }
             let samples = blocks[index].reduce(0) { $0 + $1.count }
-            report.processes.append(.init(role: alive[index] ? "worker" : "worker (lost)", address: worker.address, samples: samples,
+            let role = alive[index] ? "worker" : failedJoins.contains(index) ? "worker (join failed)" : "worker (lost)"
+            report.processes.append(.init(role: role, address: worker.address, samples: samples,
                                           peakResidentBytes: summary?.peakResidentBytes ?? 0,
                                           blas: summary.flatMap { s in s.blasCore.map { "\($0) × \(s.blasThreads)" } }))
         }
         report.losses = losses
+        report.joins = joins
         report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0,
                                       blas: "\(BLAS.coreName) × \(BLAS.threadCount)"), at: 0)
         // Thread counts do not change a bit (tiled BLAS, `ComputeThreads`); kernel families do.
@@ -249,15 +272,17 @@ public final class CalibrationJob {
     // MARK: - Workers
 
     private func startWorkers(shards: [Range<Int>]) async throws {
-        let streaming = inputs.recipe.streamWeights
-        _ = try await broadcast("start") { index in
-            let sequences = Array(self.inputs.sequences[shards[index]])
-            let job = WorkerJob(jobID: self.jobID, modelPath: streaming ? nil : self.inputs.modelPath, configJSON: self.configJSON,
-                                sequences: sequences, firstSample: shards[index].lowerBound, threads: self.inputs.workerThreads,
-                                trueSequential: self.inputs.recipe.trueSequential && self.inputs.recipe.method != .awq,
-                                statisticsBlock: self.statisticsBlock)
-            return .start(job, embeddings: try self.streamedEmbeddings(of: sequences))
-        }
+        _ = try await broadcast("start") { index in try self.startRequest(shards[index]) }
+    }
+
+    /// The job as a worker holding `shard` starts it.
+    func startRequest(_ shard: Range<Int>) throws -> WorkerRequest {
+        let sequences = Array(inputs.sequences[shard])
+        let job = WorkerJob(jobID: jobID, modelPath: inputs.recipe.streamWeights ? nil : inputs.modelPath, configJSON: configJSON,
+                            sequences: sequences, firstSample: shard.lowerBound, threads: inputs.workerThreads,
+                            trueSequential: inputs.recipe.trueSequential && inputs.recipe.method != .awq,
+                            statisticsBlock: statisticsBlock)
+        return .start(job, embeddings: try streamedEmbeddings(of: sequences))
     }
 
     /// The embedding rows of `sequences` for workers that cannot read the model (streamed

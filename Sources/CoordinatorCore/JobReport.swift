@@ -69,6 +69,27 @@ public struct JobReport: Codable, Sendable {
         }
     }
 
+    /// A worker that joined the running job, and what taking it in cost.
+    public struct Join: Codable, Sendable {
+        public var worker: String
+        /// The layer boundary it joined at (its share of the samples is at that layer's input).
+        public var layer: Int
+        /// Seconds from the job's start.
+        public var at: Double
+        /// Samples it took over, and from whom ("host:port 8").
+        public var samples = 0
+        public var from: [String] = []
+        /// How the samples' hidden states got there: "moved" (sent by the workers that held
+        /// them) or "replayed" (the layers before rebuilt from the embeddings).
+        public var transfer: String
+        public var seconds = 0.0
+        /// Bytes sent and received for it (released and adopted states, replayed layers' weights).
+        public var bytes = 0
+        public init(worker: String, layer: Int, at: Double, transfer: String) {
+            (self.worker, self.layer, self.at, self.transfer) = (worker, layer, at, transfer)
+        }
+    }
+
     public struct Shard: Codable, Sendable {
         public var name: String
         public var bytes: Int
@@ -99,6 +120,7 @@ public struct JobReport: Codable, Sendable {
     public var layers: [Layer] = []
     public var processes: [Process] = []
     public var losses: [Loss] = []
+    public var joins: [Join] = []
     /// The layer a `--resume` went on from (the layers before it were replayed, not redone).
     public var resumedAt: Int?
     public var shards: [Shard] = []
@@ -143,6 +165,7 @@ public struct JobReport: Codable, Sendable {
         var copy = self
         copy.processes = []
         copy.losses = []
+        copy.joins = []
         copy.resumedAt = nil
         copy.notes = []
         // What made the checkpoint, not how long it took: the same inputs give the same manifest.
@@ -178,6 +201,13 @@ public struct JobReport: Codable, Sendable {
             for loss in losses {
                 lines.append("| \(loss.worker) | \(loss.layer) | \(loss.phase) | \(Self.seconds(loss.at)) | \(loss.reason) | \(loss.samples) → \(loss.reassignedTo.joined(separator: ", ")) | "
                              + "\(loss.replayedLayers) | \(Self.seconds(loss.recoverySeconds)) | \(ByteSize.describe(loss.recoveryBytes)) |")
+            }
+        }
+        if !joins.isEmpty {
+            lines += ["", "## Joined workers", "", "| worker | layer | at | samples ← | transfer | took | bytes |", "|---|---:|---:|---|---|---:|---:|"]
+            for join in joins {
+                lines.append("| \(join.worker) | \(join.layer) | \(Self.seconds(join.at)) | \(join.samples) ← \(join.from.joined(separator: ", ")) | \(join.transfer) | "
+                             + "\(Self.seconds(join.seconds)) | \(ByteSize.describe(join.bytes)) |")
             }
         }
         lines += ["", "## Shards", "", "| file | bytes | sha256 |", "|---|---:|---|"]

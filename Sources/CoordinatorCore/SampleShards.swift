@@ -32,3 +32,41 @@ public enum SampleShards {
         }
     }
 }
+
+/// Sets of samples as runs of global sample indices (`Range<Int>`), as workers hold them: every
+/// run starts on a statistics block boundary.
+enum SampleRuns {
+    /// `runs` cut into statistics blocks of `block` samples (a run's last block may be short), in order.
+    static func units(of runs: [Range<Int>], block: Int) -> [Range<Int>] {
+        runs.sorted { $0.lowerBound < $1.lowerBound }.flatMap { run in
+            stride(from: run.lowerBound, to: run.upperBound, by: block).map { $0..<min($0 + block, run.upperBound) }
+        }
+    }
+
+    /// Adjacent ranges of `units` (sorted) joined into runs.
+    static func merged(_ units: [Range<Int>]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        for unit in units.sorted(by: { $0.lowerBound < $1.lowerBound }) where !unit.isEmpty {
+            if let last = runs.last, last.upperBound == unit.lowerBound {
+                runs[runs.count - 1] = last.lowerBound..<unit.upperBound
+            } else {
+                runs.append(unit)
+            }
+        }
+        return runs
+    }
+
+    /// The samples of `runs` that are not in `removed`, as runs in order.
+    static func subtract(_ removed: [Range<Int>], from runs: [Range<Int>]) -> [Range<Int>] {
+        let gone = Set(removed.flatMap { $0 })
+        var result: [Range<Int>] = []
+        for sample in runs.sorted(by: { $0.lowerBound < $1.lowerBound }).flatMap({ $0 }) where !gone.contains(sample) {
+            if let last = result.last, last.upperBound == sample {
+                result[result.count - 1] = last.lowerBound..<(sample + 1)
+            } else {
+                result.append(sample..<(sample + 1))
+            }
+        }
+        return result
+    }
+}

@@ -12,11 +12,15 @@ public struct AdoptedSamples: Sendable, Equatable {
     public var sequences: [[Int32]]
     /// Their embedding rows when the coordinator streams the weights (as `.start` sends them).
     public var embeddings: Tensor?
+    /// Their hidden states at the input of the adopter's next layer [tokens, hidden], as another
+    /// worker released them: adopted as they are, with nothing to replay.
+    public var states: Tensor?
 
-    public init(blocks: [Range<Int>], sequences: [[Int32]], embeddings: Tensor? = nil) {
+    public init(blocks: [Range<Int>], sequences: [[Int32]], embeddings: Tensor? = nil, states: Tensor? = nil) {
         self.blocks = blocks
         self.sequences = sequences
         self.embeddings = embeddings
+        self.states = states
     }
 }
 

@@ -40,6 +40,13 @@ public enum WorkerRequest: Sendable, Equatable {
     case replay(LayerReplay)
     /// The adopted samples join this worker's own (their hidden states are now at the same layer).
     case mergeAdopted
+
+    // Rebalancing at a layer boundary, when workers join (docs/ARCHITECTURE.md, "Joining workers").
+
+    /// Give up the samples of `blocks` (runs of whole statistics blocks this worker holds), at
+    /// the input of the next layer; with `states`, send their hidden states back (in the order
+    /// of `blocks`) for another worker to adopt as they are.
+    case release(blocks: [Range<Int>], states: Bool)
 }
 
 /// A worker's answer to a `WorkerRequest`, case by case. Each names what it answers (the layer,
@@ -60,6 +67,8 @@ public enum WorkerReply: Sendable, Equatable {
     case replayed(layer: Int)
     /// `tokens`: this worker's tokens after the merge.
     case merged(tokens: Int)
+    /// `tokens`: the released samples' tokens; `states`: their hidden states [tokens, hidden] when asked for.
+    case released(tokens: Int, states: Tensor?)
 }
 
 extension WorkerReply {
@@ -70,6 +79,7 @@ extension WorkerReply {
         case (.start, .started), (.evaluateScales, .losses), (.finish, .finished), (.adopt, .adopted), (.mergeAdopted, .merged): true
         case (.rewind(let asked), .rewound(let layer)): asked == layer
         case (.replay(let replay), .replayed(let layer)): replay.layer == layer
+        case (.release(_, let asked), .released(_, let states)): asked == (states != nil)
         case (.loadLayer(let asked, _), .loaded(let layer)), (.fold(let asked, _), .folded(let layer)): asked == layer
         case (.capture(let asked, let stages), .statistics(let layer, let parts)): asked == layer && parts.count == stages.count
         case (.solve(let task), .solved(let layer, _)): task.layer == layer
@@ -93,6 +103,7 @@ extension WorkerReply {
         case .adopted(let tokens): "adopted \(tokens) tokens"
         case .replayed(let layer): "replayed layer \(layer)"
         case .merged(let tokens): "merged (\(tokens) tokens)"
+        case .released(let tokens, let states): "released \(tokens) tokens\(states == nil ? "" : " with their hidden states")"
         }
     }
 }

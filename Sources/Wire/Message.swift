@@ -108,6 +108,7 @@ public enum Body: Sendable, Equatable {
             case .adopt: .adopt
             case .replay: .replayLayer
             case .mergeAdopted: .mergeAdopted
+            case .release: .release
             }
         case .reply(let reply):
             switch reply {
@@ -123,6 +124,7 @@ public enum Body: Sendable, Equatable {
             case .adopted: .adopted
             case .replayed: .layerReplayed
             case .merged: .merged
+            case .released: .released
             }
         }
     }

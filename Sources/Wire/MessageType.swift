@@ -32,6 +32,8 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     case layerReplayed = 43
     case mergeAdopted = 44
     case merged = 45
+    case release = 46
+    case released = 47
 
     public var description: String {
         switch self {
@@ -67,6 +69,8 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .layerReplayed: "LayerReplayed"
         case .mergeAdopted: "MergeAdopted"
         case .merged: "Merged"
+        case .release: "Release"
+        case .released: "Released"
         }
     }
 
@@ -89,6 +93,7 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
         case .adopt: .adopted
         case .replayLayer: .layerReplayed
         case .mergeAdopted: .merged
+        case .release: .released
         default: nil
         }
     }
@@ -97,7 +102,7 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     public var isJobRequest: Bool {
         switch self {
         case .jobSpec, .loadLayer, .captureStats, .solveRequest, .applyLayer, .evaluate, .fold, .scaleSearch, .finishJob,
-             .rewind, .adopt, .replayLayer, .mergeAdopted: true
+             .rewind, .adopt, .replayLayer, .mergeAdopted, .release: true
         default: false
         }
     }
@@ -114,7 +119,7 @@ public enum MessageType: UInt32, Sendable, CaseIterable, CustomStringConvertible
     public var isSentByWorker: Bool {
         switch self {
         case .welcome, .heartbeat, .error, .echo, .jobAccepted, .layerLoaded, .statsReport, .solveResult, .applied, .evaluated,
-             .folded, .scaleLosses, .jobSummary, .rewound, .adopted, .layerReplayed, .merged: true
+             .folded, .scaleLosses, .jobSummary, .rewound, .adopted, .layerReplayed, .merged, .released: true
         default: false
         }
     }

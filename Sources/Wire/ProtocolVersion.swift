@@ -13,7 +13,8 @@ public enum WireProtocol {
     /// transport header, which a version-2 peer would read as a malformed envelope. Smaller
     /// messages — the handshake among them — are framed as in version 2, so the handshake is
     /// where old and new peers refuse each other, naming both versions.
-    public static let version: UInt32 = 3
+    /// 4: Release / Released (rebalancing when workers join) and Adopt's "states" frame.
+    public static let version: UInt32 = 4
 
     /// Message types whose layout is frozen across versions: they decode whatever the sender's
     /// version, so a version mismatch can be detected and reported rather than misread.

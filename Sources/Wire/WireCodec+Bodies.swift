@@ -116,10 +116,10 @@ extension WireCodec {
         case .echo:
             return .echo(Echo(note: string(envelope.echo.pointee.note)))
         case .jobSpec, .loadLayer, .captureStats, .fold, .scaleSearch, .solveRequest, .applyLayer, .finishJob,
-             .rewind, .adopt, .replayLayer, .mergeAdopted:
+             .rewind, .adopt, .replayLayer, .mergeAdopted, .release:
             return .request(try decodeRequest(of: envelope, type: type, jobID: string(envelope.job_id), frames: tensors))
         case .jobAccepted, .layerLoaded, .folded, .scaleLosses, .statsReport, .solveResult, .applied, .jobSummary,
-             .rewound, .adopted, .layerReplayed, .merged:
+             .rewound, .adopted, .layerReplayed, .merged, .released:
             return .reply(try decodeReply(of: envelope, type: type, frames: tensors))
         case .evaluate:
             let m = envelope.evaluate.pointee

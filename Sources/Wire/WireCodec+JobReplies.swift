@@ -14,6 +14,8 @@ extension WireCodec {
         switch reply {
         case .started, .loaded, .folded, .applied, .finished, .rewound, .adopted, .replayed, .merged:
             return []
+        case .released(_, let states):
+            return states.map { [NamedTensor("states", $0)] } ?? []
         case .losses(let losses):
             let sums = losses.sums.flatMap { [Int64(truncatingIfNeeded: $0), Int64(truncatingIfNeeded: $0 >> 64)] }
             return [NamedTensor("sums", Tensor.integers(sums, dtype: .i64, shape: [losses.sums.count, 2]))]
@@ -72,7 +74,7 @@ extension WireCodec {
             calibrate__wire__job_summary__init(&m)
             setFields(summary, of: &m, arena: arena)
             envelope.job_summary = arena.object(m)
-        case .rewound, .adopted, .replayed, .merged:
+        case .rewound, .adopted, .replayed, .merged, .released:
             setRecoveryBody(reply, of: &envelope, arena: arena)
         }
     }
@@ -138,8 +140,8 @@ extension WireCodec {
             var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
             try fields(of: envelope.job_summary.pointee, into: &summary)
             return .finished(summary)
-        case .rewound, .adopted, .layerReplayed, .merged:
-            return try decodeRecoveryReply(of: envelope, type: type)
+        case .rewound, .adopted, .layerReplayed, .merged, .released:
+            return try decodeRecoveryReply(of: envelope, type: type, tensors: tensors)
         default:
             throw WireError(.unknownType, "\(type) is not a job reply")
         }

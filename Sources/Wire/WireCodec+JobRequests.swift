@@ -41,7 +41,7 @@ extension WireCodec {
             return frames
         case .apply(_, _, let weights):
             return applyFrames(weights)
-        case .rewind, .adopt, .replay, .mergeAdopted:
+        case .rewind, .adopt, .replay, .mergeAdopted, .release:
             return recoveryFrames(of: request)
         }
     }
@@ -169,7 +169,7 @@ extension WireCodec {
             var m = Calibrate__Wire__FinishJob()
             calibrate__wire__finish_job__init(&m)
             envelope.finish_job = arena.object(m)
-        case .rewind, .adopt, .replay, .mergeAdopted:
+        case .rewind, .adopt, .replay, .mergeAdopted, .release:
             setRecoveryBody(request, of: &envelope, arena: arena)
         }
     }
@@ -270,7 +270,7 @@ extension WireCodec {
             return .apply(layer: layer, stage: stage, weights: try decodeApplied(tensors, layer: layer, stage: stage))
         case .finishJob:
             return .finish
-        case .rewind, .adopt, .replayLayer, .mergeAdopted:
+        case .rewind, .adopt, .replayLayer, .mergeAdopted, .release:
             return try decodeRecoveryRequest(of: envelope, type: type, tensors: tensors)
         default:
             throw WireError(.unknownType, "\(type) is not a job request")

@@ -4,8 +4,8 @@ import Kernels
 import Model
 import Tensors
 
-/// The recovery requests and replies (Rewind, Adopt, ReplayLayer, MergeAdopted and their
-/// answers) to and from their protocol messages; the rules are those of
+/// The recovery and rebalancing requests and replies (Rewind, Adopt, ReplayLayer, MergeAdopted,
+/// Release and their answers) to and from their protocol messages; the rules are those of
 /// `WireCodec+JobRequests.swift`.
 extension WireCodec {
     static func recoveryFrames(of request: WorkerRequest) -> [NamedTensor] {
@@ -13,6 +13,7 @@ extension WireCodec {
         case .adopt(let samples):
             var frames = sequenceFrames(samples.sequences)
             if let embeddings = samples.embeddings { frames.append(NamedTensor("embeddings", embeddings)) }
+            if let states = samples.states { frames.append(NamedTensor("states", states)) }
             return frames
         case .replay(let replay):
             var frames = prefixed("weights.", replay.weights ?? [:])
@@ -55,6 +56,12 @@ extension WireCodec {
             var m = Calibrate__Wire__MergeAdopted()
             calibrate__wire__merge_adopted__init(&m)
             envelope.merge_adopted = arena.object(m)
+        case .release(let blocks, let states):
+            var m = Calibrate__Wire__Release()
+            calibrate__wire__release__init(&m)
+            (m.n_blocks, m.blocks) = (blocks.count, encodeRanges(blocks, arena))
+            (m.has_states, m.states) = (1, states ? 1 : 0)
+            envelope.release = arena.object(m)
         default:
             preconditionFailure("\(Body.request(request).type) is not a recovery request")
         }
@@ -82,6 +89,11 @@ extension WireCodec {
             calibrate__wire__merged__init(&m)
             (m.has_token_count, m.token_count) = (1, UInt64(tokens))
             envelope.merged = arena.object(m)
+        case .released(let tokens, _):
+            var m = Calibrate__Wire__Released()
+            calibrate__wire__released__init(&m)
+            (m.has_token_count, m.token_count) = (1, UInt64(tokens))
+            envelope.released = arena.object(m)
         default:
             preconditionFailure("\(Body.reply(reply).type) is not a recovery reply")
         }
@@ -99,7 +111,7 @@ extension WireCodec {
                 throw WireError(.invalidArgument, "Adopt carries no tokens or lengths frame")
             }
             return .adopt(AdoptedSamples(blocks: blocks, sequences: try decodeSequences(tokens: tokens, lengths: lengths, "Adopt"),
-                                         embeddings: tensors["embeddings"]))
+                                         embeddings: tensors["embeddings"], states: tensors["states"]))
         case .replayLayer:
             let m = envelope.replay_layer.pointee
             let layer = Int(try required(m.has_layer, m.layer, "ReplayLayer.layer"))
@@ -117,12 +129,15 @@ extension WireCodec {
             return .replay(LayerReplay(layer: layer, weights: group(tensors, "weights."), steps: steps))
         case .mergeAdopted:
             return .mergeAdopted
+        case .release:
+            let m = envelope.release.pointee
+            return .release(blocks: try decodeRanges(m.blocks, m.n_blocks, "Release.blocks"), states: m.has_states != 0 && m.states != 0)
         default:
             throw WireError(.unknownType, "\(type) is not a recovery request")
         }
     }
 
-    static func decodeRecoveryReply(of envelope: Calibrate__Wire__Envelope, type: MessageType) throws(WireError) -> WorkerReply {
+    static func decodeRecoveryReply(of envelope: Calibrate__Wire__Envelope, type: MessageType, tensors: [String: Tensor]) throws(WireError) -> WorkerReply {
         func tokens(_ has: protobuf_c_boolean, _ value: UInt64, _ field: String) throws(WireError) -> Int {
             let count = try required(has, value, field)
             guard count <= UInt64(Int.max) else { throw WireError(.malformed, "\(field) is \(count)") }
@@ -141,6 +156,9 @@ extension WireCodec {
         case .merged:
             let m = envelope.merged.pointee
             return .merged(tokens: try tokens(m.has_token_count, m.token_count, "Merged.token_count"))
+        case .released:
+            let m = envelope.released.pointee
+            return .released(tokens: try tokens(m.has_token_count, m.token_count, "Released.token_count"), states: tensors["states"])
         default:
             throw WireError(.unknownType, "\(type) is not a recovery reply")
         }

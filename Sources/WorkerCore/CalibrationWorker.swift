@@ -30,9 +30,9 @@ public final class CalibrationWorker {
     private var savedLayer: Int?
     /// Layers run to the end (their `.down` applied): the hidden states are layer `completedLayers`'s input.
     private var completedLayers = 0
-    /// Sequences per statistics block, in the order the hidden states hold them: every block is
-    /// a run of the global sample order, the same however the samples were dealt out.
-    private var blockLengths: [Int] = []
+    /// The global samples of each statistics block, in the order the hidden states hold them:
+    /// every block is a run of the global sample order, the same however the samples were dealt out.
+    private var blocks: [Range<Int>] = []
     /// Samples taken over from a lost worker, replaying the completed layers until `mergeAdopted`.
     private var adopted: CalibrationWorker?
     private var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
@@ -85,17 +85,23 @@ public final class CalibrationWorker {
             return .replayed(layer: replay.layer)
         case .mergeAdopted:
             return .merged(tokens: try mergeAdopted())
+        case .release(let runs, let states):
+            let (tokens, released) = try release(runs, states: states)
+            return .released(tokens: tokens, states: released)
         }
     }
 
     // MARK: - Start and load
 
-    /// - Parameter blocks: sequences per statistics block (default: `job.statisticsBlock` at a
-    ///   time from the first sequence, which starts a block).
-    private func start(_ job: WorkerJob, embeddings: Tensor?, blocks: [Int]? = nil) throws -> Int {
+    /// - Parameter blocks: the global samples of each statistics block (default:
+    ///   `job.statisticsBlock` at a time from `job.firstSample`, which starts a block).
+    private func start(_ job: WorkerJob, embeddings: Tensor?, blocks: [Range<Int>]? = nil) throws -> Int {
         if let running = self.job { throw WorkerError("job \(job.jobID): this worker already runs job \(running.jobID)") }
         guard job.statisticsBlock >= 1 else { throw WorkerError("job \(job.jobID): statistics block \(job.statisticsBlock) is not positive") }
-        blockLengths = blocks ?? stride(from: 0, to: job.sequences.count, by: job.statisticsBlock).map { min(job.statisticsBlock, job.sequences.count - $0) }
+        let count = job.sequences.count
+        self.blocks = blocks ?? stride(from: 0, to: count, by: job.statisticsBlock).map {
+            (job.firstSample + $0)..<(job.firstSample + min($0 + job.statisticsBlock, count))
+        }
         let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
         let lengths = job.sequences.map(\.count)
         let tokens = job.sequences.flatMap { $0 }
@@ -183,14 +189,14 @@ public final class CalibrationWorker {
     }
 
     /// Adds every row (all tokens of the batch, contiguous) to `statistics` one statistics block
-    /// (`blockLengths`) at a time. The coordinator deals out whole blocks of the global sample
+    /// (`blocks`) at a time. The coordinator deals out whole blocks of the global sample
     /// order, so the batches — and the Float products computed per batch — are the same however
     /// the samples are split or reassigned. Larger batches spread the per-batch cost of the exact
     /// sums (one fixed-point conversion per XᵀX entry) over more tokens.
     private func accumulateBlocks(_ input: StageInput, batch: SequenceBatch, into statistics: inout ActivationStatistics,
                                   layer: Int, module: String) throws {
         var first = 0
-        for length in blockLengths {
+        for length in blocks.map(\.count) {
             defer { first += length }
             let last = first + length - 1
             let (start, stop) = (batch.offsets[first], batch.offsets[last] + batch.lengths[last])
@@ -447,21 +453,36 @@ public final class CalibrationWorker {
 
     private func adopt(_ samples: AdoptedSamples) throws -> Int {
         guard let job else { throw WorkerError("adopt: no job started") }
-        var lengths: [Int] = []
+        guard let config else { throw WorkerError("adopt: no job started") }
+        var units: [Range<Int>] = []
         for range in samples.blocks {
             guard !range.isEmpty, range.lowerBound >= 0, range.lowerBound % job.statisticsBlock == 0 else {
                 throw WorkerError("adopt: samples \(range) are not a run of whole blocks of \(job.statisticsBlock)")
             }
-            lengths += stride(from: range.lowerBound, to: range.upperBound, by: job.statisticsBlock).map { min(job.statisticsBlock, range.upperBound - $0) }
+            units += stride(from: range.lowerBound, to: range.upperBound, by: job.statisticsBlock).map { $0..<min($0 + job.statisticsBlock, range.upperBound) }
         }
-        guard lengths.reduce(0, +) == samples.sequences.count else {
-            throw WorkerError("adopt: blocks \(samples.blocks) hold \(lengths.reduce(0, +)) samples, \(samples.sequences.count) sequences given")
+        let count = units.reduce(0) { $0 + $1.count }
+        guard count == samples.sequences.count else {
+            throw WorkerError("adopt: blocks \(samples.blocks) hold \(count) samples, \(samples.sequences.count) sequences given")
         }
         var part = job
         part.sequences = samples.sequences
         part.firstSample = samples.blocks.first?.lowerBound ?? 0
         let worker = CalibrationWorker()
-        let tokens = try worker.start(part, embeddings: samples.embeddings, blocks: lengths)
+        let tokens: Int
+        if let states = samples.states {
+            // Released by another worker at this worker's layer boundary: nothing to replay.
+            guard layer == nil else { throw WorkerError("adopt with hidden states: layer \(layer?.index ?? 0) is in progress") }
+            let rows = samples.sequences.reduce(0) { $0 + $1.count }
+            guard states.dtype == .f32, states.shape == [rows, config.hiddenSize] else {
+                throw WorkerError("adopt: hidden states must be F32 [\(rows), \(config.hiddenSize)], found \(states.dtype) \(states.shape)")
+            }
+            part.modelPath = nil
+            tokens = try worker.start(part, embeddings: states, blocks: units)
+            worker.completedLayers = completedLayers
+        } else {
+            tokens = try worker.start(part, embeddings: samples.embeddings, blocks: units)
+        }
         adopted = worker
         return tokens
     }
@@ -498,10 +519,78 @@ public final class CalibrationWorker {
                 executor = theirs
             }
         }
-        blockLengths += worker.blockLengths
+        blocks += worker.blocks
         summary.forwardSeconds += worker.summary.forwardSeconds
         (savedStates, savedLayer, adopted) = (nil, nil, nil)
         return executor?.batch.tokenCount ?? 0
+    }
+
+    // MARK: - Rebalancing
+
+    /// Drops the samples of `runs` (whole blocks this worker holds), between layers; returns
+    /// their token count and, with `states`, their hidden states in the order of `runs`.
+    private func release(_ runs: [Range<Int>], states: Bool) throws -> (Int, Tensor?) {
+        guard let config else { throw WorkerError("release: no job started") }
+        guard layer == nil, adopted == nil else {
+            throw WorkerError("release: only between layers (\(layer.map { "layer \($0.index) is loaded" } ?? "adopted samples are not merged"))")
+        }
+        // Which held blocks, in the order asked for.
+        var chosen: [Int] = []
+        for run in runs {
+            var next = run.lowerBound
+            while next < run.upperBound {
+                guard let position = blocks.firstIndex(where: { $0.lowerBound == next }), blocks[position].upperBound <= run.upperBound else {
+                    throw WorkerError("release: samples \(run) are not whole blocks this worker holds (it holds \(blocks))")
+                }
+                chosen.append(position)
+                next = blocks[position].upperBound
+            }
+        }
+        guard Set(chosen).count == chosen.count else { throw WorkerError("release: \(runs) names a block twice") }
+        guard !chosen.isEmpty, let executor else { return (0, states ? Tensor(floats: [], shape: [0, config.hiddenSize]) : nil) }
+        let current = executor.states
+        let width = config.hiddenSize
+        // Token rows of each held block.
+        var rows: [Range<Int>] = []
+        var sequence = 0
+        for block in blocks {
+            let first = current.batch.offsets[sequence]
+            let last = sequence + block.count - 1
+            rows.append(first..<(current.batch.offsets[last] + current.batch.lengths[last]))
+            sequence += block.count
+        }
+        var sequenceRanges: [Range<Int>] = []
+        sequence = 0
+        for block in blocks {
+            sequenceRanges.append(sequence..<(sequence + block.count))
+            sequence += block.count
+        }
+        let released = Set(chosen)
+        var kept: [Float] = []
+        var keptLengths: [Int] = []
+        var keptBlocks: [Range<Int>] = []
+        for position in blocks.indices where !released.contains(position) {
+            kept += current.values.values[(rows[position].lowerBound * width)..<(rows[position].upperBound * width)]
+            keptLengths += current.batch.lengths[sequenceRanges[position]]
+            keptBlocks.append(blocks[position])
+        }
+        var out: [Float] = []
+        var tokens = 0
+        for position in chosen {
+            tokens += rows[position].count
+            if states { out += current.values.values[(rows[position].lowerBound * width)..<(rows[position].upperBound * width)] }
+        }
+        blocks = keptBlocks
+        if keptLengths.isEmpty {
+            self.executor = nil
+        } else {
+            let remaining = try HiddenStates(batch: try SequenceBatch(lengths: keptLengths),
+                                             values: Matrix(rows: kept.count / width, columns: width, values: kept))
+            self.executor = try LayerExecutor(config: config, states: remaining, options: executor.options)
+        }
+        // The saved input is of the samples held before.
+        (savedStates, savedLayer) = (nil, nil)
+        return (tokens, states ? Tensor(floats: out, shape: [tokens, width]) : nil)
     }
 
     // MARK: - Helpers

@@ -58,7 +58,7 @@ final class FaultyWorker: WorkerConnection, @unchecked Sendable {
     func traffic() async -> (sent: Int, received: Int) { (0, 0) }
 
     /// The request's phase and layer: "start", "load 1", "capture 1", "fold 1", "search 1",
-    /// "solve 1", "apply 1", "finish", "rewind 1", "adopt", "replay 0", "merge".
+    /// "solve 1", "apply 1", "finish", "rewind 1", "adopt", "replay 0", "merge", "release".
     static func name(_ request: WorkerRequest) -> String {
         switch request {
         case .start: "start"
@@ -73,6 +73,7 @@ final class FaultyWorker: WorkerConnection, @unchecked Sendable {
         case .adopt: "adopt"
         case .replay(let replay): "replay \(replay.layer)"
         case .mergeAdopted: "merge"
+        case .release: "release"
         }
     }
 }

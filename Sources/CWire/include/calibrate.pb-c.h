@@ -55,6 +55,8 @@ typedef struct Calibrate__Wire__ReplayLayer Calibrate__Wire__ReplayLayer;
 typedef struct Calibrate__Wire__LayerReplayed Calibrate__Wire__LayerReplayed;
 typedef struct Calibrate__Wire__MergeAdopted Calibrate__Wire__MergeAdopted;
 typedef struct Calibrate__Wire__Merged Calibrate__Wire__Merged;
+typedef struct Calibrate__Wire__Release Calibrate__Wire__Release;
+typedef struct Calibrate__Wire__Released Calibrate__Wire__Released;
 
 
 /* --- enums --- */
@@ -332,7 +334,9 @@ typedef enum {
   CALIBRATE__WIRE__ENVELOPE__BODY_REPLAY_LAYER = 42,
   CALIBRATE__WIRE__ENVELOPE__BODY_LAYER_REPLAYED = 43,
   CALIBRATE__WIRE__ENVELOPE__BODY_MERGE_ADOPTED = 44,
-  CALIBRATE__WIRE__ENVELOPE__BODY_MERGED = 45
+  CALIBRATE__WIRE__ENVELOPE__BODY_MERGED = 45,
+  CALIBRATE__WIRE__ENVELOPE__BODY_RELEASE = 46,
+  CALIBRATE__WIRE__ENVELOPE__BODY_RELEASED = 47
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CALIBRATE__WIRE__ENVELOPE__BODY__CASE)
 } Calibrate__Wire__Envelope__BodyCase;
 
@@ -390,6 +394,8 @@ struct  Calibrate__Wire__Envelope
     Calibrate__Wire__LayerReplayed *layer_replayed;
     Calibrate__Wire__MergeAdopted *merge_adopted;
     Calibrate__Wire__Merged *merged;
+    Calibrate__Wire__Release *release;
+    Calibrate__Wire__Released *released;
   };
 };
 #define CALIBRATE__WIRE__ENVELOPE__INIT \
@@ -954,7 +960,8 @@ struct  Calibrate__Wire__Rewound
 
 /*
  * Frames as JobSpec's: "tokens" (I32 [total]), "lengths" (I64 [samples]), and "embeddings"
- * (F32 [total, hidden]) when the coordinator streams the weights.
+ * (F32 [total, hidden]) when the coordinator streams the weights; or "states" (F32 [total,
+ * hidden]): the samples' hidden states at the adopter's next layer, released by another worker.
  */
 struct  Calibrate__Wire__Adopt
 {
@@ -1041,6 +1048,37 @@ struct  Calibrate__Wire__Merged
 };
 #define CALIBRATE__WIRE__MERGED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__merged__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * Between layers, when workers join: give up the samples of `blocks` (runs of whole statistics
+ * blocks the worker holds); with `states`, send their hidden states back.
+ */
+struct  Calibrate__Wire__Release
+{
+  ProtobufCMessage base;
+  size_t n_blocks;
+  Calibrate__Wire__RowRange **blocks;
+  protobuf_c_boolean has_states;
+  protobuf_c_boolean states;
+};
+#define CALIBRATE__WIRE__RELEASE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__release__descriptor) \
+    , 0,NULL, 0, 0 }
+
+
+/*
+ * Frame "states" (F32 [total, hidden], in the order of Release.blocks) when asked for.
+ */
+struct  Calibrate__Wire__Released
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_token_count;
+  uint64_t token_count;
+};
+#define CALIBRATE__WIRE__RELEASED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__released__descriptor) \
     , 0, 0 }
 
 
@@ -1804,6 +1842,44 @@ Calibrate__Wire__Merged *
 void   calibrate__wire__merged__free_unpacked
                      (Calibrate__Wire__Merged *message,
                       ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Release methods */
+void   calibrate__wire__release__init
+                     (Calibrate__Wire__Release         *message);
+size_t calibrate__wire__release__get_packed_size
+                     (const Calibrate__Wire__Release   *message);
+size_t calibrate__wire__release__pack
+                     (const Calibrate__Wire__Release   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__release__pack_to_buffer
+                     (const Calibrate__Wire__Release   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Release *
+       calibrate__wire__release__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__release__free_unpacked
+                     (Calibrate__Wire__Release *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__Released methods */
+void   calibrate__wire__released__init
+                     (Calibrate__Wire__Released         *message);
+size_t calibrate__wire__released__get_packed_size
+                     (const Calibrate__Wire__Released   *message);
+size_t calibrate__wire__released__pack
+                     (const Calibrate__Wire__Released   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__released__pack_to_buffer
+                     (const Calibrate__Wire__Released   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__Released *
+       calibrate__wire__released__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__released__free_unpacked
+                     (Calibrate__Wire__Released *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Calibrate__Wire__FrameDescriptor_Closure)
@@ -1926,6 +2002,12 @@ typedef void (*Calibrate__Wire__MergeAdopted_Closure)
 typedef void (*Calibrate__Wire__Merged_Closure)
                  (const Calibrate__Wire__Merged *message,
                   void *closure_data);
+typedef void (*Calibrate__Wire__Release_Closure)
+                 (const Calibrate__Wire__Release *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__Released_Closure)
+                 (const Calibrate__Wire__Released *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1978,6 +2060,8 @@ extern const ProtobufCMessageDescriptor calibrate__wire__replay_layer__descripto
 extern const ProtobufCMessageDescriptor calibrate__wire__layer_replayed__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__merge_adopted__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__merged__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__release__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__released__descriptor;
 
 PROTOBUF_C__END_DECLS
 
