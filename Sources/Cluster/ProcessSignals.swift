@@ -43,6 +43,17 @@ public enum ProcessSignals {
         }
     }
 
+    /// Calls `handler` on every SIGHUP (on a Dispatch queue): how the coordinator is told to
+    /// re-read its hosts file.
+    public static func onHangup(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { handler() }
+        source.resume()
+        let retained = Retained(source)
+        sources.withLock { $0.append(retained) }
+    }
+
     /// Calls `handler` once this process's parent has exited (its parent process id changes),
     /// checking every `interval`: how a local worker follows a coordinator that was killed
     /// without a chance to stop it.

@@ -88,7 +88,11 @@ extension WorkerPool {
         }
         records[record.id]?.pending[key] = nil
         if case .error(let report) = message.body {
-            pending.continuation.resume(throwing: ClusterError(.remote, "\(record.id) (\(record.endpoint)) failed \(pending.requestType) task \(message.taskID) attempt \(message.attempt): \(report)", report: report))
+            let failed = "\(record.id) (\(record.endpoint)) failed \(pending.requestType) task \(message.taskID) attempt \(message.attempt): \(report)"
+            // A refusal that ends the session is a lost worker, not a failed request: e.g. a
+            // worker restarted on the address, which gets the old session's request and knows no
+            // session. The job goes on without it, as with any loss.
+            pending.continuation.resume(throwing: ClusterError(report.code.endsSession ? .workerLost : .remote, failed, report: report))
             if report.code.endsSession { lose(record.id, reason: "it ended the session: \(report)") }
             return
         }

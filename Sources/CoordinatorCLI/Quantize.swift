@@ -60,6 +60,9 @@ struct Quantize: AsyncParsableCommand {
 
     @OptionGroup var workerOptions: WorkerOptions
 
+    @Option(help: "How a worker that joins mid-job (added to the hosts file, or SIGHUP) gets its samples' hidden states: move (sent by the workers that held them) or replay (rebuilt from the embeddings through the layers done).")
+    var joinTransfer: JoinTransfer = .move
+
     enum Symmetry: String, EnumerableFlag {
         case sym, asym
     }
@@ -122,13 +125,19 @@ struct Quantize: AsyncParsableCommand {
                 Foundation.exit(128 + signal)
             }
         }
+        if let joining = workers.joining {
+            // SIGHUP: read the hosts file again at the next layer boundary, even if unchanged
+            // (a worker that could not be reached, or a lost one restarted, is tried again).
+            ProcessSignals.onHangup { joining.requestReread() }
+        }
         do {
             let progress = ProgressReporter(totalLayers: try ModelConfig(directory: model).numHiddenLayers, samples: sequences.count)
             progress.log("calibrate: \(recipe.method.rawValue) \(recipe.bits)-bit group \(recipe.groupSize), \(sequences.count) samples × \(recipe.sequenceLength) tokens, \(workers.connections.count) workers")
             let job = try CalibrationJob(
                 inputs: JobInputs(modelPath: model, outputPath: out, overwrite: overwrite, recipe: recipe, sequences: sequences,
-                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume),
-                workers: workers.connections, progress: progress)
+                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume,
+                                  joinTransfer: joinTransfer),
+                workers: workers.connections, joining: workers.joining, progress: progress)
             let report = try await job.run()
             await workers.shutdown()
             let loss = report.layers.flatMap(\.modules).reduce(0) { $0 + $1.loss }
@@ -137,6 +146,10 @@ struct Quantize: AsyncParsableCommand {
                 print("lost \(lost.worker) at layer \(lost.layer) (\(lost.phase)): \(lost.samples) sample(s) went to \(lost.reassignedTo.joined(separator: ", ")); "
                       + "recovery took \(String(format: "%.1f", lost.recoverySeconds)) s, replayed \(lost.replayedLayers) layer(s)")
             }
+            for join in report.joins {
+                print("joined \(join.worker) at layer \(join.layer): \(join.samples) sample(s) from \(join.from.isEmpty ? "nobody" : join.from.joined(separator: ", ")), "
+                      + "\(join.transfer), took \(String(format: "%.1f", join.seconds)) s")
+            }
             print("report: \(out)/calibrate-report.md")
         } catch {
             await workers.shutdown()
@@ -144,3 +157,5 @@ struct Quantize: AsyncParsableCommand {
         }
     }
 }
+
+extension JoinTransfer: ExpressibleByArgument {}

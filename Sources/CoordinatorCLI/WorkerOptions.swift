@@ -1,9 +1,10 @@
 import ArgumentParser
 import Cluster
 
+
 /// Where a coordinator command finds its workers, and how it watches them.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Hosts file: one host:port per line, optional slots=N, # comments.")
+    @Option(help: "Hosts file: one host:port per line, optional slots=N, # comments. Read again at every layer boundary: entries added mid-job join it (SIGHUP: read it even if unchanged).")
     var workers: String?
 
     @Option(help: "Start N worker processes on this machine instead (stopped at the end).")

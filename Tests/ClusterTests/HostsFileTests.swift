@@ -1,4 +1,5 @@
 import Cluster
+import Foundation
 import Testing
 
 @Suite("Hosts file")
@@ -69,5 +70,33 @@ struct HostsFileTests {
         } catch {
             #expect(error.message.contains("/nonexistent/hosts.txt"))
         }
+    }
+
+    @Test("a watched hosts file is read again when its contents change or a re-read is asked for, and a bad edit is an error naming it")
+    func watch() throws {
+        let path = NSTemporaryDirectory() + "calibrate-watch-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "a:5555\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let watch = HostsFileWatch(path: path)
+        #expect(watch.poll() == nil)
+        // The same size and, within a second, possibly the same modification time: the contents differ.
+        try "b:5555\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try watch.poll()?.get().map(\.endpoint) == ["tcp://b:5555"])
+        #expect(watch.poll() == nil)
+        watch.requestReread()
+        #expect(try watch.poll()?.get().map(\.endpoint) == ["tcp://b:5555"])
+        #expect(watch.poll() == nil)
+        try "b:5555\nc:x\n".write(toFile: path, atomically: true, encoding: .utf8)
+        guard case .failure(let error)? = watch.poll() else {
+            Issue.record("a bad line was accepted")
+            return
+        }
+        #expect(error.message.contains(path + ":2"), "\(error.message)")
+        try FileManager.default.removeItem(atPath: path)
+        guard case .failure(let missing)? = watch.poll() else {
+            Issue.record("a removed file was read")
+            return
+        }
+        #expect(missing.message.contains(path))
     }
 }
