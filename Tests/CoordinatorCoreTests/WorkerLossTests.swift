@@ -60,21 +60,7 @@ final class FaultyWorker: WorkerConnection, @unchecked Sendable {
     /// The request's phase and layer: "start", "load 1", "capture 1", "fold 1", "search 1",
     /// "solve 1", "apply 1", "finish", "rewind 1", "adopt", "replay 0", "merge", "release".
     static func name(_ request: WorkerRequest) -> String {
-        switch request {
-        case .start: "start"
-        case .loadLayer(let index, _): "load \(index)"
-        case .capture(let layer, _): "capture \(layer)"
-        case .fold(let layer, _): "fold \(layer)"
-        case .evaluateScales(let search): "search \(search.layer)"
-        case .solve(let task): "solve \(task.layer)"
-        case .apply(let layer, _, _): "apply \(layer)"
-        case .finish: "finish"
-        case .rewind(let layer): "rewind \(layer)"
-        case .adopt: "adopt"
-        case .replay(let replay): "replay \(replay.layer)"
-        case .mergeAdopted: "merge"
-        case .release: "release"
-        }
+        ([request.kind.rawValue] + (request.layer.map { [String($0)] } ?? [])).joined(separator: " ")
     }
 }
 
