@@ -42,6 +42,11 @@ struct Worker: AsyncParsableCommand {
     @Option(help: .hidden)
     var chunkBytes = ZMQTransport.Configuration().chunkBytes
 
+    /// ACTION:PHASE:LAYER (kill, stop or exit this process just before it handles the first
+    /// matching job request): tests of lost workers on real processes; never shown in --help.
+    @Option(help: ArgumentHelp(visibility: .private), transform: { try FaultInjection(parsing: $0) })
+    var fault: FaultInjection?
+
     func validate() throws {
         guard listen.hasPrefix("tcp://") || listen.hasPrefix("ipc://") else {
             throw ValidationError("--listen \(listen): expected tcp://ADDRESS:PORT or ipc://PATH")
@@ -58,7 +63,7 @@ struct Worker: AsyncParsableCommand {
         let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes, chunkBytes: chunkBytes))
         let bound = try await transport.listen(on: listen)
         let server = WorkerServer(
-            transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(),
+            transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(fault: fault),
             configuration: ServerConfiguration(
                 capabilities: .local(threads: threadCount), description: bound,
                 limits: WireLimits(maxFrameBytes: maxFrameBytes), protocolVersion: protocolVersion),

@@ -9,14 +9,19 @@ import WorkerCore
 public final class CalibrationHandler: WorkerHandler {
     private let worker = SerialWorker(address: "this worker")
     private let diagnostics = DiagnosticHandler()
+    private let fault: FaultInjection?
 
-    public init() {}
+    /// - Parameter fault: a fault to inject before a matching job request (`worker --fault`).
+    public init(fault: FaultInjection? = nil) {
+        self.fault = fault
+    }
 
     public func handle(_ request: Message) async throws -> HandlerReply {
         switch request.body {
         case .evaluate:
             return try await diagnostics.handle(request)
         case .request(let jobRequest):
+            fault?.before(jobRequest)
             return HandlerReply(.reply(try await worker.send(jobRequest)))
         default:
             throw WireError(.unexpected, "\(request.type) is not a job request")
