@@ -63,6 +63,11 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: "How a worker that joins mid-job (added to the hosts file, or SIGHUP) gets its samples' hidden states: move (sent by the workers that held them) or replay (rebuilt from the embeddings through the layers done).")
     var joinTransfer: JoinTransfer = .move
 
+    /// kill:PHASE:LAYER (SIGKILL this process just before it sends the first matching request to
+    /// a worker): tests of --resume on real processes; never shown in --help.
+    @Option(help: ArgumentHelp(visibility: .private), transform: { try CoordinatorFault(parsing: $0) })
+    var fault: CoordinatorFault?
+
     enum Symmetry: String, EnumerableFlag {
         case sym, asym
     }
@@ -113,7 +118,7 @@ struct Quantize: AsyncParsableCommand {
         let tokenizer = try ModelInputs.tokenizer(model)
         let sequences = try CalibrationData.load(path: calib, tokenizer: tokenizer, samples: recipe.samples,
                                                  sequenceLength: recipe.sequenceLength, seed: recipe.seed)
-        let workers = try await workerOptions.connectJobWorkers()
+        let workers = try await workerOptions.connectJobWorkers().injecting(fault)
         // SIGINT/SIGTERM: tell the workers to stop (local ones exit and their sockets go), then
         // exit. Shards are renamed into place only when complete and the index and config come
         // last, so what is left in --out never looks like a checkpoint. A second signal kills
