@@ -37,10 +37,10 @@ final class TestProcess: Sendable {
     }
 
     /// A worker listening on `listen` (tcp port 0 by default), once it has said where it listens.
-    /// It runs the diagnostic handler (sum, echo, fail, sleep): these tests are about sessions and
-    /// transport, not calibration.
-    static func worker(listen: String = "tcp://127.0.0.1:0", _ extra: [String] = []) async throws -> (TestProcess, endpoint: String) {
-        let process = try TestProcess(Binaries.worker, ["--listen", listen, "--threads", "1", "--diagnostic"] + extra)
+    /// It runs the diagnostic handler (sum, echo, fail, sleep) unless `diagnostic` is false: most
+    /// of these tests are about sessions and transport, not calibration.
+    static func worker(listen: String = "tcp://127.0.0.1:0", diagnostic: Bool = true, _ extra: [String] = []) async throws -> (TestProcess, endpoint: String) {
+        let process = try TestProcess(Binaries.worker, ["--listen", listen, "--threads", "1"] + (diagnostic ? ["--diagnostic"] : []) + extra)
         guard let line = await process.waitForLine(containing: "listening on ", in: \.errors) else {
             process.kill(SIGKILL)
             throw TestFailure("the worker did not start: \(process.errors)")
