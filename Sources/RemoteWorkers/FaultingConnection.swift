@@ -73,6 +73,6 @@ extension JobWorkers {
     /// These workers with `fault` in front of every connection; unchanged without one.
     public func injecting(_ fault: CoordinatorFault?) -> JobWorkers {
         guard let fault else { return self }
-        return JobWorkers(connections: connections.map { FaultingConnection($0, fault: fault) }, shutdown: shutdown)
+        return JobWorkers(connections: connections.map { FaultingConnection($0, fault: fault) }, shutdown: shutdown, joining: joining)
     }
 }
