@@ -6,7 +6,7 @@ extension WorkerRequest {
         case start, load, capture, fold, search, solve, apply, finish, rewind, adopt, replay, merge, release
 
         /// Whether requests of this kind name a layer (`start`, `finish`, `adopt` and `merge` do not).
-        public var hasLayer: Bool { ![.start, .finish, .adopt, .merge].contains(self) }
+        public var hasLayer: Bool { ![.start, .finish, .adopt, .merge, .release].contains(self) }
     }
 
     /// This request's kind.

@@ -30,14 +30,15 @@ struct FaultInjectionTests {
             .adopt(AdoptedSamples(blocks: [0..<1], sequences: [[1, 2]])),
             .replay(LayerReplay(layer: 1, weights: nil, steps: [])),
             .mergeAdopted,
+            .release(blocks: [0..<1], states: true),
         ]
     }()
 
     @Test("each request's kind and layer: the phase names of the grammar")
     func kinds() {
         #expect(Self.requests.map(\.kind) == WorkerRequest.Kind.allCases)
-        #expect(WorkerRequest.Kind.allCases.map(\.rawValue) == ["start", "load", "capture", "fold", "search", "solve", "apply", "finish", "rewind", "adopt", "replay", "merge"])
-        #expect(Self.requests.map(\.layer) == [nil, 1, 1, 1, 1, 1, 1, nil, 1, nil, 1, nil])
+        #expect(WorkerRequest.Kind.allCases.map(\.rawValue) == ["start", "load", "capture", "fold", "search", "solve", "apply", "finish", "rewind", "adopt", "replay", "merge", "release"])
+        #expect(Self.requests.map(\.layer) == [nil, 1, 1, 1, 1, 1, 1, nil, 1, nil, 1, nil, nil])
         #expect(Self.requests.map { $0.kind.hasLayer } == Self.requests.map { $0.layer != nil })
     }
 
@@ -62,7 +63,7 @@ struct FaultInjectionTests {
         ("kill:capture:1:2", "expected ACTION:PHASE:LAYER"),
         ("maim:capture:1", "unknown action 'maim' (expected kill, stop or exit)"),
         ("KILL:capture:1", "unknown action 'KILL'"),
-        ("kill:loadLayer:1", "unknown phase 'loadLayer' (expected start, load, capture, fold, search, solve, apply, finish, rewind, adopt, replay or merge)"),
+        ("kill:loadLayer:1", "unknown phase 'loadLayer' (expected start, load, capture, fold, search, solve, apply, finish, rewind, adopt, replay, merge or release)"),
         ("kill::1", "unknown phase ''"),
         ("kill:capture:x", "layer 'x' is neither a layer number"),
         ("kill:capture:-1", "layer '-1' is neither a layer number"),
