@@ -32,6 +32,17 @@ struct JoiningProcessTests {
         ((try report(out)["shards"] as? [[String: Any]]) ?? []).compactMap { $0["sha256"] as? String }
     }
 
+    /// `count` workers on free ports (added to `processes`, to be killed); their endpoints.
+    static func workers(_ count: Int, into processes: inout [TestProcess]) async throws -> [String] {
+        var endpoints: [String] = []
+        for _ in 0..<count {
+            let (process, endpoint) = try await worker()
+            processes.append(process)
+            endpoints.append(endpoint)
+        }
+        return endpoints
+    }
+
     static func prepare() throws -> String {
         let base = NSTemporaryDirectory() + "calibrate-join-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
@@ -47,12 +58,7 @@ struct JoiningProcessTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         var processes: [TestProcess] = []
         defer { for process in processes { process.kill(SIGKILL) } }
-        var endpoints: [String] = []
-        for _ in 0..<3 {
-            let (process, endpoint) = try await Self.worker()
-            processes.append(process)
-            endpoints.append(endpoint)
-        }
+        let endpoints = try await Self.workers(3, into: &processes)
         let hosts = base + "/hosts.txt"
         let listed = endpoints.map { $0.replacingOccurrences(of: "tcp://", with: "") }
         try listed[0..<2].joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
@@ -92,12 +98,7 @@ struct JoiningProcessTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         var processes: [TestProcess] = []
         defer { for process in processes { process.kill(SIGKILL) } }
-        var endpoints: [String] = []
-        for _ in 0..<3 {
-            let (process, endpoint) = try await Self.worker()
-            processes.append(process)
-            endpoints.append(endpoint)
-        }
+        let endpoints = try await Self.workers(3, into: &processes)
         let hosts = base + "/hosts.txt"
         try endpoints.map { $0.replacingOccurrences(of: "tcp://", with: "") }.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
         let reference = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/reference"))

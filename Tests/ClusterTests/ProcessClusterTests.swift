@@ -49,12 +49,13 @@ struct ProcessClusterTests {
         await worker.stop()
     }
 
-    // Timeout 4 s: with 1.5 s a healthy worker process was lost once under the whole suite on 2 cores.
+    // Timeout 10 s (the default): with 1.5 s and 4 s the healthy survivor was lost under the whole
+    // suite on 2 cores, among the fault matrix's processes.
     @Test("a worker killed with SIGKILL is reported lost, with its address, after the heartbeat timeout")
     func killedWorker() async throws {
         let (worker, endpoint) = try await TestProcess.worker()
         let (survivor, survivorEndpoint) = try await TestProcess.worker()
-        let pool = try Self.pool(interval: 100, timeout: 4000)
+        let pool = try Self.pool(interval: 100, timeout: 10000)
         let events = Collector(pool.events)
         let info = try await pool.connect(to: endpoint)
         let other = try await pool.connect(to: survivorEndpoint)
@@ -70,8 +71,8 @@ struct ProcessClusterTests {
         }
         let after = ContinuousClock.now - killed
         #expect(id == info.id && lostEndpoint == endpoint)
-        #expect(reason.contains("heartbeat timeout 4.0 s"), "\(reason)")
-        #expect(after >= .milliseconds(3900), "lost after \(after), before the timeout")
+        #expect(reason.contains("heartbeat timeout 10.0 s"), "\(reason)")
+        #expect(after >= .milliseconds(9900), "lost after \(after), before the timeout")
         do {
             _ = try await pending.value
             Issue.record("the pending request succeeded")
