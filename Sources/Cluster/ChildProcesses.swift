@@ -9,9 +9,17 @@ import Glibc
 public enum ChildProcesses {
     private static let running = Mutex<Set<pid_t>>([])
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare; nil where the C library lacks it.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Starts `executable` with `arguments` (argv[0] is the executable), inheriting the
     /// environment, with SIGINT, SIGTERM and SIGPIPE reset to their defaults
-    /// and no signal blocked (this process may ignore or block them).
+    /// and no signal blocked (this process may ignore or block them), and no descriptor of this
+    /// process but the standard three (where the C library can close the rest: glibc 2.34+).
     /// - Parameters:
     ///   - standardOutput: a file to append the child's standard output to (nil: inherit this process's).
     ///   - standardError: the same for standard error.
@@ -24,6 +32,10 @@ public enum ChildProcesses {
         for (descriptor, path) in [(Int32(1), standardOutput), (2, standardError)] {
             if let path { posix_spawn_file_actions_addopen(&actions, descriptor, path, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
         }
+        // Nothing else of this process's is inherited: a pipe the child held open would keep
+        // whoever reads its other end (a test runner, a shell's `$(...)`) waiting for the
+        // child rather than for this process.
+        if let closeFrom = closeFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

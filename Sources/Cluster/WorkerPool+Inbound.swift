@@ -109,17 +109,17 @@ extension WorkerPool {
     /// A worker is heard from when one of its messages arrives or when the transport receives any
     /// part of one (`lastReceived(from:)`: a chunk of a large reply in transit), whichever is
     /// later: a worker visibly sending a 3 GB reply over a slow link is alive, although its
-    /// heartbeats wait behind that reply. A stall of this process (`Stall`: stopped, or starved
-    /// for a quarter of the timeout, so replies may be waiting unread) is not counted against the
-    /// workers; a tick that is merely late under load is.
+    /// heartbeats wait behind that reply. Silence is measured in time the pool could listen: when
+    /// this tick runs late (this process was too busy to run it, and replies may be waiting
+    /// unread), the lateness is not counted against the workers — otherwise a long merge on the
+    /// coordinator would "lose" every worker.
     func tick() {
         let now = ContinuousClock.now
         let lateness = now - lastTick - configuration.heartbeatInterval
         lastTick = now
-        let forgiven = Stall.forgiven(lateness: lateness, interval: configuration.heartbeatInterval, timeout: configuration.heartbeatTimeout)
-        if forgiven > .zero {
-            log.debug("heartbeat check ran \(lateness.seconds) s late (this process stalled); not counted as worker silence")
-            for id in records.keys { records[id]?.lastHeard += forgiven }
+        if lateness > configuration.heartbeatInterval {
+            log.debug("heartbeat check ran \(lateness.seconds) s late; not counted as worker silence")
+            for id in records.keys { records[id]?.lastHeard += lateness }
         }
         heartbeatSequence += 1
         for record in records.values.sorted(by: { $0.id < $1.id }) {

@@ -237,13 +237,13 @@ public actor WorkerServer {
 
     /// Sends a heartbeat, or ends a silent session; false once the session is over. As in the
     /// pool, the coordinator is heard from at the later of its last message and the transport's
-    /// last receipt from it (a large request in transit), and a stall of this process (`Stall`)
-    /// does not count as silence.
+    /// last receipt from it (a large request in transit), and time this beat ran late (the
+    /// process was busy) does not count as silence.
     private func beat(token: UInt64) -> Bool {
         guard var current = session, current.token == token else { return false }
         let now = ContinuousClock.now
         let lateness = now - current.lastBeat - current.interval
-        current.lastHeard += Stall.forgiven(lateness: lateness, interval: current.interval, timeout: current.timeout)
+        if lateness > current.interval { current.lastHeard += lateness }
         current.lastBeat = now
         session = current
         let heard = transport.lastReceived(from: current.peer).map { max($0, current.lastHeard) } ?? current.lastHeard

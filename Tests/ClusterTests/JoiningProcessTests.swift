@@ -9,12 +9,7 @@ import TestSupport
 struct JoiningProcessTests {
     /// A calibration worker process on a free port (or `listen`), once it listens.
     static func worker(listen: String = "tcp://127.0.0.1:0") async throws -> (TestProcess, endpoint: String) {
-        let process = try TestProcess(Binaries.worker, ["--listen", listen, "--threads", "1"])
-        guard let line = await process.waitForLine(containing: "listening on ", in: \.errors) else {
-            process.kill(SIGKILL)
-            throw TestFailure("the worker did not start: \(process.errors)")
-        }
-        return (process, String(line.split(separator: " ").first { $0.hasPrefix("tcp://") } ?? ""))
+        try await TestProcess.worker(listen: listen, diagnostic: false)
     }
 
     /// The job: 1000 samples of 32 tokens on the 2-layer fixture, so that a layer takes long

@@ -210,9 +210,8 @@ final class Workers {
         for process in processes + retired { process.end() }
     }
 
-    /// `--exit-with-parent`: should this test process die before its defers run, the workers go too.
     private static func start(_ fault: String?) async throws -> (TestProcess, String) {
-        try await TestProcess.worker(diagnostic: false, ["--exit-with-parent"] + (fault.map { ["--fault", $0] } ?? []))
+        try await TestProcess.worker(diagnostic: false, (fault.map { ["--fault", $0] } ?? []))
     }
 
     private func writeHosts() throws {

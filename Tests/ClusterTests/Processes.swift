@@ -38,9 +38,11 @@ final class TestProcess: Sendable {
 
     /// A worker listening on `listen` (tcp port 0 by default), once it has said where it listens.
     /// It runs the diagnostic handler (sum, echo, fail, sleep) unless `diagnostic` is false: most
-    /// of these tests are about sessions and transport, not calibration.
+    /// of these tests are about sessions and transport, not calibration. It exits when this
+    /// process does.
     static func worker(listen: String = "tcp://127.0.0.1:0", diagnostic: Bool = true, _ extra: [String] = []) async throws -> (TestProcess, endpoint: String) {
-        let process = try TestProcess(Binaries.worker, ["--listen", listen, "--threads", "1"] + (diagnostic ? ["--diagnostic"] : []) + extra)
+        // `--exit-with-parent`: a test that fails before its cleanup leaves no worker behind.
+        let process = try TestProcess(Binaries.worker, ["--listen", listen, "--threads", "1", "--exit-with-parent"] + (diagnostic ? ["--diagnostic"] : []) + extra)
         guard let line = await process.waitForLine(containing: "listening on ", in: \.errors) else {
             process.kill(SIGKILL)
             throw TestFailure("the worker did not start: \(process.errors)")

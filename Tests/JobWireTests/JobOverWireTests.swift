@@ -206,7 +206,7 @@ struct JobOverWireTests {
         let logs = endpoints.map { NSTemporaryDirectory() + "calibrate-restart-\($0).err" }
         @Sendable func start(_ i: Int) throws -> pid_t {
             try? FileManager.default.removeItem(atPath: logs[i])
-            let pid = try ChildProcesses.spawn(LocalWorkers.executableNextToThisOne(), arguments: ["--listen", "tcp://" + endpoints[i], "--threads", "1"],
+            let pid = try ChildProcesses.spawn(LocalWorkers.executableNextToThisOne(), arguments: ["--listen", "tcp://" + endpoints[i], "--threads", "1", "--exit-with-parent"],
                                                standardError: logs[i])
             try NamespaceCluster.waitFor("listening on", in: logs[i])
             return pid
