@@ -26,12 +26,19 @@ struct RecoveryBench: ParsableCommand {
 
     func run() throws {
         let layers = try ModelConfig(directory: inputs.model).numHiddenLayers
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         print("recovery: \(inputs.samples) × \(inputs.seqLen) tokens, \(workers) worker processes, \(layers) layers, GPTQ w4 g64; heartbeat timeout 3 s")
         var basePort = port
         func job(killing layer: Int?) throws -> (JobReport, Double) {
             defer { basePort += workers }
-            return try runJob(directory: directory, ports: (basePort..<(basePort + workers)).map { $0 }, kill: layer, layers: layers)
+            let run = HostsFileRun(inputs: inputs, ports: Array(basePort..<(basePort + workers)), listed: workers)
+            var killed = layer == nil
+            return try run.run { line, control in
+                // SIGKILL of the last worker when the coordinator reports a capture in the layer.
+                if !killed, let layer, line.contains("layer \(layer + 1)/\(layers) capture") {
+                    control.kill(worker: workers - 1)
+                    killed = true
+                }
+            }
         }
         let (undisturbed, seconds) = try job(killing: nil)
         print("  undisturbed: \(format(seconds, 1)) s")
@@ -44,61 +51,4 @@ struct RecoveryBench: ParsableCommand {
                   + "\(ByteSize.describe(loss?.recoveryBytes ?? 0)) moved), detected after \(format((loss?.at ?? 0), 1)) s; same bytes: \(same ? "yes" : "NO")")
         }
     }
-
-    /// Starts worker processes on `ports`, runs the coordinator over them, SIGKILLs the last
-    /// worker when the coordinator reports a capture in layer `kill`; returns the report and the wall time.
-    private func runJob(directory: URL, ports: [Int], kill: Int?, layers: Int) throws -> (JobReport, Double) {
-        let out = NSTemporaryDirectory() + "calibrate-bench-recovery-\(UUID().uuidString)"
-        let hosts = out + ".hosts"
-        defer {
-            try? FileManager.default.removeItem(atPath: out)
-            try? FileManager.default.removeItem(atPath: hosts)
-        }
-        let workerProcesses = try ports.map { port -> Process in
-            let process = Process()
-            process.executableURL = directory.appendingPathComponent("worker")
-            process.arguments = ["--listen", "tcp://127.0.0.1:\(port)", "--threads", "1"]
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
-        defer {
-            for process in workerProcesses where process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
-        }
-        try ports.map { "127.0.0.1:\($0)" }.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
-        let coordinator = Process()
-        coordinator.executableURL = directory.appendingPathComponent("coordinator")
-        coordinator.arguments = ["--model", inputs.model, "--calib", inputs.calib, "--out", out, "--method", "gptq", "--bits", "4", "--group-size", "64",
-                                 "--samples", String(inputs.samples), "--seq-len", String(inputs.seqLen), "--workers", hosts,
-                                 "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3"]
-        let errors = Pipe()
-        coordinator.standardError = errors
-        coordinator.standardOutput = FileHandle.nullDevice
-        let start = Date()
-        try coordinator.run()
-        var pending = ""
-        var killed = kill == nil
-        while true {
-            let data = errors.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            pending += String(decoding: data, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = pending[..<newline]
-                if !killed, let kill, line.contains("layer \(kill + 1)/\(layers) capture") {
-                    kill_(workerProcesses[workerProcesses.count - 1].processIdentifier)
-                    killed = true
-                }
-                pending = String(pending[pending.index(after: newline)...])
-            }
-        }
-        coordinator.waitUntilExit()
-        let wall = Date().timeIntervalSince(start)
-        guard coordinator.terminationStatus == 0 else { throw ValidationError("coordinator exited with status \(coordinator.terminationStatus)") }
-        return (try JSONDecoder().decode(JobReport.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/calibrate-report.json"))), wall)
-    }
-
-    private func kill_(_ pid: Int32) { _ = Foundation.kill(pid, SIGKILL) }
 }

@@ -202,6 +202,18 @@ public actor WorkerPool {
         }
     }
 
+    /// Ends worker `id`'s session without losing it: sends Shutdown (the process goes on
+    /// serving), fails its pending requests with `.shutdown`, and drops what it sends from now on.
+    /// No loss is reported. Nothing happens for a worker that is not live.
+    public func dismiss(_ id: WorkerID, reason: String) {
+        guard let record = records[id], case .live = record.phase else { return }
+        send(Message(.shutdown(Shutdown(reason: reason, exitProcess: false)), protocolVersion: configuration.protocolVersion), to: id)
+        fail(id, ClusterError(.shutdown, "\(record.endpoint): dismissed (\(reason))"))
+        records[id]?.phase = .lost
+        transport.disconnect(record.peer)
+        log.info("\(id) (\(record.endpoint)) dismissed: \(reason)")
+    }
+
     /// Ends every session: sends Shutdown (asking worker processes to exit when `exitProcesses`),
     /// fails pending requests with `.shutdown`, stops heartbeats, closes the transport (queued
     /// messages get its linger period to leave) and finishes `events`.

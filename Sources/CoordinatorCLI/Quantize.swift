@@ -155,6 +155,10 @@ struct Quantize: AsyncParsableCommand {
                 print("joined \(join.worker) at layer \(join.layer): \(join.samples) sample(s) from \(join.from.isEmpty ? "nobody" : join.from.joined(separator: ", ")), "
                       + "\(join.transfer), took \(String(format: "%.1f", join.seconds)) s")
             }
+            for departure in report.departures {
+                print("\(departure.worker) left at layer \(departure.layer): \(departure.samples) sample(s) went to \(departure.to.isEmpty ? "nobody" : departure.to.joined(separator: ", ")), "
+                      + "\(departure.transfer), took \(String(format: "%.1f", departure.seconds)) s")
+            }
             print("report: \(out)/calibrate-report.md")
         } catch {
             await workers.shutdown()

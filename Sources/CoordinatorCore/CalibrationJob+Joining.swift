@@ -3,22 +3,27 @@ import JobProtocol
 import ModelConfiguration
 import Tensors
 
-/// Workers that join a running job (docs/ARCHITECTURE.md, "Joining workers"): at a layer
-/// boundary the job asks its `WorkerJoining` source for new workers, starts them empty at that
-/// layer's input, and rebalances — the workers holding more than their share (by capacity, in
-/// whole statistics blocks) release their last blocks, and the new workers adopt them, with the
-/// hidden states the releasing workers send (`JoinTransfer.move`) or rebuilt by replaying the
-/// layers done (`.replay`). Statistics are exact sums over the same blocks whoever holds them,
-/// so a job that grows writes the same bytes as one that had its workers from the start.
+/// Workers that join and leave a running job (docs/ARCHITECTURE.md, "Joining workers"): at a
+/// layer boundary the job asks its `WorkerJoining` source what changed, starts new workers empty
+/// at that layer's input, and rebalances — the workers holding more than their share (by
+/// capacity, in whole statistics blocks; a leaving worker's share is nothing) release their last
+/// blocks, and those under it adopt them, with the hidden states the releasing workers send
+/// (`JoinTransfer.move`) or rebuilt by replaying the layers done (`.replay`); then the leaving
+/// workers are let go. Statistics are exact sums over the same blocks whoever holds them, so a
+/// job whose workers change writes the same bytes as one that had its last workers from the start.
 extension CalibrationJob {
-    /// Takes in the workers that joined since the last boundary, before layer `layer` starts.
+    /// Takes in the workers that joined since the last boundary and lets go of those to leave,
+    /// before layer `layer` starts. Leaving workers stay when too few would be left (fewer than
+    /// `--min-workers`, or none).
     /// - Throws: `WorkersLost` when a worker is lost on the way (the samples it held or was
     ///   given are orphaned, and the caller recovers); `JobError` when a worker fails.
-    func admitJoiners(layer: Int) async throws {
+    func changeWorkers(layer: Int) async throws {
         guard let joining else { return }
         let liveAddresses = Set(liveWorkers.map { workers[$0].address })
-        let new = await joining.joiners(excluding: liveAddresses)
-        guard !new.isEmpty else { return }
+        let changes = await joining.changes(live: liveAddresses)
+        let new = changes.joining
+        var leaving = Set(liveWorkers.filter { changes.leaving.contains(workers[$0].address) })
+        guard !new.isEmpty || !leaving.isEmpty else { return }
         let started = Date()
         let traffic = await trafficTotal()
         currentPhase = (layer, "join")
@@ -46,8 +51,23 @@ extension CalibrationJob {
             }
             progress?.log("worker \(worker.address) joins at layer \(layer)")
         }
-        let (donations, receipts, origin) = rebalance()
-        guard !receipts.isEmpty else { return }
+        let staying = liveWorkers.count - leaving.count
+        if !leaving.isEmpty, staying < max(1, inputs.minWorkers) {
+            if leaving != heldBack {
+                progress?.log("\(leaving.sorted().map { workers[$0].address }.joined(separator: ", ")) stay in the job for now: without them \(staying) "
+                              + "worker(s) would be left, fewer than \(max(1, inputs.minWorkers))")
+            }
+            heldBack = leaving
+            leaving = []
+            guard !new.isEmpty else { return }
+        }
+        var departing: [Int: JobReport.Departure] = [:]
+        for index in leaving.sorted() {
+            departing[index] = JobReport.Departure(worker: workers[index].address, layer: layer, at: started.timeIntervalSince(startTime), transfer: transfer.rawValue)
+            progress?.log("worker \(workers[index].address) leaves at layer \(layer) (no longer in the hosts file)")
+        }
+        let (donations, receipts, origin) = rebalance(leaving: leaving)
+        if receipts.isEmpty && leaving.isEmpty { return }
         let moving = transfer == .move
         let released = try await broadcast("release", keepLost: true) { donations[$0].map { .release(blocks: $0, states: moving) } }
         var rows: [Int: [Float]] = [:]
@@ -85,20 +105,43 @@ extension CalibrationJob {
             joins[position].bytes = bytes
         }
         if lostInHandOver { throw WorkersLost(workers: receipts.keys.filter { !alive[$0] }) }
+        for index in leaving.sorted() {
+            guard var departure = departing[index] else { continue }
+            departure.samples = donations[index].map { $0.reduce(0) { $0 + $1.count } } ?? 0
+            departure.to = receipts.keys.sorted().compactMap { receiver in
+                let count = SampleRuns.units(of: receipts[receiver] ?? [], block: statisticsBlock).filter { origin[$0.lowerBound] == index }.reduce(0) { $0 + $1.count }
+                return count == 0 ? nil : "\(workers[receiver].address) \(count)"
+            }
+            departure.seconds = Date().timeIntervalSince(started)
+            departure.bytes = bytes
+            // Its summary (peak memory) for the report, then its session ends; it holds nothing of
+            // the job's since its release, so nothing is lost with it.
+            if case .finished(let summary)? = try? await workers[index].send(.finish) { departedSummaries[index] = summary }
+            await workers[index].leave(reason: "left the job at layer \(layer): no longer in the hosts file")
+            alive[index] = false
+            departed.insert(index)
+            self.states[index] = "left"
+            departures.append(departure)
+        }
+        heldBack.subtract(departed)
+        guard !receipts.isEmpty else { return }
         progress?.log("rebalanced at layer \(layer): \(liveWorkers.count) worker(s), \(receipts.values.joined().reduce(0) { $0 + $1.count }) sample(s) \(moving ? "moved" : "replayed")")
     }
 
     /// Who gives which blocks to whom so that every live worker holds its share by capacity
-    /// (`SampleShards`' rounding, in whole statistics blocks): a worker over its share releases its
-    /// last blocks, and those under it take the released blocks in sample order.
+    /// (`SampleShards`' rounding, in whole statistics blocks) and those `leaving` hold none: a
+    /// worker over its share releases its last blocks, and those under it take the released
+    /// blocks in sample order.
     /// - Returns: runs released per donor, runs adopted per receiver, and each moved block's donor
     ///   (by its first sample).
-    func rebalance() -> (donations: [Int: [Range<Int>]], receipts: [Int: [Range<Int>]], origin: [Int: Int]) {
+    func rebalance(leaving: Set<Int> = []) -> (donations: [Int: [Range<Int>]], receipts: [Int: [Range<Int>]], origin: [Int: Int]) {
         let live = liveWorkers
         let held = live.map { SampleRuns.units(of: blocks[$0], block: statisticsBlock) }
         let total = held.reduce(0) { $0 + $1.count }
-        guard total > 0 else { return ([:], [:], [:]) }
-        let targets = SampleShards.split(samples: total, capacities: live.map { workers[$0].capacity }).map(\.count)
+        let staying = live.filter { !leaving.contains($0) }
+        guard total > 0, !staying.isEmpty else { return ([:], [:], [:]) }
+        let shares = Dictionary(uniqueKeysWithValues: zip(staying, SampleShards.split(samples: total, capacities: staying.map { workers[$0].capacity }).map(\.count)))
+        let targets = live.map { shares[$0] ?? 0 }
         var pool: [Range<Int>] = []
         var origin: [Int: Int] = [:]
         var donations: [Int: [Range<Int>]] = [:]

@@ -52,7 +52,7 @@ extension CalibrationJob {
         while true {
             let live = liveWorkers
             guard live.count >= inputs.minWorkers else {
-                let lost = workers.indices.filter { !alive[$0] && !failedJoins.contains($0) }.map { workers[$0].address }
+                let lost = workers.indices.filter { !alive[$0] && !failedJoins.contains($0) && !departed.contains($0) }.map { workers[$0].address }
                 throw JobError("stopped at layer \(layer): \(lost.count) worker(s) lost (\(lost.joined(separator: ", "))), \(live.count) left, "
                                + "fewer than --min-workers \(inputs.minWorkers)")
             }

@@ -93,6 +93,12 @@ public final class CalibrationJob {
     var joins: [JobReport.Join] = []
     /// Joined workers whose start failed: never given samples.
     var failedJoins: Set<Int> = []
+    var departures: [JobReport.Departure] = []
+    /// Workers that left the job (their samples handed over), and what they said when they did.
+    var departed: Set<Int> = []
+    var departedSummaries: [Int: WorkerSummary] = [:]
+    /// Workers told to leave that stay for now (too few would be left), so that it is said once.
+    var heldBack: Set<Int> = []
     var startTime = Date()
 
     /// Opens the model and checks the inputs against it, before any work starts.
@@ -191,7 +197,7 @@ public final class CalibrationJob {
         for layer in firstLayer..<config.numHiddenLayers {
             while true {
                 do {
-                    try await admitJoiners(layer: layer)
+                    try await changeWorkers(layer: layer)
                     let (layerReport, quantized, tensors) = try await calibrate(layer: layer, writer: writer)
                     report.layers.append(layerReport)
                     quantizedModules += quantized
@@ -211,14 +217,16 @@ public final class CalibrationJob {
         for (index, worker) in workers.enumerated() {
             var summary: WorkerSummary?
             if case .finished(let value)? = replies[index] { summary = value }
+            summary = summary ?? departedSummaries[index]
             let samples = blocks[index].reduce(0) { $0 + $1.count }
-            let role = alive[index] ? "worker" : failedJoins.contains(index) ? "worker (join failed)" : "worker (lost)"
+            let role = alive[index] ? "worker" : failedJoins.contains(index) ? "worker (join failed)" : departed.contains(index) ? "worker (left)" : "worker (lost)"
             report.processes.append(.init(role: role, address: worker.address, samples: samples,
                                           peakResidentBytes: summary?.peakResidentBytes ?? 0,
                                           blas: summary.flatMap { s in s.blasCore.map { "\($0) × \(s.blasThreads)" } }))
         }
         report.losses = losses
         report.joins = joins
+        report.departures = departures
         report.processes.insert(.init(role: "coordinator", address: "localhost", samples: 0, peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0,
                                       blas: "\(BLAS.coreName) × \(BLAS.threadCount)"), at: 0)
         // Thread counts do not change a bit (tiled BLAS, `ComputeThreads`); kernel families do.

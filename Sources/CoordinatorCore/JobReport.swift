@@ -90,6 +90,25 @@ public struct JobReport: Codable, Sendable {
         }
     }
 
+    /// A worker that left the job at a layer boundary (removed from the hosts file): its
+    /// samples went to the others, as a joiner's come from them.
+    public struct Departure: Codable, Sendable {
+        public var worker: String
+        public var layer: Int
+        /// Seconds from the job's start.
+        public var at: Double
+        /// Samples it held, and who took them ("host:port 8").
+        public var samples = 0
+        public var to: [String] = []
+        /// "moved" or "replayed", as for a join.
+        public var transfer: String
+        public var seconds = 0.0
+        public var bytes = 0
+        public init(worker: String, layer: Int, at: Double, transfer: String) {
+            (self.worker, self.layer, self.at, self.transfer) = (worker, layer, at, transfer)
+        }
+    }
+
     public struct Shard: Codable, Sendable {
         public var name: String
         public var bytes: Int
@@ -121,6 +140,7 @@ public struct JobReport: Codable, Sendable {
     public var processes: [Process] = []
     public var losses: [Loss] = []
     public var joins: [Join] = []
+    public var departures: [Departure] = []
     /// The layer a `--resume` went on from (the layers before it were replayed, not redone).
     public var resumedAt: Int?
     public var shards: [Shard] = []
@@ -166,6 +186,7 @@ public struct JobReport: Codable, Sendable {
         copy.processes = []
         copy.losses = []
         copy.joins = []
+        copy.departures = []
         copy.resumedAt = nil
         copy.notes = []
         // What made the checkpoint, not how long it took: the same inputs give the same manifest.
@@ -208,6 +229,13 @@ public struct JobReport: Codable, Sendable {
             for join in joins {
                 lines.append("| \(join.worker) | \(join.layer) | \(Self.seconds(join.at)) | \(join.samples) ← \(join.from.joined(separator: ", ")) | \(join.transfer) | "
                              + "\(Self.seconds(join.seconds)) | \(ByteSize.describe(join.bytes)) |")
+            }
+        }
+        if !departures.isEmpty {
+            lines += ["", "## Workers that left", "", "| worker | layer | at | samples → | transfer | took | bytes |", "|---|---:|---:|---|---|---:|---:|"]
+            for departure in departures {
+                lines.append("| \(departure.worker) | \(departure.layer) | \(Self.seconds(departure.at)) | \(departure.samples) → \(departure.to.joined(separator: ", ")) | "
+                             + "\(departure.transfer) | \(Self.seconds(departure.seconds)) | \(ByteSize.describe(departure.bytes)) |")
             }
         }
         lines += ["", "## Shards", "", "| file | bytes | sha256 |", "|---|---:|---|"]

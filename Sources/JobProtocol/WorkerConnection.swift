@@ -12,6 +12,14 @@ public protocol WorkerConnection: Sendable {
     func send(_ request: WorkerRequest) async throws -> WorkerReply
     /// Bytes sent to and received from the worker so far (0 in process).
     func traffic() async -> (sent: Int, received: Int)
+    /// Ends this worker's part in the job, which sends it nothing more: its session ends and
+    /// the process goes on serving (a worker that leaves a job is not lost).
+    func leave(reason: String) async
+}
+
+extension WorkerConnection {
+    /// Nothing to end (in-process workers).
+    public func leave(reason: String) async {}
 }
 
 /// The worker is gone: it died, stopped answering (heartbeat timeout) or ended the session. Not

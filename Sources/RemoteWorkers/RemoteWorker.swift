@@ -45,4 +45,8 @@ public actor RemoteWorker: WorkerConnection {
     }
 
     public func traffic() async -> (sent: Int, received: Int) { (sent, received) }
+
+    public func leave(reason: String) async {
+        await pool.dismiss(id, reason: reason)
+    }
 }

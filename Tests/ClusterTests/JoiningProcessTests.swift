@@ -86,6 +86,49 @@ struct JoiningProcessTests {
         #expect(samples.count == 3 && samples.reduce(0, +) == 1000, "\(samples)")
     }
 
+    @Test("a worker removed from the hosts file mid-job hands its samples to the others and leaves the job, its process still serving; the bytes are an undisturbed run's",
+          arguments: ["move", "replay"])
+    func removedFromHostsFile(transfer: String) async throws {
+        let base = try Self.prepare()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var processes: [TestProcess] = []
+        defer { for process in processes { process.kill(SIGKILL) } }
+        let endpoints = try await Self.workers(3, into: &processes)
+        let hosts = base + "/hosts.txt"
+        let listed = endpoints.map { $0.replacingOccurrences(of: "tcp://", with: "") }
+        try listed[0..<2].joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
+        let reference = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/reference"))
+        processes.append(reference)
+        #expect(await reference.waitForExit(timeout: 120))
+        let expected = try Self.shards(base + "/reference")
+        #expect(!expected.isEmpty, "\(reference.errors)")
+
+        try listed.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
+        let shrunk = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/shrunk", ["--join-transfer", transfer]))
+        processes.append(shrunk)
+        guard await shrunk.waitForLine(containing: "layer 1/2 capture", in: \.errors, timeout: 60) != nil else {
+            throw TestFailure("the job did not reach layer 1: \(shrunk.errors)")
+        }
+        shrunk.kill(SIGSTOP)
+        try [listed[0], listed[1]].joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
+        shrunk.kill(SIGCONT)
+        #expect(await shrunk.waitForExit(timeout: 120))
+        #expect(try Self.shards(base + "/shrunk") == expected, "\(shrunk.errors)")
+        let report = try Self.report(base + "/shrunk")
+        let departures = (report["departures"] as? [[String: Any]]) ?? []
+        #expect(departures.map { $0["worker"] as? String } == [endpoints[2]], "\(shrunk.errors)")
+        #expect(departures.first?["layer"] as? Int == 1)
+        #expect(departures.first?["transfer"] as? String == transfer)
+        #expect((departures.first?["samples"] as? Int ?? 0) > 0, "\(departures)")
+        #expect(((report["losses"] as? [[String: Any]]) ?? []).isEmpty, "\(shrunk.errors)")
+        #expect(shrunk.output.contains("\(endpoints[2]) left at layer 1"), "\(shrunk.output)")
+        let roles = ((report["processes"] as? [[String: Any]]) ?? []).compactMap { $0["role"] as? String }
+        #expect(roles.filter { $0 == "worker" }.count == 2 && roles.contains("worker (left)"), "\(roles)")
+        // Let go, not lost: its session ended by the coordinator, the process still serving.
+        #expect(processes[2].errors.contains("left the job at layer 1"), "\(processes[2].errors)")
+        #expect(!ChildProcesses.hasExited(processes[2].pid))
+    }
+
     @Test("a worker SIGKILLed and restarted on its address during the job's start or a capture is lost, then taken back as a new worker after SIGHUP (the hosts file unchanged); the bytes are an undisturbed run's",
           arguments: ["start", "capture"])
     func restartedAndHangup(phase: String) async throws {

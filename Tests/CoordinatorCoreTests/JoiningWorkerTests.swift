@@ -5,24 +5,30 @@ import Testing
 import TestSupport
 import WorkerCore
 
-/// Hands out prepared workers at chosen calls: the job asks at every layer boundary, so call k
-/// is layer k's start in a job that loses nobody.
+/// Hands out prepared workers, and names workers to let go, at chosen calls: the job asks at
+/// every layer boundary, so call k is layer k's start in a job that loses nobody.
 final class ScriptedJoining: WorkerJoining, @unchecked Sendable {
     private let lock = NSLock()
     private var calls = 0
     private var script: [Int: [any WorkerConnection]]
-    private var excludedSets: [Set<String>] = []
+    /// From call k on, these addresses are to leave (as a hosts file without them would say).
+    private let departures: [Int: Set<String>]
+    private var liveSets: [Set<String>] = []
 
-    init(_ script: [Int: [any WorkerConnection]]) { self.script = script }
+    init(_ script: [Int: [any WorkerConnection]], leaving departures: [Int: Set<String>] = [:]) {
+        self.script = script
+        self.departures = departures
+    }
 
-    /// The addresses the job excluded at each call.
-    var excluded: [Set<String>] { lock.withLock { excludedSets } }
+    /// The live workers' addresses the job gave at each call.
+    var excluded: [Set<String>] { lock.withLock { liveSets } }
 
-    func joiners(excluding addresses: Set<String>) async -> [any WorkerConnection] {
+    func changes(live: Set<String>) async -> WorkerChanges {
         lock.withLock {
             defer { calls += 1 }
-            excludedSets.append(addresses)
-            return script.removeValue(forKey: calls) ?? []
+            liveSets.append(live)
+            let leaving = departures.filter { $0.key <= calls }.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+            return WorkerChanges(joining: script.removeValue(forKey: calls) ?? [], leaving: leaving.intersection(live))
         }
     }
 }
@@ -117,5 +123,59 @@ struct JoiningWorkerTests {
         #expect(report.processes.contains { $0.role == "worker (join failed)" && $0.address == "refusing #9" })
         #expect(report.losses.isEmpty)
         #expect(report.markdown().contains("## Joined workers"))
+    }
+
+    @Test("a worker no longer listed at layer 1 hands its samples to the others and leaves: the bytes of 3 and of 2 workers; the report says where they went",
+          arguments: ["gptq", "awq"], JoinTransfer.allCases)
+    func leaves(recipe name: String, transfer: JoinTransfer) async throws {
+        let recipe = WorkerLossTests.recipe(name)
+        let two = try await Self.run(Self.workers(0..<2), recipe: recipe).shards.map(\.sha256)
+        let joining = ScriptedJoining([:], leaving: [1: ["in-process #1"]])
+        let report = try await Self.run(Self.workers(0..<3), joining: joining, recipe: recipe, transfer: transfer)
+        #expect(report.shards.map(\.sha256) == two)
+        #expect(report.losses.isEmpty && report.joins.isEmpty)
+        let departure = try #require(report.departures.first)
+        #expect(report.departures.count == 1)
+        // Blocks of 2 of the 6 samples, one per worker: #1's goes to #0, the first under its share of 2 blocks.
+        #expect((departure.worker, departure.layer, departure.transfer, departure.samples) == ("in-process #1", 1, transfer.rawValue, 2), "\(departure)")
+        #expect(departure.to == ["in-process #0 2"], "\(departure)")
+        #expect(report.processes.filter { $0.role.hasPrefix("worker") }.map(\.role) == ["worker", "worker (left)", "worker"])
+        #expect(report.processes.filter { $0.role.hasPrefix("worker") }.map(\.samples) == [4, 0, 2])
+        #expect(report.markdown().contains("## Workers that left"))
+        // Asked at both layers' boundaries (the fixture has 2), the three live at each.
+        #expect(joining.excluded == Array(repeating: ["in-process #0", "in-process #1", "in-process #2"], count: 2), "\(joining.excluded)")
+    }
+
+    @Test("one worker leaves as another joins at the same boundary: the bytes of an undisturbed run")
+    func replaced() async throws {
+        let recipe = WorkerLossTests.recipe("gptq")
+        let undisturbed = try await Self.run(Self.workers(0..<2), recipe: recipe).shards.map(\.sha256)
+        let joining = ScriptedJoining([1: Self.workers(2..<3)], leaving: [1: ["in-process #0"]])
+        let report = try await Self.run(Self.workers(0..<2), joining: joining, recipe: recipe)
+        #expect(report.shards.map(\.sha256) == undisturbed)
+        #expect(report.departures.map(\.worker) == ["in-process #0"] && report.joins.map(\.worker) == ["in-process #2"])
+        #expect(report.departures.first?.samples == 4)
+        #expect(report.processes.filter { $0.role == "worker" }.map(\.samples).reduce(0, +) == Self.samples.count)
+    }
+
+    @Test("the last worker, or one below --min-workers, is not let go: it stays and the job finishes with the same bytes")
+    func lastStays() async throws {
+        let recipe = WorkerLossTests.recipe("gptq")
+        let undisturbed = try await Self.run(Self.workers(0..<1), recipe: recipe).shards.map(\.sha256)
+        let report = try await Self.run(Self.workers(0..<1), joining: ScriptedJoining([:], leaving: [0: ["in-process #0"]]), recipe: recipe)
+        #expect(report.shards.map(\.sha256) == undisturbed)
+        #expect(report.departures.isEmpty)
+        #expect(report.processes.filter { $0.role == "worker" }.map(\.samples) == [Self.samples.count])
+    }
+
+    @Test("a leaving worker lost while releasing its samples: a loss, recovered by the others with the same bytes")
+    func leaverLost() async throws {
+        let recipe = WorkerLossTests.recipe("gptq")
+        let undisturbed = try await Self.run(Self.workers(0..<2), recipe: recipe).shards.map(\.sha256)
+        let leaver = FaultyWorker(index: 1) { FaultyWorker.name($0) == "release" }
+        let report = try await Self.run([FaultyWorker(index: 0), leaver], joining: ScriptedJoining([:], leaving: [1: ["in-process #1"]]), recipe: recipe)
+        #expect(report.shards.map(\.sha256) == undisturbed)
+        #expect(report.departures.isEmpty)
+        #expect(report.losses.map(\.worker) == ["in-process #1"] && report.losses.first?.recovered == true)
     }
 }
