@@ -13,17 +13,65 @@ import Glibc
 @Suite("Faults in every phase on real processes", .serialized)
 struct ProcessFaultMatrixTests {
     /// The undisturbed run's shard digests, computed once for the suite.
-    static let undisturbed = Task<[String], any Error> {
+    static let undisturbed = Task<[String], any Error> { try await reference() }
+    /// The same for the AWQ job.
+    static let undisturbedAWQ = Task<[String], any Error> { try await reference(FaultJob.awq) }
+
+    static func reference(_ extra: [String] = []) async throws -> [String] {
         let job = try FaultJob()
         defer { job.remove() }
         let workers = Workers(hosts: job.base + "/hosts.txt")
         defer { workers.end() }
         for _ in 0..<3 { try await workers.add() }
-        let coordinator = try TestProcess(Binaries.coordinator, job.command("reference", hosts: workers.hosts))
+        let coordinator = try TestProcess(Binaries.coordinator, job.command("reference", hosts: workers.hosts) + extra)
         defer { coordinator.end() }
-        let ended = await coordinator.termination()
+        let ended = await coordinator.termination(timeout: 180)
         guard ended == .exited(0) else { throw TestFailure("the undisturbed run ended \(String(describing: ended)): \(coordinator.errors)") }
         return try job.report("reference").shards
+    }
+
+    @Test("one worker of 3 killed before an AWQ job's scale search or fold: the others finish with an undisturbed run's bytes",
+          arguments: ["kill:search:1", "kill:fold:1"])
+    func awqFault(_ spec: String) async throws {
+        let expected = try await Self.undisturbedAWQ.value
+        let job = try FaultJob()
+        defer { job.remove() }
+        let workers = Workers(hosts: job.base + "/hosts.txt")
+        defer { workers.end() }
+        try await workers.add(fault: spec)
+        try await workers.add()
+        try await workers.add()
+        let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts) + FaultJob.awq)
+        defer { coordinator.end() }
+        #expect(await coordinator.termination(timeout: 180) == .exited(0), "\(coordinator.errors)")
+        let report = try job.report("out")
+        #expect(report.shards == expected)
+        // Both requests belong to the job's "awq search" phase (a fold is sent during the search).
+        #expect(report.losses.count == 1 && report.losses.first.map { $0.worker == workers.endpoints[0] && $0.layer == 1 && $0.phase == "awq search" } == true,
+                "\(report.losses)")
+        #expect(workers.processes[0].errors.contains("--fault \(spec)"), "\(workers.processes[0].errors)")
+    }
+
+    @Test("a second worker killed by the recovery from the first loss (adopting, or replaying layer 0): the last one finishes with an undisturbed run's bytes",
+          arguments: ["kill:adopt:*", "kill:replay:0"])
+    func lostDuringRecovery(_ spec: String) async throws {
+        let expected = try await Self.undisturbed.value
+        let job = try FaultJob()
+        defer { job.remove() }
+        let workers = Workers(hosts: job.base + "/hosts.txt")
+        defer { workers.end() }
+        try await workers.add(fault: "kill:capture:1")
+        try await workers.add(fault: spec)
+        try await workers.add()
+        let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts))
+        defer { coordinator.end() }
+        #expect(await coordinator.termination() == .exited(0), "\(coordinator.errors)")
+        let report = try job.report("out")
+        #expect(report.shards == expected)
+        #expect(report.losses.map(\.worker) == Array(workers.endpoints[0..<2]), "\(report.losses)")
+        #expect(report.losses.map(\.layer) == [1, 1], "\(report.losses)")
+        #expect(workers.processes[1].errors.contains("--fault \(spec)"), "\(workers.processes[1].errors)")
+        #expect(await workers.processes[1].termination(timeout: 10) == .signaled(SIGKILL))
     }
 
     @Test("one worker of 3 killed, hung or exiting before a request of each phase a GPTQ job sends: the others finish with an undisturbed run's bytes, and the report names the loss and its phase",
@@ -151,6 +199,10 @@ struct FaultJob {
          "--samples", "150", "--seq-len", "32", "--group-size", "32", "--max-shard-size", "24000",
          "--workers", hosts, "--worker-threads", "1", "--heartbeat-interval", "0.1", "--heartbeat-timeout", "1.5"]
     }
+
+    /// The recipe of the AWQ runs: a grid of 4 (of 20) keeps their scale search, the heaviest
+    /// phase, from starving the suite's other processes.
+    static let awq = ["--method", "awq", "--awq-grid", "4"]
 
     struct Report {
         struct Loss: CustomStringConvertible {

@@ -52,10 +52,11 @@ struct JobOverWireTests {
         JobWorkers(connections: (0..<count).map { SerialWorker(index: $0) }, shutdown: {})
     }
 
-    /// Fast heartbeats, short timeouts: a lost worker is noticed within 4 s (room for a machine busy
-    /// with the parallel tests: 1.5 s starved a healthy worker once when two suites ran at once).
+    /// Fast heartbeats, a timeout with room for a machine busy with the parallel tests: a lost
+    /// worker is noticed within 8 s (1.5 s starved a healthy worker once when two suites ran at
+    /// once; with 4 s both healthy workers of several tests were lost at once under the whole suite).
     static var pool: PoolConfiguration {
-        PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(4000), handshakeTimeout: .seconds(30))
+        PoolConfiguration(heartbeatInterval: .milliseconds(100), heartbeatTimeout: .milliseconds(8000), handshakeTimeout: .seconds(30))
     }
 
     @Test("every request and reply survives the codec", arguments: ["llama", "qwen3"], [Recipe.Method.gptq, .awq])
