@@ -13,7 +13,8 @@ import Glibc
 ///
 /// Three references, measured in the same run: memcpy of the payload, XXH64 of it (each message
 /// is hashed by its sender once and verified by its receiver), and the bare transport (frames
-/// echoed without an envelope, decoding or checksums, in this process). The wire echo goes
+/// echoed without an envelope, decoding or checksums, in this process), over tcp also with CURVE
+/// (its cost: authentication once, encryption of every frame). The wire echo goes
 /// through a `worker` process (or, without one next to this executable, a worker server in this
 /// process on its own ZeroMQ context), over tcp loopback and ipc. Messages larger than the chunk
 /// size (`--chunk-bytes`, the transport's default unless given) travel in chunks and are
@@ -40,9 +41,9 @@ struct WireBench: AsyncParsableCommand {
         guard chunkBytes > 0 else { throw ValidationError("--chunk-bytes must be positive, found \(chunkBytes)") }
     }
 
-    /// A ZeroMQ transport with this run's chunk size.
-    private func transport() throws -> ZMQTransport {
-        try ZMQTransport(configuration: .init(chunkBytes: chunkBytes))
+    /// A ZeroMQ transport with this run's chunk size (and CURVE settings).
+    private func transport(curve: CurveSettings? = nil) throws -> ZMQTransport {
+        try ZMQTransport(configuration: .init(chunkBytes: chunkBytes, curve: curve))
     }
 
     func run() async throws {
@@ -67,6 +68,11 @@ struct WireBench: AsyncParsableCommand {
                 let kind = endpoint.hasPrefix("tcp") ? "tcp loopback" : "ipc"
                 let raw = try await rawEcho(payload, endpoint: endpoint, rounds: rounds)
                 report("\(kind), bare transport", bytes: 2 * bytes, seconds: raw, reference: 2 * copy.min()!)
+                if kind == "tcp loopback" {
+                    let curve = try await rawEcho(payload, endpoint: endpoint, rounds: rounds, curve: true)
+                    report("\(kind), bare transport, CURVE", bytes: 2 * bytes, seconds: curve, reference: 2 * copy.min()!)
+                    print("    CURVE costs \(format((curve.min()! / raw.min()! - 1) * 100, 0)) % over plain tcp (fastest round trips, same run)")
+                }
                 let wire = try await wireEcho(payload, endpoint: endpoint, rounds: rounds, worker: useProcess ? worker : nil)
                 report("\(kind), wire echo", bytes: 2 * bytes, seconds: wire, reference: 2 * copy.min()!)
             }
@@ -110,15 +116,18 @@ struct WireBench: AsyncParsableCommand {
         return times
     }
 
-    /// Frames echoed by a bare transport in this process: the cost of ZeroMQ alone.
-    private func rawEcho(_ payload: Tensor, endpoint: String, rounds: Int) async throws -> [Double] {
-        let server = try transport()
-        let client = try transport()
+    /// Frames echoed by a bare transport in this process: the cost of ZeroMQ alone; with
+    /// `curve`, both ends authenticated and every frame encrypted (ZeroMQ CURVE, a ZAP handler
+    /// admitting the client's key).
+    private func rawEcho(_ payload: Tensor, endpoint: String, rounds: Int, curve: Bool = false) async throws -> [Double] {
+        let serverKeys = try CurveKeyPair.generate(), clientKeys = try CurveKeyPair.generate()
+        let server = try transport(curve: curve ? CurveSettings(keys: serverKeys, allowedClients: [clientKeys.publicKey]) : nil)
+        let client = try transport(curve: curve ? CurveSettings(keys: clientKeys) : nil)
         let bound = try await server.listen(on: endpoint)
         let echo = Task {
             for await message in server.inbound { try? server.send(message.frames, to: message.peer) }
         }
-        let peer = try await client.connect(to: bound)
+        let peer = try await client.connect(to: bound, serverKey: curve ? serverKeys.publicKey : nil)
         var replies = client.inbound.makeAsyncIterator()
         var times: [Double] = []
         for _ in 0..<(rounds + 1) {

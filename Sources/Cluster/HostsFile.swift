@@ -1,4 +1,5 @@
 import Foundation
+import Transport
 
 /// A worker to connect to, and where it was listed.
 public struct WorkerEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -6,10 +7,14 @@ public struct WorkerEndpoint: Sendable, Hashable, CustomStringConvertible {
     public let endpoint: String
     /// Where it came from, e.g. `hosts.txt:3`.
     public let source: String
+    /// The worker's CURVE public key (Z85): the connection is then authenticated both ways and
+    /// encrypted, and only a worker holding the matching secret key completes it.
+    public let serverKey: String?
 
-    public init(endpoint: String, source: String) {
+    public init(endpoint: String, source: String, serverKey: String? = nil) {
         self.endpoint = endpoint
         self.source = source
+        self.serverKey = serverKey
     }
 
     public var description: String { endpoint }
@@ -19,8 +24,10 @@ public struct WorkerEndpoint: Sendable, Hashable, CustomStringConvertible {
 ///
 /// One worker address per line: `host:port`, `[ipv6]:port`, `tcp://host:port` or `ipc:///path`,
 /// optionally followed by `slots=N`: N workers on that host, listening on port, port + 1, …,
-/// port + N − 1 (as `worker@5555`, `worker@5556`… of deploy/systemd). `#` starts a comment;
-/// blank lines are skipped. A line that does not parse is an error naming its number and text.
+/// port + N − 1 (as `worker@5555`, `worker@5556`… of deploy/systemd), and by the worker's CURVE
+/// public key: `key=Z85` (40 characters), or `keys=DIR` for `DIR/HOST.pub` (DIR relative to the
+/// hosts file). `#` starts a comment; blank lines are skipped. A line that does not parse is an
+/// error naming its number and text.
 public enum HostsFile {
     /// Reads and parses the hosts file at `path`.
     /// - Throws: `ClusterError` (`.configuration`) when the file cannot be read or a line is invalid.
@@ -41,35 +48,48 @@ public enum HostsFile {
             let source = "\(path):\(index + 1)"
             let content = rawLine.prefix { $0 != "#" }.trimmingCharacters(in: .whitespacesAndNewlines)
             if content.isEmpty { continue }
-            for endpoint in try parseLine(content, source: source, original: String(rawLine)) {
+            let (addresses, key) = try parseLine(content, source: source, original: String(rawLine), path: path)
+            for endpoint in addresses {
                 if let first = seen[endpoint] {
                     throw ClusterError(.configuration, "\(source): \(endpoint) is already listed at \(first)")
                 }
                 seen[endpoint] = source
-                endpoints.append(WorkerEndpoint(endpoint: endpoint, source: source))
+                endpoints.append(WorkerEndpoint(endpoint: endpoint, source: source, serverKey: key))
             }
         }
         guard !endpoints.isEmpty else { throw ClusterError(.configuration, "\(path) lists no workers") }
         return endpoints
     }
 
-    private static func parseLine(_ content: String, source: String, original: String) throws(ClusterError) -> [String] {
+    private static func parseLine(_ content: String, source: String, original: String, path: String) throws(ClusterError) -> (addresses: [String], key: String?) {
         let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         func failure(_ why: String) -> ClusterError {
-            ClusterError(.configuration, "\(source): \(why) in \"\(original.trimmingCharacters(in: .whitespaces))\"; expected host:port [slots=N]")
+            ClusterError(.configuration, "\(source): \(why) in \"\(original.trimmingCharacters(in: .whitespaces))\"; expected host:port [slots=N] [key=Z85 | keys=DIR]")
         }
         var slots = 1
+        var key: String?
+        var keyDirectory: String?
         for option in fields.dropFirst() {
-            guard option.hasPrefix("slots="), let value = Int(option.dropFirst(6)), (1...1024).contains(value) else {
-                throw failure("\"\(option)\" is not slots=N with N from 1 to 1024")
+            if option.hasPrefix("key=") {
+                let value = String(option.dropFirst(4))
+                do { try CurveKeyPair.check(value, what: "key=") } catch { throw failure(error.message) }
+                key = value
+            } else if option.hasPrefix("keys="), option.count > 5 {
+                keyDirectory = String(option.dropFirst(5))
+            } else {
+                guard option.hasPrefix("slots="), let value = Int(option.dropFirst(6)), (1...1024).contains(value) else {
+                    throw failure("\"\(option)\" is not slots=N with N from 1 to 1024, key=Z85 or keys=DIR")
+                }
+                slots = value
             }
-            slots = value
         }
+        guard key == nil || keyDirectory == nil else { throw failure("both key= and keys=") }
         let address = fields[0]
         if address.hasPrefix("ipc://") {
             guard address.count > 6 else { throw failure("an ipc address needs a path") }
             guard slots == 1 else { throw failure("slots need a tcp port to count from") }
-            return [address]
+            guard keyDirectory == nil else { throw failure("keys=DIR needs a host name (DIR/HOST.pub); give key=Z85") }
+            return ([address], key)
         }
         let hostPort = address.hasPrefix("tcp://") ? String(address.dropFirst(6)) : address
         guard !hostPort.contains("://") else { throw failure("only tcp:// and ipc:// addresses are supported") }
@@ -83,6 +103,14 @@ public enum HostsFile {
             throw failure("the host is empty, or an IPv6 address without [brackets]")
         }
         guard port + slots - 1 <= 65535 else { throw failure("slots=\(slots) from port \(port) runs past 65535") }
-        return (0..<slots).map { "tcp://\(host):\(port + $0)" }
+        if let keyDirectory {
+            // URL rather than NSString: Foundation's deletingLastPathComponent traps on a bare
+            // file name on Linux (Swift 6.3).
+            let base = keyDirectory.hasPrefix("/") ? URL(fileURLWithPath: keyDirectory)
+                : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(keyDirectory)
+            let file = base.appendingPathComponent(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) + ".pub").path
+            do { key = try CurveKeyFiles.publicKey(at: file) } catch { throw failure(error.message) }
+        }
+        return ((0..<slots).map { "tcp://\(host):\(port + $0)" }, key)
     }
 }

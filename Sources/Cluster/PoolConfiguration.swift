@@ -1,3 +1,4 @@
+import Transport
 import Wire
 
 #if canImport(Glibc)
@@ -18,12 +19,15 @@ public struct PoolConfiguration: Sendable {
     public var protocolVersion: UInt32
     /// How this coordinator introduces itself in Hello.
     public var name: String
+    /// This coordinator's CURVE key pair, for workers listed with a key (nil: plain connections only).
+    public var keys: CurveKeyPair?
 
     public init(
         heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(30), limits: WireLimits = WireLimits(),
-        protocolVersion: UInt32 = WireProtocol.version, name: String = PoolConfiguration.defaultName()
+        protocolVersion: UInt32 = WireProtocol.version, name: String = PoolConfiguration.defaultName(), keys: CurveKeyPair? = nil
     ) {
+        self.keys = keys
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
         self.handshakeTimeout = handshakeTimeout

@@ -13,11 +13,15 @@ public struct ServerConfiguration: Sendable {
     /// Bounds on the heartbeat settings a coordinator may ask for, so that a Hello cannot make
     /// the worker spin (interval too small) or hold a dead session forever (timeout too large).
     public var heartbeatBounds: ClosedRange<UInt32>
+    /// Listening where other machines reach it without CURVE (`worker --insecure`): every
+    /// session is then logged with a warning.
+    public var unauthenticated = false
 
     public init(
         capabilities: Capabilities, description: String, limits: WireLimits = WireLimits(),
-        protocolVersion: UInt32 = WireProtocol.version, heartbeatBounds: ClosedRange<UInt32> = 10...3_600_000
+        protocolVersion: UInt32 = WireProtocol.version, heartbeatBounds: ClosedRange<UInt32> = 10...3_600_000, unauthenticated: Bool = false
     ) {
+        self.unauthenticated = unauthenticated
         self.capabilities = capabilities
         self.description = description
         self.limits = limits

@@ -91,13 +91,19 @@ public final class WorkerCluster: Sendable {
             local = started
             endpoints = started.endpoints.enumerated().map { WorkerEndpoint(endpoint: $1, source: "local worker \($0) (pid \(started.processIDs[$0]))") }
         }
+        var transportConfiguration = transportConfiguration
+        if let keys = configuration.keys { transportConfiguration.curve = CurveSettings(keys: keys) }
+        if transportConfiguration.curve == nil, let keyed = endpoints.first(where: { $0.serverKey != nil }) {
+            local?.stop()
+            throw ClusterError(.configuration, "\(keyed.source): \(keyed.endpoint) has a key, and this coordinator none: give --key (a secret key file of `coordinator keygen`)")
+        }
         let transport: ZMQTransport
         do { transport = try ZMQTransport(configuration: transportConfiguration) } catch {
             local?.stop()
             throw ClusterError(.configuration, "cannot start the transport: \(error)")
         }
         let pool = WorkerPool(transport: transport, configuration: configuration, log: log)
-        let results = await pool.connect(to: endpoints.map(\.endpoint))
+        let results = await pool.connect(to: endpoints)
         var workers: [WorkerInfo] = []
         var failures: [(endpoint: WorkerEndpoint, error: ClusterError)] = []
         for (endpoint, result) in zip(endpoints, results) {

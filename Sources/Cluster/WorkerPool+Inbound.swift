@@ -125,7 +125,7 @@ extension WorkerPool {
         for record in records.values.sorted(by: { $0.id < $1.id }) {
             switch record.phase {
             case .handshaking(let started, _) where now - started > configuration.handshakeTimeout:
-                let failure = ClusterError(.handshakeFailed, "no answer from \(record.endpoint) within \(configuration.handshakeTimeout.seconds) s (is a worker listening there?)")
+                let failure = ClusterError(.handshakeFailed, "no answer from \(record.endpoint) within \(configuration.handshakeTimeout.seconds) s (is a worker listening there\(record.curve ? ", and does it hold the secret key of the public key given and allow this coordinator's key?" : "? One that requires CURVE keys does not answer a coordinator without them.")))")
                 log.error(failure.message)
                 endHandshake(record, failure)
             case .live where now - lastSign(of: record) > configuration.heartbeatTimeout:

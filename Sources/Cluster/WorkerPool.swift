@@ -36,6 +36,8 @@ public actor WorkerPool {
         var phase: Phase
         var lastHeard: ContinuousClock.Instant
         var pending: [TaskKey: Pending] = [:]
+        /// Whether the connection is CURVE (a failed handshake then likely means a wrong key).
+        var curve = false
     }
 
     /// Membership changes: joins and losses. One consumer; finishes at `shutdown`.
@@ -92,17 +94,19 @@ public actor WorkerPool {
     /// - Returns: the worker, now live.
     /// - Throws: `ClusterError`: `.versionMismatch` naming both versions, `.handshakeFailed`
     ///   (refused, or no answer within `handshakeTimeout`), `.configuration` (a malformed endpoint).
-    public func connect(to endpoint: String) async throws -> WorkerInfo {
+    /// - Parameter serverKey: the worker's CURVE public key (Z85), for an authenticated and
+    ///   encrypted connection (the transport needs this side's key pair); nil: plain.
+    public func connect(to endpoint: String, serverKey: String? = nil) async throws -> WorkerInfo {
         guard !isShutDown else { throw ClusterError(.shutdown, "cannot connect to \(endpoint): the pool is shut down") }
         startIfNeeded()
         let peer: PeerID
-        do { peer = try await transport.connect(to: endpoint) } catch {
+        do { peer = try await transport.connect(to: endpoint, serverKey: serverKey) } catch {
             throw ClusterError(.configuration, "cannot connect to \(endpoint): \(error)")
         }
         let id = WorkerID(records.count)
         return try await withCheckedThrowingContinuation { continuation in
             let now = ContinuousClock.now
-            records[id] = Record(id: id, endpoint: endpoint, peer: peer, phase: .handshaking(started: now, continuation: continuation), lastHeard: now)
+            records[id] = Record(id: id, endpoint: endpoint, peer: peer, phase: .handshaking(started: now, continuation: continuation), lastHeard: now, curve: serverKey != nil)
             workerByPeer[peer] = id
             let hello = Hello(
                 coordinator: configuration.name, heartbeatIntervalMilliseconds: configuration.heartbeatInterval.milliseconds,
@@ -111,13 +115,20 @@ public actor WorkerPool {
         }
     }
 
-    /// Connects to every endpoint concurrently.
+    /// Connects to every endpoint concurrently, without CURVE.
     /// - Returns: one result per endpoint, in order.
     public func connect(to endpoints: [String]) async -> [Result<WorkerInfo, ClusterError>] {
+        await connect(to: endpoints.map { WorkerEndpoint(endpoint: $0, source: $0) })
+    }
+
+    /// Connects to every endpoint concurrently, each with its CURVE key if it has one.
+    /// - Returns: one result per endpoint, in order.
+    public func connect(to endpoints: [WorkerEndpoint]) async -> [Result<WorkerInfo, ClusterError>] {
         await withTaskGroup(of: (Int, Result<WorkerInfo, ClusterError>).self) { group in
-            for (index, endpoint) in endpoints.enumerated() {
+            for (index, worker) in endpoints.enumerated() {
+                let endpoint = worker.endpoint
                 group.addTask {
-                    do { return (index, .success(try await self.connect(to: endpoint))) } catch let error as ClusterError {
+                    do { return (index, .success(try await self.connect(to: endpoint, serverKey: worker.serverKey))) } catch let error as ClusterError {
                         return (index, .failure(error))
                     } catch { return (index, .failure(ClusterError(.handshakeFailed, "\(endpoint): \(error)"))) }
                 }

@@ -185,6 +185,9 @@ public actor WorkerServer {
             timeout: .milliseconds(timeout), lastHeard: .now, lastBeat: .now, jobID: nil, requests: continuation, tasks: [])
         session?.tasks = [handlerLoop(requests, token: token), heartbeatLoop(token: token, interval: .milliseconds(interval))]
         log.info("session with \(hello.coordinator) at \(address): heartbeat every \(interval) ms, timeout \(timeout) ms")
+        if configuration.unauthenticated {
+            log.warning("session with \(hello.coordinator) at \(address) is not authenticated (--insecure): anyone who reaches this port can run jobs here")
+        }
         send(Message(.welcome(Welcome(capabilities: configuration.capabilities, worker: configuration.description)), taskID: message.taskID, attempt: message.attempt), to: peer)
     }
 

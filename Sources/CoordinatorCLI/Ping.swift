@@ -31,7 +31,7 @@ struct Ping: AsyncParsableCommand {
 
     func run() async throws {
         let log = Log.standardError(label: "coordinator")
-        let started = try await WorkerCluster.start(cluster.source, configuration: cluster.poolConfiguration, requireAll: false, log: log)
+        let started = try await WorkerCluster.start(cluster.source, configuration: try cluster.poolConfiguration(), requireAll: false, log: log)
         let work = Task { try await pingLoop(started) }
         ProcessSignals.onTermination { signal in
             log.info("signal \(signal): shutting down")

@@ -13,6 +13,6 @@ extension WorkerOptions {
             return JobWorkers(connections: (0..<inProcessWorkers).map { SerialWorker(index: $0) }, shutdown: {})
         }
         let source: WorkerCluster.Source = workers.map { .hostsFile($0) } ?? .local(count: localWorkers ?? 2, threads: workerThreads, executable: nil)
-        return try await JobWorkers.connect(source, configuration: poolConfiguration)
+        return try await JobWorkers.connect(source, configuration: try poolConfiguration())
     }
 }

@@ -28,6 +28,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Seconds a worker may take to answer the handshake (local workers: to start).")
     var handshakeTimeout = 30.0
 
+    @Option(help: "This coordinator's CURVE secret key file (from `coordinator keygen`), for workers listed with key=Z85 or keys=DIR: each connection is then authenticated both ways and encrypted.")
+    var key: String?
+
     func validate() throws {
         guard [workers != nil, localWorkers != nil, inProcessWorkers != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("give one of --workers hosts.txt or --local-workers N")
@@ -47,9 +50,11 @@ struct WorkerOptions: ParsableArguments {
         return .local(count: localWorkers ?? 1, threads: workerThreads, executable: nil)
     }
 
-    var poolConfiguration: PoolConfiguration {
+    /// The pool's settings, with the key pair of `--key` read.
+    /// - Throws: `ClusterError` naming the key file when it cannot be read or holds no valid key.
+    func poolConfiguration() throws -> PoolConfiguration {
         PoolConfiguration(
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), heartbeatTimeout: .milliseconds(Int(heartbeatTimeout * 1000)),
-            handshakeTimeout: .milliseconds(Int(handshakeTimeout * 1000)))
+            handshakeTimeout: .milliseconds(Int(handshakeTimeout * 1000)), keys: try key.map { path throws(ClusterError) in try CurveKeyFiles.keyPair(at: path) })
     }
 }

@@ -53,7 +53,7 @@ public final class HostsFileJoining: WorkerJoining {
         guard !new.isEmpty else { return WorkerChanges(leaving: leaving) }
         log.info("hosts file \(watch.path): connecting \(new.map(\.endpoint).joined(separator: ", "))")
         var joined: [any WorkerConnection] = []
-        for (endpoint, result) in zip(new, await pool.connect(to: new.map(\.endpoint))) {
+        for (endpoint, result) in zip(new, await pool.connect(to: new)) {
             switch result {
             case .success(let info): joined.append(RemoteWorker(pool: pool, info: info))
             case .failure(let error): log.warning("\(endpoint.source): \(endpoint.endpoint) did not join: \(error.message)")

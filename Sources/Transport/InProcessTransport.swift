@@ -68,7 +68,8 @@ public final class InProcessTransport: Transport {
         return endpoint
     }
 
-    public func connect(to endpoint: String) async throws -> PeerID {
+    /// `serverKey` is ignored: nothing leaves the process.
+    public func connect(to endpoint: String, serverKey: String?) async throws -> PeerID {
         guard let listener = network.listener(at: endpoint) else {
             throw TransportError("cannot connect to \(endpoint): nothing listens there")
         }

@@ -43,9 +43,12 @@ public protocol Transport: AnyObject, Sendable {
     func listen(on endpoint: String) async throws -> String
 
     /// Connects to the peer listening at `endpoint`. The connection completes in the background;
-    /// messages sent meanwhile wait for it.
-    /// - Throws: `TransportError` for a malformed endpoint (ZeroMQ) or no such listener (in-process).
-    func connect(to endpoint: String) async throws -> PeerID
+    /// messages sent meanwhile wait for it. With `serverKey` (ZeroMQ) the connection is CURVE:
+    /// encrypted, and only a listener holding that public key's secret key completes it, while
+    /// the listener checks this side's key; nothing is delivered from a listener that fails.
+    /// - Throws: `TransportError` for a malformed endpoint or key (ZeroMQ), a key without a key
+    ///   pair of this side's, or no such listener (in-process).
+    func connect(to endpoint: String, serverKey: String?) async throws -> PeerID
 
     /// Queues `frames` (at least one) for `peer` and returns at once. Storage is kept alive until sent.
     /// - Throws: `TransportError` when the transport is closed or `peer` is unknown or disconnected.
@@ -67,4 +70,11 @@ public protocol Transport: AnyObject, Sendable {
     /// Closes every connection and endpoint (queued messages get a short linger period to
     /// leave) and finishes `inbound`.
     func close() async
+}
+
+extension Transport {
+    /// A plain connection (no CURVE): `connect(to:serverKey:)` without a key.
+    public func connect(to endpoint: String) async throws -> PeerID {
+        try await connect(to: endpoint, serverKey: nil)
+    }
 }

@@ -45,8 +45,16 @@ enum ZMQSocketKind {
     case router
     /// Connected to one listener.
     case dealer
+    /// The transport's ZAP handler (`inproc://zeromq.zap.01`): one request, one reply.
+    case reply
 
-    var rawValue: Int32 { self == .router ? ZMQ_ROUTER : ZMQ_DEALER }
+    var rawValue: Int32 {
+        switch self {
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .reply: ZMQ_REP
+        }
+    }
 }
 
 /// A libzmq socket (`zmq_socket`), closed by `close()` (or at deinit if still open).
@@ -78,6 +86,27 @@ final class ZMQSocket {
     private func setInt(_ option: Int32, _ value: Int32) {
         var value = value
         zmq_setsockopt(handle, option, &value, MemoryLayout<Int32>.size)
+    }
+
+    private func setText(_ option: Int32, _ value: String) throws(TransportError) {
+        let result = value.withCString { zmq_setsockopt(handle, option, $0, strlen($0) + 1) }
+        guard result == 0 else { throw TransportError("zmq_setsockopt(\(option)) failed: \(zmqLastError().text)") }
+    }
+
+    /// Makes this (not yet bound) socket a CURVE server with `secretKey`; its ZAP domain names
+    /// the transport's handler's requests.
+    func makeCurveServer(secretKey: String) throws(TransportError) {
+        setInt(ZMQ_CURVE_SERVER, 1)
+        try setText(ZMQ_CURVE_SECRETKEY, secretKey)
+        try setText(ZMQ_ZAP_DOMAIN, "calibrate")
+    }
+
+    /// Makes this (not yet connected) socket a CURVE client with `keys`, expecting a server
+    /// whose public key is `serverKey`.
+    func makeCurveClient(keys: CurveKeyPair, serverKey: String) throws(TransportError) {
+        try setText(ZMQ_CURVE_SERVERKEY, serverKey)
+        try setText(ZMQ_CURVE_PUBLICKEY, keys.publicKey)
+        try setText(ZMQ_CURVE_SECRETKEY, keys.secretKey)
     }
 
     /// `zmq_bind`; returns the endpoint as bound (`ZMQ_LAST_ENDPOINT`: a tcp port 0 resolved).

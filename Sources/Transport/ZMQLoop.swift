@@ -42,10 +42,20 @@ final class ZMQLoop: @unchecked Sendable {
     /// Per peer: the chunked message being reassembled.
     private var reassemblies: [PeerID: Reassembly] = [:]
 
+    /// The ZAP handler's socket, when listeners admit only some CURVE clients.
+    private var zap: ZMQSocket?
+
     init(shared: ZMQShared, configuration: ZMQTransport.Configuration) throws(TransportError) {
         self.shared = shared
         self.configuration = configuration
         context = try ZMQContext(ioThreads: configuration.ioThreads)
+        if configuration.curve?.allowedClients != nil {
+            // Bound before any listener, so that no CURVE handshake completes unchecked (libzmq
+            // admits every client key when no handler is bound).
+            let socket = try ZMQSocket(context: context, kind: .reply, lingerMilliseconds: 0, maxFrameBytes: 1 << 16)
+            _ = try socket.bind("inproc://zeromq.zap.01")
+            zap = socket
+        }
     }
 
     /// Polls and serves until a close command; then closes every socket, terminates the context
@@ -57,6 +67,7 @@ final class ZMQLoop: @unchecked Sendable {
             let connectionSnapshot = Array(connections)
             var entries = [ZMQPollEntry(socket: nil, fileDescriptor: shared.wake.readEnd)]
             entries += listenerSnapshot.map { ZMQPollEntry(socket: $0.socket) }
+            if let zap { entries.append(ZMQPollEntry(socket: zap)) }
             entries += connectionSnapshot.map { ZMQPollEntry(socket: $0.value.socket, wantsOutput: !$0.value.pending.isEmpty) }
             let events: [(readable: Bool, writable: Bool)]
             do { events = try zmqPoll(entries, timeoutMilliseconds: -1) } catch {
@@ -72,8 +83,10 @@ final class ZMQLoop: @unchecked Sendable {
             for (index, listener) in listenerSnapshot.enumerated() where events[1 + index].readable {
                 receiveAll(from: listener)
             }
+            let zapOffset = zap == nil ? 0 : 1
+            if zap != nil, events[1 + listenerSnapshot.count].readable { answerZAP() }
             for (index, (peer, connection)) in connectionSnapshot.enumerated() {
-                let event = events[1 + listenerSnapshot.count + index]
+                let event = events[1 + listenerSnapshot.count + zapOffset + index]
                 if event.readable { receiveAll(from: connection, peer: peer) }
                 if event.writable { flush(connection, peer: peer) }
             }
@@ -87,13 +100,18 @@ final class ZMQLoop: @unchecked Sendable {
         case .listen(let endpoint, let done):
             do throws(TransportError) {
                 let socket = try ZMQSocket(context: context, kind: .router, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.maxFrameBytes)
+                if let curve = configuration.curve, curve.allowedClients != nil { try socket.makeCurveServer(secretKey: curve.keys.secretKey) }
                 let bound = try socket.bind(endpoint)
                 listeners.append(Listener(socket: socket, endpoint: bound))
                 done(.success(bound))
             } catch { done(.failure(error)) }
-        case .connect(let endpoint, let peer, let done):
+        case .connect(let endpoint, let serverKey, let peer, let done):
             do throws(TransportError) {
                 let socket = try ZMQSocket(context: context, kind: .dealer, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.maxFrameBytes)
+                if let serverKey {
+                    guard let keys = configuration.curve?.keys else { throw TransportError("cannot connect to \(endpoint) with CURVE: no key pair") }
+                    try socket.makeCurveClient(keys: keys, serverKey: serverKey)
+                }
                 try socket.connect(endpoint)
                 connections[peer] = Connection(socket: socket)
                 done(.success(()))
@@ -205,7 +223,30 @@ final class ZMQLoop: @unchecked Sendable {
         }
     }
 
+    /// Answers one ZAP request (ZeroMQ RFC 27: version, request id, domain, address, routing id,
+    /// mechanism, credentials): 200 for a CURVE client whose public key is allowed, 400 for any
+    /// other, which libzmq then disconnects before a message of it is delivered. A refusal is
+    /// reported with the peer's address and key (a public key: no secret).
+    private func answerZAP() {
+        guard let zap, let request = receive(from: zap) else { return }
+        let frames = request.frames.map { frame in withExtendedLifetime(frame) { Array(frame.bytes) } }
+        guard frames.count >= 6 else { return }
+        let text = { (index: Int) in String(decoding: frames[index], as: UTF8.self) }
+        let mechanism = text(5)
+        let clientKey = frames.count > 6 ? CurveKeyPair.z85(of: frames[6]) : nil
+        let allowed = mechanism == "CURVE" && clientKey.map { configuration.curve?.allowedClients?.contains($0) ?? false } ?? false
+        if !allowed {
+            configuration.diagnostics("refused a connection from \(text(3)): \(mechanism == "CURVE" ? "its key \(clientKey ?? "?") is not allowed" : "mechanism \(mechanism), expected CURVE")")
+        }
+        let reply = [Array("1.0".utf8), frames[1], Array((allowed ? "200" : "400").utf8), Array((allowed ? "OK" : "key not allowed").utf8), Array((clientKey ?? "").utf8), []]
+        let storage = reply.map { bytes in bytes.withUnsafeBytes { TensorStorage(copying: $0) } }
+        do throws(TransportError) { _ = try zap.send(storage, routingID: nil) } catch {
+            configuration.diagnostics("answering ZAP: \(error.message)")
+        }
+    }
+
     private func shutDown() {
+        zap?.close()
         for listener in listeners { listener.socket.close() }
         for connection in connections.values { connection.socket.close() }
         listeners.removeAll()

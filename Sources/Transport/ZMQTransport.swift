@@ -32,11 +32,15 @@ public final class ZMQTransport: Transport {
         /// well within the heartbeat timeout (1 MiB: 1 s at 1 MB/s). `Int.max` sends every
         /// message whole, as before chunking (a heartbeat then waits behind a large message).
         public var chunkBytes: Int
-        /// Where unexpected socket failures are reported (the transport has no logger of its own).
+        /// Where unexpected socket failures and refused connections are reported (the
+        /// transport has no logger of its own).
         public var diagnostics: @Sendable (String) -> Void
+        /// CURVE: this side's keys, and the client keys its listeners admit (nil: no CURVE;
+        /// every listener and connection is plain).
+        public var curve: CurveSettings?
 
         public init(
-            ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30, chunkBytes: Int = 1 << 20,
+            ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30, chunkBytes: Int = 1 << 20, curve: CurveSettings? = nil,
             diagnostics: @escaping @Sendable (String) -> Void = { message in
                 var line = "zmq transport: \(message)\n"
                 line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -47,11 +51,13 @@ public final class ZMQTransport: Transport {
             self.maxFrameBytes = maxFrameBytes
             self.chunkBytes = chunkBytes
             self.diagnostics = diagnostics
+            self.curve = curve
         }
     }
 
     public let inbound: AsyncStream<Inbound>
     let shared: ZMQShared
+    let configuration: Configuration
 
     /// Creates the context and starts the socket thread.
     /// - Throws: `TransportError` when libzmq cannot create a context or the wake-up pipe fails,
@@ -62,6 +68,7 @@ public final class ZMQTransport: Transport {
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Inbound.self)
         inbound = stream
+        self.configuration = configuration
         shared = ZMQShared(wake: try WakePipe(), continuation: continuation)
         let loop = try ZMQLoop(shared: shared, configuration: configuration)
         startDedicatedThread { loop.run() }
@@ -78,10 +85,16 @@ public final class ZMQTransport: Transport {
         }
     }
 
-    public func connect(to endpoint: String) async throws -> PeerID {
+    public func connect(to endpoint: String, serverKey: String?) async throws -> PeerID {
+        if let serverKey {
+            try CurveKeyPair.check(serverKey, what: "the public key given for \(endpoint)")
+            guard configuration.curve != nil else {
+                throw TransportError("cannot connect to \(endpoint) with CURVE: this side has no key pair (give it a key)")
+            }
+        }
         let peer = shared.peers.withLock { $0.add(address: endpoint) }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let queued = shared.enqueue(.connect(endpoint, peer, { continuation.resume(with: $0) }))
+            let queued = shared.enqueue(.connect(endpoint, serverKey, peer, { continuation.resume(with: $0) }))
             if !queued { continuation.resume(throwing: TransportError("cannot connect to \(endpoint): the transport is closed")) }
         }
         return peer
@@ -122,7 +135,8 @@ public final class ZMQTransport: Transport {
 /// A request from any thread to the socket thread.
 enum ZMQCommand: Sendable {
     case listen(String, @Sendable (Result<String, TransportError>) -> Void)
-    case connect(String, PeerID, @Sendable (Result<Void, TransportError>) -> Void)
+    /// An endpoint, the server's public key for CURVE (nil: plain), the peer it will be.
+    case connect(String, String?, PeerID, @Sendable (Result<Void, TransportError>) -> Void)
     case send(PeerID, [TensorStorage])
     case disconnect(PeerID)
     case close(@Sendable () -> Void)

@@ -26,6 +26,15 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Largest tensor frame accepted, in bytes.")
     var maxFrameBytes = WireLimits().maxFrameBytes
 
+    @Option(help: "This worker's CURVE secret key file (from `coordinator keygen`): it then admits only coordinators whose public keys --allow names, and every connection is encrypted.")
+    var key: String?
+
+    @Option(help: "A coordinator public key file, or a directory of .pub files, allowed to connect (with --key; may be repeated).")
+    var allow: [String] = []
+
+    @Flag(help: "Listen on a non-loopback tcp address without --key: anyone who reaches the port can run jobs here (warned at every session).")
+    var insecure = false
+
     @Flag(help: "Exit when the parent process exits (set by coordinators that start local workers).")
     var exitWithParent = false
 
@@ -54,19 +63,42 @@ struct Worker: AsyncParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, found \(threads)") }
         guard maxFrameBytes > 0 else { throw ValidationError("--max-frame-bytes must be positive") }
         guard chunkBytes > 0 else { throw ValidationError("--chunk-bytes must be positive, found \(chunkBytes)") }
+        guard (key == nil) == allow.isEmpty else {
+            throw ValidationError(key == nil ? "--allow needs --key (this worker's secret key file)" : "--key needs --allow: the coordinators' public keys (a .pub file or a directory of them)")
+        }
+        if key == nil, !insecure, !Self.isLocal(listen) {
+            throw ValidationError("--listen \(listen) is reachable from other machines, and anyone who reaches it could run jobs here: "
+                                  + "give --key FILE --allow COORDINATOR.pub (see `coordinator keygen --help`), or --insecure to run without authentication")
+        }
+    }
+
+    /// Whether `endpoint` is reachable from this machine only: ipc, or tcp on a loopback address.
+    static func isLocal(_ endpoint: String) -> Bool {
+        guard endpoint.hasPrefix("tcp://") else { return true }
+        let hostPort = endpoint.dropFirst(6)
+        let host = hostPort.lastIndex(of: ":").map { String(hostPort[..<$0]) } ?? String(hostPort)
+        return host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     func run() async throws {
         let threadCount = threads ?? Capabilities.local(threads: 0).cores
         BLAS.setThreadCount(threadCount)
         let log = Log.standardError(label: "worker", minimumLevel: verbose ? .debug : .info)
-        let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes, chunkBytes: chunkBytes))
+        var curve: CurveSettings?
+        if let key {
+            var allowed: Set<String> = []
+            for path in allow { allowed.formUnion(try CurveKeyFiles.publicKeys(at: path)) }
+            curve = CurveSettings(keys: try CurveKeyFiles.keyPair(at: key), allowedClients: allowed)
+        }
+        let transport = try ZMQTransport(configuration: .init(maxFrameBytes: maxFrameBytes, chunkBytes: chunkBytes, curve: curve, diagnostics: { message in
+            log.warning(message)
+        }))
         let bound = try await transport.listen(on: listen)
         let server = WorkerServer(
             transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(fault: fault),
             configuration: ServerConfiguration(
                 capabilities: .local(threads: threadCount), description: bound,
-                limits: WireLimits(maxFrameBytes: maxFrameBytes), protocolVersion: protocolVersion),
+                limits: WireLimits(maxFrameBytes: maxFrameBytes), protocolVersion: protocolVersion, unauthenticated: key == nil && !Self.isLocal(listen)),
             log: log)
         ProcessSignals.onTermination { signal in
             log.info("signal \(signal): stopping")

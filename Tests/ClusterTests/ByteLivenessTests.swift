@@ -54,7 +54,7 @@ final class WithholdingTransport: Transport {
     }
 
     func listen(on endpoint: String) async throws -> String { try await inner.listen(on: endpoint) }
-    func connect(to endpoint: String) async throws -> PeerID { try await inner.connect(to: endpoint) }
+    func connect(to endpoint: String, serverKey: String?) async throws -> PeerID { try await inner.connect(to: endpoint, serverKey: serverKey) }
     func send(_ frames: [TensorStorage], to peer: PeerID) throws { try inner.send(frames, to: peer) }
     func disconnect(_ peer: PeerID) { inner.disconnect(peer) }
     func address(of peer: PeerID) -> String { inner.address(of: peer) }

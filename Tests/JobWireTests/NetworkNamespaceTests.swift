@@ -56,7 +56,7 @@ final class NamespaceCluster {
                 }
                 let log = NSTemporaryDirectory() + "calibrate-netns-\(tag)-\(i).err"
                 let pid = try ChildProcesses.spawn(Self.ip, arguments: ["netns", "exec", namespace, LocalWorkers.executableNextToThisOne(),
-                                                                          "--listen", "tcp://10.\(network).\(i).2:5555", "--threads", "1", "--exit-with-parent"] + arguments, standardError: log)
+                                                                          "--listen", "tcp://10.\(network).\(i).2:5555", "--threads", "1", "--exit-with-parent", "--insecure"] + arguments, standardError: log)
                 pids.append(pid)
                 logs.append(log)
                 endpoints.append("10.\(network).\(i).2:5555")
