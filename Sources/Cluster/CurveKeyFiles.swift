@@ -101,9 +101,12 @@ public enum CurveKeyFiles {
         return nil
     }
 
-    /// A line that is a 40-character key and nothing else.
+    /// A line that is a 40-character Z85 key and nothing else (it may begin with '#', which is
+    /// Z85; a comment has spaces, which Z85 has not).
     private static func bareKey(in text: String) -> String? {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.count == 40 && !$0.hasPrefix("#") }
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.first { line in
+            (try? CurveKeyPair.check(line, what: "key")) != nil
+        }
     }
 
     private static func write(_ text: String, to path: String, mode: mode_t) throws(ClusterError) {

@@ -26,7 +26,7 @@ public struct WorkerEndpoint: Sendable, Hashable, CustomStringConvertible {
 /// optionally followed by `slots=N`: N workers on that host, listening on port, port + 1, …,
 /// port + N − 1 (as `worker@5555`, `worker@5556`… of deploy/systemd), and by the worker's CURVE
 /// public key: `key=Z85` (40 characters), or `keys=DIR` for `DIR/HOST.pub` (DIR relative to the
-/// hosts file). `#` starts a comment; blank lines are skipped. A line that does not parse is an
+/// hosts file). `#` at the start of a line or a word starts a comment; blank lines are skipped. A line that does not parse is an
 /// error naming its number and text.
 public enum HostsFile {
     /// Reads and parses the hosts file at `path`.
@@ -46,7 +46,7 @@ public enum HostsFile {
         var seen: [String: String] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let source = "\(path):\(index + 1)"
-            let content = rawLine.prefix { $0 != "#" }.trimmingCharacters(in: .whitespacesAndNewlines)
+            let content = Self.withoutComment(rawLine).trimmingCharacters(in: .whitespacesAndNewlines)
             if content.isEmpty { continue }
             let (addresses, key) = try parseLine(content, source: source, original: String(rawLine), path: path)
             for endpoint in addresses {
@@ -59,6 +59,17 @@ public enum HostsFile {
         }
         guard !endpoints.isEmpty else { throw ClusterError(.configuration, "\(path) lists no workers") }
         return endpoints
+    }
+
+    /// `line` up to its comment: a `#` at the start of the line or of a word (Z85 keys hold `#`
+    /// inside theirs, as in `key=ab#c…`).
+    static func withoutComment(_ line: Substring) -> Substring {
+        var previous: Character = " "
+        for index in line.indices {
+            if line[index] == "#", previous == " " || previous == "\t" { return line[..<index] }
+            previous = line[index]
+        }
+        return line
     }
 
     private static func parseLine(_ content: String, source: String, original: String, path: String) throws(ClusterError) -> (addresses: [String], key: String?) {

@@ -4,7 +4,7 @@ import Cluster
 
 /// Where a coordinator command finds its workers, and how it watches them.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Hosts file: one host:port per line, optional slots=N, # comments. Read again at every layer boundary: entries added mid-job join it (SIGHUP: read it even if unchanged).")
+    @Option(help: "Hosts file: one host:port per line, optional slots=N and key=Z85 or keys=DIR (CURVE), # comments. Read again at every layer boundary: entries added mid-job join it (SIGHUP: read it even if unchanged).")
     var workers: String?
 
     @Option(help: "Start N worker processes on this machine instead (stopped at the end).")

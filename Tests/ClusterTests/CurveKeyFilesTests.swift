@@ -66,8 +66,11 @@ struct CurveKeyFilesTests {
         let node = try CurveKeyFiles.generate(in: dir + "/keys", name: "node-3")
         let inline = try CurveKeyPair.generate().publicKey
         let hosts = dir + "/hosts.txt"
-        let endpoints = try HostsFile.parse("node-1:5555 key=\(inline)\nnode-3:5555 slots=2 keys=keys\nnode-4:5555\n", path: hosts)
+        let endpoints = try HostsFile.parse("node-1:5555 key=\(inline)  # a comment\nnode-3:5555 slots=2 keys=keys\nnode-4:5555\n", path: hosts)
         #expect(endpoints.map(\.serverKey) == [inline, node.key, node.key, nil])
+        // Z85 has '#': inside a word it is part of the key, not a comment.
+        let hashed = "Bt=#9lGv7(PN-1DW!ySf@]dWCz58))Y0GvlRf48*"
+        #expect(try HostsFile.parse("node-1:5555 key=\(hashed) #comment\n", path: hosts).map(\.serverKey) == [hashed])
         for (line, expected) in [("node-1:5555 key=abc", "expected 40 characters"), ("node-9:5555 keys=keys", "node-9.pub"),
                                  ("node-1:5555 key=\(inline) keys=keys", "both key= and keys=")] {
             do {

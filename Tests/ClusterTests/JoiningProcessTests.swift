@@ -46,13 +46,9 @@ struct JoiningProcessTests {
         return base
     }
 
-    @Test("a worker added to the hosts file mid-job joins at the next layer and takes its share; the bytes are those of the 2 workers alone",
-          arguments: ["move", "replay"])
-    func addedToHostsFile(transfer: String) async throws {
-        let base = try Self.prepare()
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        var processes: [TestProcess] = []
-        defer { for process in processes { process.kill(SIGKILL) } }
+    /// Three workers on free ports (added to `processes`), a hosts file listing the first two, and
+    /// the shards of the job run on those two: the bytes every run of these tests must write.
+    static func reference(base: String, into processes: inout [TestProcess]) async throws -> (endpoints: [String], listed: [String], hosts: String, expected: [String]) {
         let endpoints = try await Self.workers(3, into: &processes)
         let hosts = base + "/hosts.txt"
         let listed = endpoints.map { $0.replacingOccurrences(of: "tcp://", with: "") }
@@ -62,6 +58,17 @@ struct JoiningProcessTests {
         #expect(await reference.waitForExit(timeout: 120))
         let expected = try Self.shards(base + "/reference")
         #expect(!expected.isEmpty, "\(reference.errors)")
+        return (endpoints, listed, hosts, expected)
+    }
+
+    @Test("a worker added to the hosts file mid-job joins at the next layer and takes its share; the bytes are those of the 2 workers alone",
+          arguments: ["move", "replay"])
+    func addedToHostsFile(transfer: String) async throws {
+        let base = try Self.prepare()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var processes: [TestProcess] = []
+        defer { for process in processes { process.kill(SIGKILL) } }
+        let (endpoints, listed, hosts, expected) = try await Self.reference(base: base, into: &processes)
 
         let grown = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/grown", ["--join-transfer", transfer]))
         processes.append(grown)
@@ -93,15 +100,7 @@ struct JoiningProcessTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         var processes: [TestProcess] = []
         defer { for process in processes { process.kill(SIGKILL) } }
-        let endpoints = try await Self.workers(3, into: &processes)
-        let hosts = base + "/hosts.txt"
-        let listed = endpoints.map { $0.replacingOccurrences(of: "tcp://", with: "") }
-        try listed[0..<2].joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
-        let reference = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/reference"))
-        processes.append(reference)
-        #expect(await reference.waitForExit(timeout: 120))
-        let expected = try Self.shards(base + "/reference")
-        #expect(!expected.isEmpty, "\(reference.errors)")
+        let (endpoints, listed, hosts, expected) = try await Self.reference(base: base, into: &processes)
 
         try listed.joined(separator: "\n").write(toFile: hosts, atomically: true, encoding: .utf8)
         let shrunk = try TestProcess(Binaries.coordinator, Self.command(base: base, hosts: hosts, out: base + "/shrunk", ["--join-transfer", transfer]))

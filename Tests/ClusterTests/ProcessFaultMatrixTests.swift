@@ -30,20 +30,32 @@ struct ProcessFaultMatrixTests {
         return try job.report("reference").shards
     }
 
+    /// The job on three workers started with `faults` (in hosts-file order; nil: none), run to its
+    /// end; the caller removes the job and ends the workers.
+    static func faulted(_ faults: [String?], _ extra: [String] = [], timeout: Double = 60) async throws
+        -> (job: FaultJob, workers: Workers, ended: Termination?, errors: String) {
+        let job = try FaultJob()
+        let workers = Workers(hosts: job.base + "/hosts.txt")
+        do {
+            for fault in faults { try await workers.add(fault: fault) }
+            let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts) + extra)
+            defer { coordinator.end() }
+            let ended = await coordinator.termination(timeout: timeout)
+            return (job, workers, ended, coordinator.errors)
+        } catch {
+            workers.end()
+            job.remove()
+            throw error
+        }
+    }
+
     @Test("one worker of 3 killed before an AWQ job's scale search or fold: the others finish with an undisturbed run's bytes",
           arguments: ["kill:search:1", "kill:fold:1"])
     func awqFault(_ spec: String) async throws {
         let expected = try await Self.undisturbedAWQ.value
-        let job = try FaultJob()
-        defer { job.remove() }
-        let workers = Workers(hosts: job.base + "/hosts.txt")
-        defer { workers.end() }
-        try await workers.add(fault: spec)
-        try await workers.add()
-        try await workers.add()
-        let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts) + FaultJob.awq)
-        defer { coordinator.end() }
-        #expect(await coordinator.termination(timeout: 180) == .exited(0), "\(coordinator.errors)")
+        let (job, workers, ended, errors) = try await Self.faulted([spec, nil, nil], FaultJob.awq, timeout: 180)
+        defer { job.remove(); workers.end() }
+        #expect(ended == .exited(0), "\(errors)")
         let report = try job.report("out")
         #expect(report.shards == expected)
         // Both requests belong to the job's "awq search" phase (a fold is sent during the search).
@@ -56,16 +68,9 @@ struct ProcessFaultMatrixTests {
           arguments: ["kill:adopt:*", "kill:replay:0"])
     func lostDuringRecovery(_ spec: String) async throws {
         let expected = try await Self.undisturbed.value
-        let job = try FaultJob()
-        defer { job.remove() }
-        let workers = Workers(hosts: job.base + "/hosts.txt")
-        defer { workers.end() }
-        try await workers.add(fault: "kill:capture:1")
-        try await workers.add(fault: spec)
-        try await workers.add()
-        let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts))
-        defer { coordinator.end() }
-        #expect(await coordinator.termination() == .exited(0), "\(coordinator.errors)")
+        let (job, workers, ended, errors) = try await Self.faulted(["kill:capture:1", spec, nil])
+        defer { job.remove(); workers.end() }
+        #expect(ended == .exited(0), "\(errors)")
         let report = try job.report("out")
         #expect(report.shards == expected)
         #expect(report.losses.map(\.worker) == Array(workers.endpoints[0..<2]), "\(report.losses)")
@@ -78,16 +83,9 @@ struct ProcessFaultMatrixTests {
           arguments: ["kill:start:*", "kill:load:1", "kill:capture:1", "kill:solve:1", "kill:apply:1", "kill:finish:*", "stop:capture:1", "exit:apply:0"])
     func workerFault(_ spec: String) async throws {
         let expected = try await Self.undisturbed.value
-        let job = try FaultJob()
-        defer { job.remove() }
-        let workers = Workers(hosts: job.base + "/hosts.txt")
-        defer { workers.end() }
-        try await workers.add(fault: spec)
-        try await workers.add()
-        try await workers.add()
-        let coordinator = try TestProcess(Binaries.coordinator, job.command("out", hosts: workers.hosts))
-        defer { coordinator.end() }
-        #expect(await coordinator.termination() == .exited(0), "\(coordinator.errors)")
+        let (job, workers, ended, errors) = try await Self.faulted([spec, nil, nil])
+        defer { job.remove(); workers.end() }
+        #expect(ended == .exited(0), "\(errors)")
         let report = try job.report("out")
         #expect(report.shards == expected)
 
