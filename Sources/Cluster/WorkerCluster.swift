@@ -22,16 +22,34 @@ public final class WorkerCluster: Sendable {
     public let failures: [(endpoint: WorkerEndpoint, error: ClusterError)]
     /// The server loops of embedded workers, awaited at shutdown.
     private let embedded: [Task<Void, Never>]
+    /// Watches local worker processes: one that exits is lost at once, not after the heartbeat timeout.
+    private let watcher: Task<Void, Never>?
 
     private init(
         pool: WorkerPool, localWorkers: LocalWorkers?, workers: [WorkerInfo], failures: [(endpoint: WorkerEndpoint, error: ClusterError)],
-        embedded: [Task<Void, Never>] = []
+        embedded: [Task<Void, Never>] = [], watcher: Task<Void, Never>? = nil
     ) {
         self.pool = pool
         self.localWorkers = localWorkers
         self.workers = workers
         self.failures = failures
         self.embedded = embedded
+        self.watcher = watcher
+    }
+
+    /// Every 100 ms, whether a local worker process has exited; its worker is then lost at once
+    /// (its pending requests fail, the job recovers) rather than after the heartbeat timeout.
+    private static func watch(_ children: [(pid: Int32, id: WorkerID)], pool: WorkerPool) -> Task<Void, Never> {
+        Task {
+            var running = children
+            while !running.isEmpty && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                for child in running where ChildProcesses.hasExited(child.pid) {
+                    await pool.lose(child.id, reason: "its process (pid \(child.pid)) exited")
+                }
+                running.removeAll { ChildProcesses.hasExited($0.pid) }
+            }
+        }
     }
 
     /// `count` workers inside this process (the embedded mode): each a `WorkerServer` with its own
@@ -119,13 +137,19 @@ public final class WorkerCluster: Sendable {
             throw ClusterError(failures.count == 1 ? failures[0].error.code : .handshakeFailed,
                                "\(failures.count) of \(endpoints.count) workers did not join:\n" + lines.joined(separator: "\n"))
         }
-        return WorkerCluster(pool: pool, localWorkers: local, workers: workers, failures: failures)
+        var watcher: Task<Void, Never>?
+        if let local {
+            let children = zip(local.processIDs, results).compactMap { pid, result in (try? result.get()).map { (pid: pid, id: $0.id) } }
+            watcher = watch(children, pool: pool)
+        }
+        return WorkerCluster(pool: pool, localWorkers: local, workers: workers, failures: failures, watcher: watcher)
     }
 
     /// Ends the run: Shutdown to every worker (local and embedded workers are asked to exit), the
     /// transport closed, local worker processes stopped (SIGTERM, then SIGKILL after `grace`),
     /// embedded servers awaited.
     public func shutdown(reason: String, grace: Duration = .seconds(5)) async {
+        watcher?.cancel()
         await pool.shutdown(reason: reason, exitProcesses: localWorkers != nil || !embedded.isEmpty)
         localWorkers?.stop(grace: grace)
         for task in embedded { await task.value }

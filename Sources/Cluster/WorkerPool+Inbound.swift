@@ -119,7 +119,13 @@ extension WorkerPool {
         lastTick = now
         if lateness > configuration.heartbeatInterval {
             log.debug("heartbeat check ran \(lateness.seconds) s late; not counted as worker silence")
-            for id in records.keys { records[id]?.lastHeard += lateness }
+            for id in records.keys {
+                records[id]?.lastHeard += lateness
+                // Nor against a handshake in progress: its Welcome may be waiting unread.
+                if case .handshaking(let started, let continuation)? = records[id]?.phase {
+                    records[id]?.phase = .handshaking(started: started + lateness, continuation: continuation)
+                }
+            }
         }
         heartbeatSequence += 1
         for record in records.values.sorted(by: { $0.id < $1.id }) {

@@ -174,6 +174,27 @@ struct ProcessClusterTests {
         }
     }
 
+    @Test("a local worker process that exits is lost at once, naming its pid, not after the 10 s heartbeat timeout; the other serves on")
+    func localWorkerExits() async throws {
+        try Binaries.require(Binaries.worker)
+        let cluster = try await WorkerCluster.start(.local(count: 2, threads: 1, executable: nil), configuration: PoolConfiguration(), log: .silent)
+        let events = Collector(cluster.pool.events)
+        let victim = try #require(cluster.localWorkers?.processIDs.first)
+        let killed = ContinuousClock.now
+        kill(victim, SIGKILL)
+        let lost = await events.first(timeout: 8) { if case .lost = $0 { true } else { false } }
+        guard case .lost(let id, _, let reason)? = lost else {
+            Issue.record("no loss reported within 8 s")
+            await cluster.shutdown(reason: "done")
+            return
+        }
+        #expect(ContinuousClock.now - killed < .seconds(8))
+        #expect(id == cluster.workers[0].id && reason.contains("pid \(victim)") && reason.contains("exited"), "\(reason)")
+        let echo = try await cluster.pool.request(.echo(Echo(note: "alive")), to: cluster.workers[1].id)
+        #expect(echo.message.body == .echo(Echo(note: "alive")))
+        await cluster.shutdown(reason: "done")
+    }
+
     @Test("SIGTERM to `coordinator ping --local-workers 2` stops it and its workers; SIGKILL leaves no worker behind either", arguments: [SIGTERM, SIGKILL])
     func coordinatorSignals(_ signal: Int32) async throws {
         try Binaries.require(Binaries.worker)
