@@ -61,10 +61,8 @@ extension CalibrationJob {
             leaving = []
             guard !new.isEmpty else { return }
         }
-        var departing: [Int: JobReport.Departure] = [:]
         for index in leaving.sorted() {
-            departing[index] = JobReport.Departure(worker: workers[index].address, layer: layer, at: started.timeIntervalSince(startTime), transfer: transfer.rawValue)
-            progress?.log("worker \(workers[index].address) leaves at layer \(layer) (no longer in the hosts file)")
+            progress?.log("worker \(workers[index].address) leaves at layer \(layer) (no longer listed)")
         }
         let (donations, receipts, origin) = rebalance(leaving: leaving)
         if receipts.isEmpty && leaving.isEmpty { return }
@@ -106,7 +104,7 @@ extension CalibrationJob {
         }
         if lostInHandOver { throw WorkersLost(workers: receipts.keys.filter { !alive[$0] }) }
         for index in leaving.sorted() {
-            guard var departure = departing[index] else { continue }
+            var departure = JobReport.Departure(worker: workers[index].address, layer: layer, at: started.timeIntervalSince(startTime), transfer: transfer.rawValue)
             departure.samples = donations[index].map { $0.reduce(0) { $0 + $1.count } } ?? 0
             departure.to = receipts.keys.sorted().compactMap { receiver in
                 let count = SampleRuns.units(of: receipts[receiver] ?? [], block: statisticsBlock).filter { origin[$0.lowerBound] == index }.reduce(0) { $0 + $1.count }
@@ -117,7 +115,7 @@ extension CalibrationJob {
             // Its summary (peak memory) for the report, then its session ends; it holds nothing of
             // the job's since its release, so nothing is lost with it.
             if case .finished(let summary)? = try? await workers[index].send(.finish) { departedSummaries[index] = summary }
-            await workers[index].leave(reason: "left the job at layer \(layer): no longer in the hosts file")
+            await workers[index].leave(reason: "left the job at layer \(layer): no longer listed")
             alive[index] = false
             departed.insert(index)
             self.states[index] = "left"

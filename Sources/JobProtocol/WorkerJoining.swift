@@ -13,7 +13,7 @@ public protocol WorkerJoining: Sendable {
 /// Workers to take into a job and workers to let go, at one layer boundary.
 public struct WorkerChanges: Sendable {
     public var joining: [any WorkerConnection]
-    /// Addresses of live workers that are to leave (no longer in the hosts file).
+    /// Addresses of live workers that are to leave (e.g. no longer in the hosts file).
     public var leaving: Set<String>
 
     public init(joining: [any WorkerConnection] = [], leaving: Set<String> = []) {
