@@ -13,9 +13,25 @@ public protocol TensorStore: Sendable {
     func tensor(_ name: String) throws -> Tensor
     /// Tells the store that `name` was copied and will not be read again soon.
     func release(_ name: String)
+    /// The dtype and shape `tensor(name)` returns, read from headers where the store can (nothing
+    /// is read or converted): what a model's layout is checked against before anything runs.
+    func layout(of name: String) throws -> (dtype: DType, shape: [Int])
 }
 
-extension CheckpointReader: TensorStore {}
+extension TensorStore {
+    /// From the tensor itself: a view for files and memory, so nothing is read.
+    public func layout(of name: String) throws -> (dtype: DType, shape: [Int]) {
+        let tensor = try tensor(name)
+        return (tensor.dtype, tensor.shape)
+    }
+}
+
+extension CheckpointReader: TensorStore {
+    public func layout(of name: String) throws -> (dtype: DType, shape: [Int]) {
+        let entry = try entry(name)
+        return (entry.dtype, entry.shape)
+    }
+}
 
 /// Tensors held in memory under their names.
 public struct InMemoryTensorStore: TensorStore {

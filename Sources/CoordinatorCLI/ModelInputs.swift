@@ -10,10 +10,17 @@ import Tokenizer
 enum ModelInputs {
     /// The weights of the model in `directory`: plain safetensors, or a compressed-tensors
     /// checkpoint dequantized as it is read.
+    /// Its layout (every tensor the config requires, dtype and shape) is checked before it is returned.
     static func weightSource(_ directory: String) throws -> CheckpointWeightSource {
-        guard CompressedTensorsStore.isQuantized(directory) else { return try CheckpointWeightSource(directory: directory) }
-        let store = try CompressedTensorsStore(directory: directory)
-        return CheckpointWeightSource(config: try ModelConfig(directory: directory), store: store, activationSchemes: store.activationSchemes)
+        let source: CheckpointWeightSource
+        if CompressedTensorsStore.isQuantized(directory) {
+            let store = try CompressedTensorsStore(directory: directory)
+            source = CheckpointWeightSource(config: try ModelConfig(directory: directory), store: store, activationSchemes: store.activationSchemes)
+        } else {
+            source = try CheckpointWeightSource(directory: directory)
+        }
+        try source.checkLayout()
+        return source
     }
 
     /// The tokenizer of the model in `directory`, or nil when it has no tokenizer.json.

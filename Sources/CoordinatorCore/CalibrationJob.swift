@@ -138,9 +138,8 @@ public final class CalibrationJob {
         if let long = inputs.sequences.firstIndex(where: { $0.count > config.maxPositionEmbeddings }) {
             throw JobError("sample \(long) has \(inputs.sequences[long].count) tokens, more than max_position_embeddings \(config.maxPositionEmbeddings)")
         }
-        for name in ["model.embed_tokens.weight"] where !reader.contains(name) {
-            throw JobError("\(inputs.modelPath): the checkpoint has no \(name)")
-        }
+        // Every tensor the config requires, in the dtype and shape it implies, before a worker starts.
+        try CheckpointWeightSource(config: config, reader: reader).checkLayout()
     }
 
     /// Runs the job to the end and writes the checkpoint.

@@ -79,6 +79,29 @@ public struct CompressedTensorsStore: TensorStore {
         return Tensor(floats: matrix.values, shape: [matrix.rows, matrix.columns])
     }
 
+    /// A quantized module's weight as `tensor` returns it (F32 of `weight_shape`, or of the I8
+    /// weight's shape), read from the headers and the small `weight_shape` tensor.
+    public func layout(of name: String) throws -> (dtype: DType, shape: [Int]) {
+        guard let module = quantizedModule(name), quantized.contains(module) else {
+            let entry = try reader.entry(name)
+            return (entry.dtype, entry.shape)
+        }
+        guard packed else { return (.f32, try reader.entry(name).shape) }
+        let shapeName = module + ".weight_shape"
+        guard reader.contains(shapeName) else {
+            throw CheckpointError(.missingTensor, file: path, tensor: shapeName, "missing; a pack-quantized weight needs its shape")
+        }
+        let shape = try reader.tensor(shapeName)
+        guard shape.shape == [2], shape.dtype == .i64 || shape.dtype == .i32 else {
+            throw CheckpointError(.invalidValue, file: path, tensor: shapeName, "expected two I64 or I32 sizes, found \(shape.dtype.rawValue) \(shape.shape)")
+        }
+        let values = shape.dtype == .i64 ? shape.integers(as: Int64.self) : shape.integers(as: Int32.self).map(Int64.init)
+        guard values.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
+            throw CheckpointError(.invalidValue, file: path, tensor: shapeName, "\(values) is not a matrix shape")
+        }
+        return (.f32, values.map { Int($0) })
+    }
+
     public func release(_ name: String) {
         guard let module = quantizedModule(name), quantized.contains(module) else { return reader.release(name) }
         for suffix in ["weight", "weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.release("\(module).\(suffix)") }

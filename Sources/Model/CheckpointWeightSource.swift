@@ -98,20 +98,63 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
         return OutputWeights(norm: norm, head: head)
     }
 
+    /// Checks, before anything is read or allocated from it, that the store holds every tensor
+    /// the config requires in a float dtype and the shape the config implies (from the headers:
+    /// no weight is read). What `coordinator eval` and `inspect` run first, so that a directory
+    /// `inspect` calls valid is one eval loads.
+    /// - Throws: `ModelError` naming the first tensor missing, of another dtype or shape.
+    public func checkLayout() throws {
+        for (name, shape) in Self.requiredTensors(config) {
+            guard reader.contains(name) else { throw missing(name) }
+            try check(name, shape: shape, try reader.layout(of: name))
+        }
+    }
+
+    /// Every tensor the forward pass reads, with the shape `config` implies, in checkpoint order.
+    public static func requiredTensors(_ c: ModelConfig) -> [(name: String, shape: [Int])] {
+        var tensors: [(name: String, shape: [Int])] = [("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize])]
+        for index in 0..<c.numHiddenLayers {
+            let name = { LayerWeights.tensorName(layer: index, $0) }
+            tensors.append((name("input_layernorm.weight"), [c.hiddenSize]))
+            tensors.append((name("post_attention_layernorm.weight"), [c.hiddenSize]))
+            if c.qkNorm {
+                tensors.append((name("self_attn.q_norm.weight"), [c.headDim]))
+                tensors.append((name("self_attn.k_norm.weight"), [c.headDim]))
+            }
+            for stage in LayerStage.allCases {
+                let hasBias = LayerWeights.hasBias(stage, c)
+                for (module, shape) in zip(stage.linearNames, stage.weightShapes(c)) {
+                    tensors.append((name(module + ".weight"), [shape.rows, shape.columns]))
+                    if hasBias { tensors.append((name(module + ".bias"), [shape.rows])) }
+                }
+            }
+        }
+        tensors.append(("model.norm.weight", [c.hiddenSize]))
+        if !c.tieWordEmbeddings { tensors.append(("lm_head.weight", [c.vocabSize, c.hiddenSize])) }
+        return tensors
+    }
+
     // MARK: - Reading checked tensors
+
+    private func missing(_ name: String) -> ModelError {
+        ModelError(.missingTensor, tensor: name, "missing from the checkpoint at \(reader.path), which the config (\(config.modelType.rawValue)) requires")
+    }
+
+    /// A tensor's `layout` checked to hold floats and have `shape`.
+    private func check(_ name: String, shape: [Int], _ layout: (dtype: DType, shape: [Int])) throws {
+        guard [.f32, .f16, .bf16].contains(layout.dtype) else {
+            throw ModelError(.badDType, tensor: name, "stored as \(layout.dtype.rawValue); expected F32, F16 or BF16")
+        }
+        guard layout.shape == shape else {
+            throw ModelError(.badShape, tensor: name, "expected shape \(shape) (from config.json), found \(layout.shape)")
+        }
+    }
 
     /// The tensor `name`, checked to exist, hold floats and have `shape`.
     private func tensor(_ name: String, shape: [Int]) throws -> Tensor {
-        guard reader.contains(name) else {
-            throw ModelError(.missingTensor, tensor: name, "missing from the checkpoint at \(reader.path), which the config (\(config.modelType.rawValue)) requires")
-        }
+        guard reader.contains(name) else { throw missing(name) }
         let tensor = try reader.tensor(name)
-        guard [.f32, .f16, .bf16].contains(tensor.dtype) else {
-            throw ModelError(.badDType, tensor: name, "stored as \(tensor.dtype.rawValue); expected F32, F16 or BF16")
-        }
-        guard tensor.shape == shape else {
-            throw ModelError(.badShape, tensor: name, "expected shape \(shape) (from config.json), found \(tensor.shape)")
-        }
+        try check(name, shape: shape, (tensor.dtype, tensor.shape))
         return tensor
     }
 

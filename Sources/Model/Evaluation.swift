@@ -50,6 +50,7 @@ public enum Evaluation {
             }
             progress?(batch.upperBound, windows.count)
         }
+        try checkFinite(result, "perplexity")
         return result
     }
 
@@ -90,7 +91,22 @@ public enum Evaluation {
             }
             progress?(batch.upperBound, windows.count)
         }
+        try checkFinite(comparison.reference, "reference perplexity")
+        try checkFinite(comparison.candidate, "candidate perplexity")
+        guard comparison.meanDivergence.isFinite, comparison.maxDivergence.isFinite else {
+            throw ModelError(.nonFinite, "the KL divergence is \(comparison.meanDivergence) (largest \(comparison.maxDivergence)): a model's logits overflow float32")
+        }
         return comparison
+    }
+
+    /// A perplexity that is NaN or Inf is an error, never a result: the logits overflowed (the
+    /// hidden states are checked after every layer, so it is the output head's product) or no
+    /// token was predicted.
+    private static func checkFinite(_ result: PerplexityResult, _ what: String) throws {
+        guard result.predictedTokens > 0 else { throw ModelError(.badInput, "no token to predict: every window needs at least 2 tokens") }
+        guard result.perplexity.isFinite else {
+            throw ModelError(.nonFinite, "the \(what) is \(result.perplexity) (mean negative log-likelihood \(result.meanNegativeLogLikelihood) over \(result.predictedTokens) tokens): the logits overflow float32 — the model's output weights are not those of a working model")
+        }
     }
 
     /// Hidden states after the last layer of windows `range`, run as one batch of sequences.

@@ -97,6 +97,7 @@ extension LayerExecutor {
         } else {
             self.staged = nil
             profile.tokenLayers += batch.tokenCount
+            try checkFinite(layer: weights.index)
         }
     }
 

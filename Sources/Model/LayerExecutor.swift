@@ -137,6 +137,21 @@ public final class LayerExecutor {
         }
         profile.totalSeconds += ExecutionProfile.now() - start
         profile.tokenLayers += batch.tokenCount
+        try checkFinite(layer: weights.index)
+    }
+
+    /// Throws when the hidden states after layer `layer` hold NaN or ±Inf: finite weights can
+    /// still overflow float32 (weights of 1e38, an absurd norm), and a model that does is not
+    /// calibrated or evaluated into a NaN perplexity or loss that reads like a result. One pass
+    /// over the states, against the layer's [tokens × width²] arithmetic.
+    /// - Throws: `ModelError.nonFinite` naming the layer, the sequence and its token.
+    func checkFinite(layer: Int) throws {
+        let position = states.values.values.withUnsafeBufferPointer { LayerMath.firstNonFinite($0) }
+        guard let position else { return }
+        let token = position / config.hiddenSize
+        let sequence = batch.offsets.lastIndex(where: { $0 <= token }) ?? 0
+        let value = states.values.values[position]
+        throw ModelError(.nonFinite, "the output of layer \(layer) holds \(value) (sequence \(sequence), token \(token - batch.offsets[sequence]), element \(position % config.hiddenSize)): the activations overflow float32 — the model's weights or config.json are not those of a working model")
     }
 
     // MARK: - Steps shared by both paths

@@ -18,16 +18,16 @@ extension ModelConfig {
             throw ConfigError(.badConfig, file: file, "hidden_act \"\(activation)\" is not supported; expected \"silu\"")
         }
         self.modelType = modelType
-        vocabSize = try fields.positiveInt("vocab_size")
-        hiddenSize = try fields.positiveInt("hidden_size")
-        intermediateSize = try fields.positiveInt("intermediate_size")
-        numHiddenLayers = try fields.positiveInt("num_hidden_layers")
-        numAttentionHeads = try fields.positiveInt("num_attention_heads")
-        numKeyValueHeads = try fields.optionalPositiveInt("num_key_value_heads") ?? numAttentionHeads
+        vocabSize = try fields.positiveInt("vocab_size", atMost: Limits.vocabulary)
+        hiddenSize = try fields.positiveInt("hidden_size", atMost: Limits.width)
+        intermediateSize = try fields.positiveInt("intermediate_size", atMost: Limits.width)
+        numHiddenLayers = try fields.positiveInt("num_hidden_layers", atMost: Limits.layers)
+        numAttentionHeads = try fields.positiveInt("num_attention_heads", atMost: Limits.heads)
+        numKeyValueHeads = try fields.optionalPositiveInt("num_key_value_heads", atMost: Limits.heads) ?? numAttentionHeads
         guard numAttentionHeads % numKeyValueHeads == 0 else {
             throw ConfigError(.badConfig, file: file, "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         }
-        if let headDim = try fields.optionalPositiveInt("head_dim") {
+        if let headDim = try fields.optionalPositiveInt("head_dim", atMost: Limits.headDim) {
             self.headDim = headDim
         } else {
             guard hiddenSize % numAttentionHeads == 0 else {
@@ -38,8 +38,11 @@ extension ModelConfig {
         guard headDim % 2 == 0 else {
             throw ConfigError(.badConfig, file: file, "head_dim \(headDim) must be even for rotary embeddings")
         }
-        rmsNormEps = try fields.optionalDouble("rms_norm_eps") ?? 1e-6
-        maxPositionEmbeddings = try fields.optionalPositiveInt("max_position_embeddings") ?? 2048
+        guard numAttentionHeads * headDim <= Limits.width else {
+            throw ConfigError(.badConfig, file: file, "num_attention_heads \(numAttentionHeads) × head_dim \(headDim) is more than \(Limits.width), the widest projection calibrate accepts")
+        }
+        rmsNormEps = try fields.optionalDouble("rms_norm_eps", "a finite non-negative number") { $0 >= 0 } ?? 1e-6
+        maxPositionEmbeddings = try fields.optionalPositiveInt("max_position_embeddings", atMost: Limits.positions) ?? 2048
         tieWordEmbeddings = try fields.optionalBool("tie_word_embeddings") ?? false
         let attentionBias = try fields.optionalBool("attention_bias") ?? false
         switch modelType {
@@ -56,7 +59,7 @@ extension ModelConfig {
     private static func slidingWindow(_ fields: ConfigFields, modelType: ModelType, file: String) throws -> Int? {
         switch modelType {
         case .mistral:
-            return try fields.optionalPositiveInt("sliding_window")
+            return try fields.optionalPositiveInt("sliding_window", atMost: Int(Int32.max))
         case .qwen2, .qwen3:
             if try fields.optionalBool("use_sliding_window") == true {
                 throw ConfigError(.badConfig, file: file, "use_sliding_window true is not supported for \(modelType.rawValue) (per-layer windows)")
@@ -80,21 +83,40 @@ extension ModelConfig {
     /// rope_theta and rope_scaling, as older configs spell them, or `rope_parameters` (transformers 5).
     private static func rope(_ fields: ConfigFields, file: String) throws -> (Double, RopeScaling) {
         let parameters = try fields.optionalObject("rope_parameters")
-        let theta = try parameters?.optionalDouble("rope_theta") ?? fields.optionalDouble("rope_theta") ?? 10000
+        let positive: (Double) -> Bool = { $0 > 0 }
+        let theta = try parameters?.optionalDouble("rope_theta", "a finite positive number", positive)
+            ?? fields.optionalDouble("rope_theta", "a finite positive number", positive) ?? 10000
         guard let scaling = try parameters ?? fields.optionalObject("rope_scaling") else { return (theta, .none) }
         let kind = try scaling.optionalString("rope_type") ?? scaling.optionalString("type") ?? "default"
         switch kind {
         case "default":
             return (theta, .none)
         case "llama3":
+            let factor = try scaling.double("factor", "a finite positive number", positive)
+            let low = try scaling.double("low_freq_factor", "a finite positive number", positive)
+            let high = try scaling.double("high_freq_factor", "a finite number above low_freq_factor \(low)") { $0 > low }
             return (theta, .llama3(
-                factor: try scaling.double("factor"),
-                lowFrequencyFactor: try scaling.double("low_freq_factor"),
-                highFrequencyFactor: try scaling.double("high_freq_factor"),
-                originalMaxPositionEmbeddings: try scaling.positiveInt("original_max_position_embeddings")))
+                factor: factor, lowFrequencyFactor: low, highFrequencyFactor: high,
+                originalMaxPositionEmbeddings: try scaling.positiveInt("original_max_position_embeddings", atMost: Limits.positions)))
         default:
             throw ConfigError(.badConfig, file: file, "rope scaling \"\(kind)\" is not supported; supported: default, llama3")
         }
+    }
+}
+
+extension ModelConfig {
+    /// The largest sizes calibrate accepts, checked before anything is sized from them: about 16×
+    /// the largest published dense models (hidden 16384–18432, MLP 53248–73728, vocabulary 262144,
+    /// 128 heads of up to 256, 126 layers), and small enough that every product the forward pass
+    /// forms (a [tokens × width] activation, a [width × width] weight, a Hessian) fits an Int.
+    /// The shapes of the tensors present are checked against these sizes before they are read.
+    public enum Limits {
+        public static let width = 1 << 20
+        public static let vocabulary = 1 << 24
+        public static let layers = 1 << 12
+        public static let heads = 1 << 12
+        public static let headDim = 1 << 14
+        public static let positions = 1 << 24
     }
 }
 
@@ -126,27 +148,30 @@ struct ConfigFields {
         return string
     }
 
-    func positiveInt(_ key: String) throws -> Int {
-        guard let value = try optionalPositiveInt(key) else { throw missing(key, "a positive integer") }
+    func positiveInt(_ key: String, atMost limit: Int) throws -> Int {
+        guard let value = try optionalPositiveInt(key, atMost: limit) else { throw missing(key, "a positive integer") }
         return value
     }
 
-    func optionalPositiveInt(_ key: String) throws -> Int? {
+    /// A positive integer of at most `limit` (a size nothing is allocated from unchecked).
+    func optionalPositiveInt(_ key: String, atMost limit: Int) throws -> Int? {
         guard let value = present(key) else { return nil }
         guard let number = Self.number(value), let integer = Int(exactly: number.doubleValue), integer > 0 else {
             throw wrong(key, "a positive integer", value)
         }
+        guard integer <= limit else { throw wrong(key, "a positive integer of at most \(limit)", value) }
         return integer
     }
 
-    func double(_ key: String) throws -> Double {
-        guard let value = try optionalDouble(key) else { throw missing(key, "a number") }
+    func double(_ key: String, _ expected: String = "a finite number", _ isValid: (Double) -> Bool = { _ in true }) throws -> Double {
+        guard let value = try optionalDouble(key, expected, isValid) else { throw missing(key, expected) }
         return value
     }
 
-    func optionalDouble(_ key: String) throws -> Double? {
+    /// A finite number for which `isValid` holds (`expected` says which, for the error).
+    func optionalDouble(_ key: String, _ expected: String = "a finite number", _ isValid: (Double) -> Bool = { _ in true }) throws -> Double? {
         guard let value = present(key) else { return nil }
-        guard let number = Self.number(value), number.doubleValue.isFinite else { throw wrong(key, "a number", value) }
+        guard let number = Self.number(value), number.doubleValue.isFinite, isValid(number.doubleValue) else { throw wrong(key, expected, value) }
         return number.doubleValue
     }
 
