@@ -110,6 +110,18 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
         }
     }
 
+    /// Reads every tensor the config requires, one at a time, and checks that each holds only
+    /// finite values (after `checkLayout`): what `inspect` runs unless told to read headers only.
+    /// Memory: one tensor as float32 at a time. `progress` is called after each tensor.
+    /// - Throws: `ModelError.nonFinite` naming the tensor and the position of its first NaN or Inf.
+    public func checkValues(progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws {
+        let required = Self.requiredTensors(config)
+        for (index, (name, shape)) in required.enumerated() {
+            _ = try floats(name, shape: shape)
+            progress(index + 1, required.count)
+        }
+    }
+
     /// Every tensor the forward pass reads, with the shape `config` implies, in checkpoint order.
     public static func requiredTensors(_ c: ModelConfig) -> [(name: String, shape: [Int])] {
         var tensors: [(name: String, shape: [Int])] = [("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize])]
