@@ -87,7 +87,16 @@ extension WireCodec {
         }
         let ids = tokens.integers(as: Int32.self)
         let counts = lengths.integers(as: Int64.self)
-        guard counts.allSatisfy({ $0 > 0 }), counts.reduce(0, { $0 &+ $1 }) == ids.count else {
+        // Each length is checked against what is left before it is added: a sum of huge lengths
+        // can neither overflow nor wrap around to the token count.
+        var remaining = Int64(ids.count)
+        for count in counts {
+            guard count > 0, count <= remaining else {
+                throw WireError(.invalidArgument, "\(message): lengths \(counts.prefix(8))… do not add up to the \(ids.count) tokens")
+            }
+            remaining -= count
+        }
+        guard remaining == 0 else {
             throw WireError(.invalidArgument, "\(message): lengths \(counts.prefix(8))… do not add up to the \(ids.count) tokens")
         }
         var sequences: [[Int32]] = []

@@ -35,6 +35,9 @@ struct Worker: AsyncParsableCommand {
     @Flag(help: "Listen on a non-loopback tcp address without --key: anyone who reaches the port can run jobs here (warned at every session).")
     var insecure = false
 
+    @Option(help: ArgumentHelp("A directory this worker may read models from (may be repeated); a job naming a model anywhere else is refused before the path is touched. Default: any path the coordinator names.", valueName: "DIR"))
+    var models: [String] = []
+
     @Flag(help: "Exit when the parent process exits (set by coordinators that start local workers).")
     var exitWithParent = false
 
@@ -95,7 +98,7 @@ struct Worker: AsyncParsableCommand {
         }))
         let bound = try await transport.listen(on: listen)
         let server = WorkerServer(
-            transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(fault: fault),
+            transport: transport, handler: diagnostic ? DiagnosticHandler() : CalibrationHandler(modelDirectories: models, fault: fault),
             configuration: ServerConfiguration(
                 capabilities: .local(threads: threadCount), description: bound,
                 limits: WireLimits(maxFrameBytes: maxFrameBytes), protocolVersion: protocolVersion, unauthenticated: key == nil && !Self.isLocal(listen)),

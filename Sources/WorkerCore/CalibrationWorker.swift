@@ -37,7 +37,12 @@ public final class CalibrationWorker {
     private var adopted: CalibrationWorker?
     private var summary = WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0)
 
-    public init() {}
+    /// Where this worker may read a job's model from.
+    private let models: ModelDirectories
+
+    public init(models: ModelDirectories = .any) {
+        self.models = models
+    }
 
     /// Carries out one request.
     /// - Throws: `WorkerError` for a request out of turn; errors of the model, the kernels or
@@ -106,7 +111,8 @@ public final class CalibrationWorker {
         let lengths = job.sequences.map(\.count)
         let tokens = job.sequences.flatMap { $0 }
         var states: Matrix
-        if let modelPath = job.modelPath {
+        if let requested = job.modelPath {
+            let modelPath = try models.check(requested, job: job.jobID)
             let reader: CheckpointReader
             do {
                 reader = try CheckpointReader(path: modelPath)
@@ -115,6 +121,8 @@ public final class CalibrationWorker {
                                   + "give every worker the same path, or run the coordinator with --stream-weights")
             }
             let source = CheckpointWeightSource(config: config, reader: reader)
+            // The job's config against the tensors on this worker's disk, before anything is sized from it.
+            try source.checkLayout()
             states = try source.embeddings(of: tokens)
             self.source = source
         } else {
@@ -468,7 +476,7 @@ public final class CalibrationWorker {
         var part = job
         part.sequences = samples.sequences
         part.firstSample = samples.blocks.first?.lowerBound ?? 0
-        let worker = CalibrationWorker()
+        let worker = CalibrationWorker(models: models)
         let tokens: Int
         if let states = samples.states {
             // Released by another worker at this worker's layer boundary: nothing to replay.

@@ -11,12 +11,15 @@ import JobProtocol
 public final class SerialWorker: WorkerConnection, @unchecked Sendable {
     public let address: String
     public let capacity: Int
-    private var worker = CalibrationWorker()
+    private let models: ModelDirectories
+    private var worker: CalibrationWorker
     private let queue: DispatchQueue
 
-    public init(address: String, capacity: Int = 1) {
+    public init(address: String, capacity: Int = 1, models: ModelDirectories = .any) {
         self.address = address
         self.capacity = capacity
+        self.models = models
+        worker = CalibrationWorker(models: models)
         queue = DispatchQueue(label: "calibrate.worker \(address)")
     }
 
@@ -35,7 +38,7 @@ public final class SerialWorker: WorkerConnection, @unchecked Sendable {
     public func reset() async {
         await withCheckedContinuation { continuation in
             queue.async {
-                self.worker = CalibrationWorker()
+                self.worker = CalibrationWorker(models: self.models)
                 continuation.resume()
             }
         }

@@ -7,12 +7,16 @@ import WorkerCore
 /// body. Evaluate requests (sum, echo, fail, sleep: diagnostics for `coordinator ping` and tests)
 /// go to the `DiagnosticHandler`.
 public final class CalibrationHandler: WorkerHandler {
-    private let worker = SerialWorker(address: "this worker")
+    private let worker: SerialWorker
     private let diagnostics = DiagnosticHandler()
     private let fault: FaultInjection?
 
-    /// - Parameter fault: a fault to inject before a matching job request (`worker --fault`).
-    public init(fault: FaultInjection? = nil) {
+    /// - Parameters:
+    ///   - modelDirectories: the only directories jobs may read models from (`worker --models`);
+    ///     empty: any path.
+    ///   - fault: a fault to inject before a matching job request (`worker --fault`).
+    public init(modelDirectories: [String] = [], fault: FaultInjection? = nil) {
+        worker = SerialWorker(address: "this worker", models: modelDirectories.isEmpty ? .any : ModelDirectories(modelDirectories))
         self.fault = fault
     }
 

@@ -174,6 +174,21 @@ struct ValidationTests {
         }
     }
 
+    @Test("sample lengths that are huge, negative or wrap around to the token count are refused, not indexed", arguments: [
+        [Int64.max, Int64.max, 4],  // wraps to 2 with two's-complement addition
+        [Int64.min, Int64.min + 2],
+        [3, -1],
+        [1 << 40, -(1 << 40) + 2],
+        [1, 2],
+    ] as [[Int64]])
+    func sampleLengths(_ counts: [Int64]) {
+        let tokens = Tensor.integers([Int32(1), 2], dtype: .i32, shape: [2])
+        let lengths = Tensor.integers(counts, dtype: .i64, shape: [counts.count])
+        #expect(throws: WireError.self) { _ = try WireCodec.decodeSequences(tokens: tokens, lengths: lengths, "JobSpec") }
+        let valid = Tensor.integers([Int64(1), 1], dtype: .i64, shape: [2])
+        #expect((try? WireCodec.decodeSequences(tokens: tokens, lengths: valid, "JobSpec")) == [[1], [2]])
+    }
+
     @Test("a generated field: a missing required one is malformed, an integer that does not fit Int is refused, naming the field")
     func generatedFields() {
         var summary = ProtoWriter()

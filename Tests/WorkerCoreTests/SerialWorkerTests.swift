@@ -46,4 +46,40 @@ struct SerialWorkerTests {
         #expect(try await worker.send(.loadLayer(index: 0, weights: nil)) == .loaded(layer: 0))
         #expect(worker.address == "test")
     }
+
+    @Test("with --models, a model outside the named directories is refused before it is touched; one inside starts")
+    func modelDirectories() async throws {
+        let llamaURL = URL(fileURLWithPath: Self.llama).standardizedFileURL
+        let parent = llamaURL.deletingLastPathComponent().path
+        let inside = SerialWorker(address: "w", models: ModelDirectories([parent]))
+        #expect(try await inside.send(.start(Self.job("a"), embeddings: nil)) == .started(tokens: 7))
+
+        let elsewhere = NSTemporaryDirectory() + "calibrate-models-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        // A link inside the allowed directory pointing at the model outside it is refused too.
+        try FileManager.default.createSymbolicLink(atPath: elsewhere + "/link", withDestinationPath: llamaURL.path)
+        for path in [Self.llama, "/etc/shadow", elsewhere + "/../" + URL(fileURLWithPath: elsewhere).lastPathComponent + "/nothing", elsewhere + "/link", elsewhere + "/link/../../../etc"] {
+            let worker = SerialWorker(address: "w", models: ModelDirectories([elsewhere + "/sub"]))
+            var job = try Self.job("b")
+            job.modelPath = path
+            let error = await #expect(throws: WorkerError.self) { try await worker.send(.start(job, embeddings: nil)) }
+            #expect(error?.message.contains("the model path \(path) is outside the directories this worker reads models from") == true, "\(String(describing: error))")
+        }
+        let linked = SerialWorker(address: "w", models: ModelDirectories([elsewhere]))
+        var job = try Self.job("c")
+        job.modelPath = elsewhere + "/link"
+        await #expect(throws: WorkerError.self) { try await linked.send(.start(job, embeddings: nil)) }
+    }
+
+    @Test("a job whose config does not fit the tensors on the worker's disk is refused, naming the tensor")
+    func configAgainstTensors() async throws {
+        var job = try Self.job("a")
+        var config = try JSONSerialization.jsonObject(with: Data(job.configJSON)) as! [String: Any]
+        config["intermediate_size"] = 1 << 20
+        job.configJSON = Array(try JSONSerialization.data(withJSONObject: config))
+        let error = await #expect(throws: ModelError.self) { try await SerialWorker(index: 0).send(.start(job, embeddings: nil)) }
+        // The first tensor whose shape depends on intermediate_size, in checkpoint order.
+        #expect(error?.code == .badShape && error?.tensor == "model.layers.0.mlp.gate_proj.weight", "\(String(describing: error))")
+    }
 }
