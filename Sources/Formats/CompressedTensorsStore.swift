@@ -32,13 +32,26 @@ public struct CompressedTensorsStore: TensorStore {
               let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CheckpointError(.badConfig, file: configPath, "cannot read config.json as a JSON object")
         }
-        let (scheme, packed, inputScheme) = try Self.scheme(config["quantization_config"], file: configPath)
+        let (scheme, packed, inputScheme, ignore) = try Self.scheme(config["quantization_config"], file: configPath)
         self.scheme = scheme
         self.packed = packed
         let marker = packed ? ".weight_packed" : ".weight_scale"
         let reader = self.reader
         let modules = Set(reader.names.filter { $0.hasSuffix(marker) }.map { String($0.dropLast(marker.count)) })
         let quantized = packed ? modules : modules.filter { (try? reader.entry($0 + ".weight").dtype) == .i8 }
+        // The tensors and the config must say the same: a quantized module the config ignores,
+        // or zero points under a symmetric scheme (compressed-tensors drops them when it saves
+        // one), mean the checkpoint is not what its config describes.
+        for module in quantized.sorted() {
+            if let pattern = ignore.first(where: { $0.matches(module) }) {
+                throw CheckpointError(.badConfig, file: configPath, tensor: module + (packed ? ".weight_packed" : ".weight"),
+                                      "stored quantized, but quantization_config.ignore lists it (\"\(pattern.text)\")")
+            }
+            if scheme.symmetric, reader.contains(module + ".weight_zero_point") {
+                throw CheckpointError(.badConfig, file: configPath, tensor: module + ".weight_zero_point",
+                                      "present, but quantization_config says symmetric: true (symmetric checkpoints carry no zero points); the config does not describe these tensors")
+            }
+        }
         self.quantized = quantized
         activationSchemes = inputScheme.map { scheme in Dictionary(uniqueKeysWithValues: quantized.map { ($0, scheme) }) } ?? [:]
     }
@@ -113,8 +126,11 @@ public struct CompressedTensorsStore: TensorStore {
     }
 
     /// The weight scheme of a `quantization_config` with one config group of int weights, whether
-    /// its format packs them, and its input activations' per-token grid.
-    private static func scheme(_ value: Any?, file: String) throws -> (QuantizationScheme, Bool, QuantizationScheme?) {
+    /// its format packs them, its input activations' per-token grid, and its `ignore` patterns.
+    /// Read as compressed-tensors reads it (`QuantizationArgs`): a missing strategy follows from
+    /// group_size (positive: group, -1: channel, none: tensor), and what calibrate cannot load
+    /// as the config says is refused, naming the field — never ignored.
+    private static func scheme(_ value: Any?, file: String) throws -> (QuantizationScheme, Bool, QuantizationScheme?, [IgnorePattern]) {
         guard let config = value as? [String: Any] else {
             throw CheckpointError(.badConfig, file: file, "has no quantization_config")
         }
@@ -126,12 +142,17 @@ public struct CompressedTensorsStore: TensorStore {
               let group = groups[groupName] as? [String: Any], let weights = group["weights"] as? [String: Any] else {
             throw CheckpointError(.badConfig, file: file, "quantization_config.config_groups must hold exactly one group with weights")
         }
+        let field = "quantization_config.config_groups.\(groupName)"
+        if let groupFormat = group["format"], !(groupFormat is NSNull) {
+            guard groupFormat as? String == format else {
+                throw CheckpointError(.badConfig, file: file, "\(field).format is \(groupFormat), but quantization_config.format is \(format ?? "?")")
+            }
+        }
         guard let bits = weights["num_bits"] as? Int, let symmetric = weights["symmetric"] as? Bool,
               weights["type"] as? String == "int" else {
             throw CheckpointError(.badConfig, file: file, "quantization_config weights need num_bits, symmetric and type int")
         }
-        let strategy = weights["strategy"] as? String ?? "group"
-        let groupSize = strategy == "channel" ? -1 : (weights["group_size"] as? Int ?? -1)
+        let groupSize = try Self.groupSize(weights, field: field + ".weights", file: file)
         var activationScheme: QuantizationScheme?
         if let activations = group["input_activations"] as? [String: Any] {
             guard activations["type"] as? String == "int", activations["symmetric"] as? Bool == true,
@@ -142,13 +163,79 @@ public struct CompressedTensorsStore: TensorStore {
             do {
                 activationScheme = try QuantizationScheme(bits: bits, symmetric: true, groupSize: -1)
             } catch {
-                throw CheckpointError(.badConfig, file: file, "quantization_config.config_groups.\(groupName).input_activations.num_bits: \(error.message)")
+                throw CheckpointError(.badConfig, file: file, "\(field).input_activations.num_bits: \(error.message)")
             }
         }
+        let ignore = try IgnorePattern.list(config["ignore"], file: file)
         do {
-            return (try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize), format == "pack-quantized", activationScheme)
+            return (try QuantizationScheme(bits: bits, symmetric: symmetric, groupSize: groupSize), format == "pack-quantized", activationScheme, ignore)
         } catch {
             throw CheckpointError(.badConfig, file: file, "quantization_config weights: \(error.message)")
         }
+    }
+
+    /// The group size of `weights` (-1: one group per row), from its strategy and group_size as
+    /// compressed-tensors validates them.
+    private static func groupSize(_ weights: [String: Any], field: String, file: String) throws -> Int {
+        let sizeValue = weights["group_size"].flatMap { $0 is NSNull ? nil : $0 }
+        let size: Int?
+        if let sizeValue {
+            guard let integer = sizeValue as? Int, integer > 0 || integer == -1 else {
+                throw CheckpointError(.badConfig, file: file, "\(field).group_size is \(sizeValue); expected a positive integer, or -1 for one group per channel")
+            }
+            size = integer
+        } else {
+            size = nil
+        }
+        let strategyValue = weights["strategy"].flatMap { $0 is NSNull ? nil : $0 }
+        guard strategyValue == nil || strategyValue is String else {
+            throw CheckpointError(.badConfig, file: file, "\(field).strategy is \(strategyValue ?? ""); expected a string")
+        }
+        let strategy = (strategyValue as? String) ?? (size == nil ? "tensor" : size == -1 ? "channel" : "group")
+        switch strategy {
+        case "group":
+            guard let size, size > 0 else {
+                throw CheckpointError(.badConfig, file: file, "\(field).strategy is group, which needs a positive group_size; found \(sizeValue ?? "none")")
+            }
+            return size
+        case "channel":
+            guard size == nil || size == -1 else {
+                throw CheckpointError(.badConfig, file: file, "\(field).group_size \(size ?? 0) needs strategy group; strategy is channel")
+            }
+            return -1
+        default:
+            throw CheckpointError(.badConfig, file: file, "\(field).strategy \"\(strategy)\" is not supported; supported: group, channel")
+        }
+    }
+}
+
+/// One entry of a compressed-tensors `ignore` list: a module name, or `re:` and a regular
+/// expression matched from the start of the name (Python's `re.match`, as compressed-tensors does).
+struct IgnorePattern {
+    let text: String
+    private let expression: NSRegularExpression?
+
+    static func list(_ value: Any?, file: String) throws -> [IgnorePattern] {
+        guard let value, !(value is NSNull) else { return [] }
+        guard let entries = value as? [Any] else {
+            throw CheckpointError(.badConfig, file: file, "quantization_config.ignore is \(value); expected a list of module names and re: patterns")
+        }
+        return try entries.enumerated().map { index, entry in
+            guard let text = entry as? String else {
+                throw CheckpointError(.badConfig, file: file, "quantization_config.ignore[\(index)] is \(entry); expected a module name or a re: pattern")
+            }
+            guard text.hasPrefix("re:") else { return IgnorePattern(text: text, expression: nil) }
+            do {
+                return IgnorePattern(text: text, expression: try NSRegularExpression(pattern: String(text.dropFirst(3))))
+            } catch {
+                throw CheckpointError(.badConfig, file: file, "quantization_config.ignore[\(index)] \"\(text)\" is not a valid regular expression")
+            }
+        }
+    }
+
+    func matches(_ module: String) -> Bool {
+        guard let expression else { return module == text }
+        let range = NSRange(module.startIndex..., in: module)
+        return expression.firstMatch(in: module, options: [.anchored], range: range) != nil
     }
 }

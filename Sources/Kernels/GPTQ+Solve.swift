@@ -115,7 +115,8 @@ struct GPTQTilePlan {
                             }
                             let original = permutation[j]
                             for r in 0..<t {
-                                codes[(rows.lowerBound + r) * k + original] = Int8(codesColumn[r])
+                                // NaN (a solve that overflowed float32) is written as 0 and refused after the solve.
+                                codes[(rows.lowerBound + r) * k + original] = codesColumn[r].isNaN ? 0 : Int8(codesColumn[r])
                                 errors[r * errorStride + c] = errorColumn[r]
                             }
                             let uRow = u + j * k + i1

@@ -41,6 +41,15 @@ public enum GPTQ {
         request.weights.values.withUnsafeBufferPointer { weights in
             plan.run(weights.baseAddress!, rows: rows, threads: threads, output: &output)
         }
+        // Finite weights can still overflow float32 in the error propagation (weights near
+        // Float.greatestFiniteMagnitude): such a row's loss, scales or zero points are not finite.
+        if let row = (0..<rows).first(where: { row in
+            !output.losses[row].isFinite || (0..<plan.groups).contains { !output.scales[row * plan.groups + $0].isFinite || !output.zeros[row * plan.groups + $0].isFinite }
+        }) {
+            let largest = request.weights.values.reduce(0) { max($0, abs($1)) }
+            throw KernelError(.nonFinite, "\(context): row \(request.firstRow + row) overflows float32 during the solve (loss \(output.losses[row])); "
+                              + "its weights (largest magnitude \(largest)) are not those of a working model")
+        }
         let quantized = QuantizedWeights(
             unchecked: options.scheme, rows: rows, columns: k, codes: output.codes, scales: output.scales,
             zeroPoints: output.zeros.map { Int8($0) }, groupIndex: plan.groupIndex)

@@ -261,7 +261,7 @@ public final class CalibrationWorker {
         case .rtn:
             guard let hessian = task.hessian else { throw WorkerError("\(name): an RTN task needs the Hessian for its loss") }
             let clipped = clip ? try AWQ.clip(rows, gram: hessian.map(Double.init), scheme: task.options.scheme).0 : rows
-            let quantized = try RoundToNearest.quantize(clipped, scheme: task.options.scheme, clipping: task.options.clipping)
+            let quantized = try RoundToNearest.quantize(clipped, scheme: task.options.scheme, clipping: task.options.clipping, name: name)
             let losses = ErrorMetrics.rowLosses(original: rows, quantized: quantized.dequantized(), hessian: hessian)
             return GPTQSolveResult(firstRow: firstRow, quantized: quantized, rowLosses: losses)
         }
