@@ -184,6 +184,8 @@ public actor WorkerServer {
             token: token, peer: peer, address: address, coordinator: hello.coordinator, interval: .milliseconds(interval),
             timeout: .milliseconds(timeout), lastHeard: .now, lastBeat: .now, jobID: nil, requests: continuation, tasks: [])
         session?.tasks = [handlerLoop(requests, token: token), heartbeatLoop(token: token, interval: .milliseconds(interval))]
+        // Only now may this peer send messages larger than a chunk (a JobSpec, streamed weights).
+        transport.admit(peer)
         log.info("session with \(hello.coordinator) at \(address): heartbeat every \(interval) ms, timeout \(timeout) ms")
         if configuration.unauthenticated {
             log.warning("session with \(hello.coordinator) at \(address) is not authenticated (--insecure): anyone who reaches this port can run jobs here")

@@ -127,6 +127,9 @@ public final class InProcessTransport: Transport {
         state.withLock { $0.receipts[peer] }
     }
 
+    /// Nothing to admit: in-process messages are never chunked.
+    public func admit(_ peer: PeerID) {}
+
     public func address(of peer: PeerID) -> String {
         state.withLock { $0.links[peer]?.address } ?? "\(peer) (disconnected)"
     }

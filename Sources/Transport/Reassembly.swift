@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Tensors
 
 /// What one peer's chunks add up to: the receiving half of `Chunking`, one per peer, confined to
@@ -12,13 +15,17 @@ import Tensors
 /// then ignored without further reports, and the next message is assembled afresh. The peer
 /// itself is not dropped: that is for the layer above, which never sees the broken message.
 ///
-/// Memory: a frame's buffer is allocated when its first chunk arrives, at its declared size
-/// (at most `maxFrameBytes`, the bound libzmq applies to a frame of a whole message), so what a
-/// peer can make this side hold is what it has sent plus one frame.
+/// Memory: a peer not admitted (a listener's peer without a session) cannot send chunks at all.
+/// An admitted peer's frame (declared at most `maxFrameBytes`) gets a buffer that grows with
+/// the bytes that arrive — 4 MiB at first, doubled as needed up to the declared size — so a
+/// header that claims gigabytes reserves nothing it has not sent; what a peer can make this
+/// side hold is at most twice what it has sent. A buffer that cannot be allocated drops the
+/// message, not the process.
 ///
 /// Cost: a frame that came in one chunk is delivered as received (no copy); a larger frame is
 /// copied once, chunk by chunk, into a 64-byte aligned buffer of its own — one memcpy of the
-/// frame, at memory speed (≈ 10 GB/s here), next to a transfer at network speed.
+/// frame, at memory speed (≈ 10 GB/s here), next to a transfer at network speed — plus, for a
+/// frame above 4 MiB, the copies of its growth (together less than the frame once more).
 struct Reassembly {
     /// The result of one inbound ZeroMQ message.
     struct Outcome {
@@ -39,7 +46,7 @@ struct Reassembly {
         /// Where the message stands, for reports.
         var position: String {
             guard let current else { return "\(frames.count) of \(frameCount) frames complete" }
-            return "frame \(frames.count) of \(frameCount), byte \(current.filled) of \(current.buffer.bytes.count)"
+            return "frame \(frames.count) of \(frameCount), byte \(current.filled) of \(current.buffer.size)"
         }
     }
 
@@ -52,7 +59,8 @@ struct Reassembly {
     init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
 
     /// Takes one ZeroMQ message from the peer (`frames` as received, at least one).
-    mutating func receive(_ frames: [TensorStorage]) -> Outcome {
+    /// - Parameter admitted: whether the peer may send chunked messages (`Transport.admit`).
+    mutating func receive(_ frames: [TensorStorage], admitted: Bool = true) -> Outcome {
         guard let first = frames.first, ChunkHeader.marks(first) else { return whole(frames) }
         let header: ChunkHeader
         do { header = try ChunkHeader.parse(first) } catch {
@@ -62,6 +70,10 @@ struct Reassembly {
         case .whole:
             return whole(Array(frames.dropFirst()))
         case .chunk:
+            guard admitted else {
+                if discarding.contains(header.sequence) { return Outcome() }
+                return refuse("the peer has no session: only whole messages of at most a chunk are taken from it", header)
+            }
             return chunk(header, frames: frames)
         }
     }
@@ -104,7 +116,7 @@ struct Reassembly {
         }
         let continues = current.frameCount == header.frameCount && UInt64(current.frames.count) == UInt64(header.frameIndex)
             && UInt64(current.current?.filled ?? 0) == header.offset
-            && (current.current.map { UInt64($0.buffer.bytes.count) == header.frameSize } ?? true)
+            && (current.current.map { UInt64($0.buffer.size) == header.frameSize } ?? true)
         guard continues else { return refuse("does not continue message \(current.sequence) at \(current.position)", header) }
         return append(data, header)
     }
@@ -117,8 +129,12 @@ struct Reassembly {
         if header.offset == 0 && data.bytes.count == size {
             assembling.frames.append(data)
         } else {
-            let (buffer, filled) = assembling.current ?? (ReassemblyBuffer(count: size), 0)
-            buffer.copy(data, at: filled)
+            guard let current = assembling.current ?? ReassemblyBuffer(size: size).map({ (buffer: $0, filled: 0) }),
+                  current.buffer.copy(data, at: current.filled) else {
+                partial = assembling
+                return Outcome(problem: dropPartial(because: "no memory for a frame of \(size) bytes"))
+            }
+            let (buffer, filled) = current
             if filled + data.bytes.count == size {
                 assembling.frames.append(buffer.storage())
                 assembling.current = nil
@@ -165,26 +181,54 @@ struct Reassembly {
     }
 }
 
-/// A frame being reassembled: one 64-byte aligned allocation, filled chunk by chunk on the
-/// socket thread, then handed out, read-only, as the storage of the delivered frame.
+/// A frame being reassembled: one 64-byte aligned allocation that grows as chunks arrive (up to
+/// the frame's declared size), filled on the socket thread, then handed out, read-only, as the
+/// storage of the delivered frame.
 final class ReassemblyBuffer {
-    let bytes: UnsafeMutableRawBufferPointer
+    /// The frame's declared size: the delivered storage has this many bytes.
+    let size: Int
+    private var base: UnsafeMutableRawPointer
+    /// Bytes allocated so far.
+    private(set) var capacity: Int
 
-    /// An uninitialized buffer of `count` bytes (a frame of 0 bytes gets a 1-byte allocation).
-    init(count: Int) {
-        bytes = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64), count: count)
+    /// The first allocation of a frame larger than this is this large; it doubles as needed.
+    static let initialCapacity = 4 << 20
+
+    /// A buffer for a frame of `size` bytes, or nil when its first allocation fails.
+    init?(size: Int) {
+        self.size = size
+        capacity = min(size, Self.initialCapacity)
+        guard let base = Self.allocate(capacity) else { return nil }
+        self.base = base
     }
 
-    deinit { bytes.baseAddress?.deallocate() }
+    deinit { free(base) }
 
-    /// Copies `data` to `offset` (the caller checked that it fits).
-    func copy(_ data: TensorStorage, at offset: Int) {
-        guard let source = data.bytes.baseAddress, data.bytes.count > 0 else { return }
-        withExtendedLifetime(data) { (bytes.baseAddress! + offset).copyMemory(from: source, byteCount: data.bytes.count) }
+    /// Copies `data` to `offset` (the caller checked that it fits the frame), growing the
+    /// allocation first if needed; false when it cannot grow.
+    func copy(_ data: TensorStorage, at offset: Int) -> Bool {
+        let end = offset + data.bytes.count
+        if end > capacity {
+            let grown = min(size, max(capacity * 2, end))
+            guard let larger = Self.allocate(grown) else { return false }
+            larger.copyMemory(from: base, byteCount: offset)
+            free(base)
+            (base, capacity) = (larger, grown)
+        }
+        guard let source = data.bytes.baseAddress, data.bytes.count > 0 else { return true }
+        withExtendedLifetime(data) { (base + offset).copyMemory(from: source, byteCount: data.bytes.count) }
+        return true
     }
 
     /// The filled buffer as frame storage, which keeps this buffer alive. No write may follow.
     func storage() -> TensorStorage {
-        TensorStorage(viewing: UnsafeRawBufferPointer(bytes), owner: self)
+        TensorStorage(viewing: UnsafeRawBufferPointer(start: base, count: size), owner: self)
+    }
+
+    /// `count` bytes (at least 1) aligned to 64, or nil when the system has no memory for them.
+    private static func allocate(_ count: Int) -> UnsafeMutableRawPointer? {
+        var pointer: UnsafeMutableRawPointer?
+        guard posix_memalign(&pointer, 64, max(count, 1)) == 0 else { return nil }
+        return pointer
     }
 }

@@ -58,6 +58,13 @@ public protocol Transport: AnyObject, Sendable {
     /// sent; ignores a listener's peer from now on. Unknown peers are ignored.
     func disconnect(_ peer: PeerID)
 
+    /// Lets a listener's peer send messages larger than a chunk. Until then its chunks are
+    /// dropped unread and only whole messages (at most a chunk: ZeroMQ refuses larger frames on a
+    /// listener) are delivered, so a peer nobody has let in — one without a session — cannot make
+    /// this side allocate more than a chunk. Peers of `connect(to:)` are admitted from the start;
+    /// `disconnect` forgets the admission. In process: no effect (nothing is chunked).
+    func admit(_ peer: PeerID)
+
     /// A description of `peer` for messages: its endpoint, or its address as seen by a listener.
     func address(of peer: PeerID) -> String
 

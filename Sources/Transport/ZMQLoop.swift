@@ -41,6 +41,8 @@ final class ZMQLoop: @unchecked Sendable {
     private var sequences: [PeerID: UInt64] = [:]
     /// Per peer: the chunked message being reassembled.
     private var reassemblies: [PeerID: Reassembly] = [:]
+    /// Listener peers the layer above let in (`admit`): only they may send chunked messages.
+    private var admitted: Set<PeerID> = []
 
     /// The ZAP handler's socket, when listeners admit only some CURVE clients.
     private var zap: ZMQSocket?
@@ -99,7 +101,7 @@ final class ZMQLoop: @unchecked Sendable {
         switch command {
         case .listen(let endpoint, let done):
             do throws(TransportError) {
-                let socket = try ZMQSocket(context: context, kind: .router, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.maxFrameBytes)
+                let socket = try ZMQSocket(context: context, kind: .router, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.listenerFrameBytes)
                 if let curve = configuration.curve, curve.allowedClients != nil { try socket.makeCurveServer(secretKey: curve.keys.secretKey) }
                 let bound = try socket.bind(endpoint)
                 listeners.append(Listener(socket: socket, endpoint: bound))
@@ -129,6 +131,8 @@ final class ZMQLoop: @unchecked Sendable {
                 route.listener.peers.removeValue(forKey: route.routingID)
                 route.listener.ignored.insert(route.routingID)
             }
+        case .admit(let peer):
+            if routes[peer] != nil { admitted.insert(peer) }
         case .close:
             preconditionFailure("close is handled by run()")
         }
@@ -196,7 +200,9 @@ final class ZMQLoop: @unchecked Sendable {
     private func accept(_ frames: [TensorStorage], from peer: PeerID) {
         let now = ContinuousClock.now
         shared.receipts.withLock { $0[peer] = now }
-        let outcome = reassemblies[peer, default: Reassembly(maxFrameBytes: configuration.maxFrameBytes)].receive(frames)
+        // A listener's peer sends chunks only once admitted; a connection's peer always may.
+        let outcome = reassemblies[peer, default: Reassembly(maxFrameBytes: configuration.maxFrameBytes)]
+            .receive(frames, admitted: routes[peer] == nil || admitted.contains(peer))
         if let problem = outcome.problem {
             let address = shared.peers.withLock { $0.addresses[peer] } ?? "\(peer)"
             configuration.diagnostics("from \(peer) (\(address)): \(problem)")
@@ -210,6 +216,7 @@ final class ZMQLoop: @unchecked Sendable {
     private func forget(_ peer: PeerID) {
         sequences.removeValue(forKey: peer)
         reassemblies.removeValue(forKey: peer)
+        admitted.remove(peer)
         _ = shared.receipts.withLock { $0.removeValue(forKey: peer) }
     }
 

@@ -24,8 +24,8 @@ public final class ZMQTransport: Transport {
         public var ioThreads: Int
         /// How long closing waits for queued messages to leave (never 0: a final Shutdown would be lost).
         public var lingerMilliseconds: Int
-        /// Inbound frames larger than this make libzmq drop the connection before allocating them;
-        /// a chunk that declares a larger frame is dropped with its message.
+        /// The largest frame of a message (reassembled from chunks) accepted from an admitted
+        /// peer: a chunk that declares a larger frame is dropped with its message.
         public var maxFrameBytes: Int
         /// Messages whose frames add up to more than this go in chunks of at most this many
         /// bytes. A chunk is the receiver's unit of liveness: it should cross the slowest link
@@ -38,6 +38,14 @@ public final class ZMQTransport: Transport {
         /// CURVE: this side's keys, and the client keys its listeners admit (nil: no CURVE;
         /// every listener and connection is plain).
         public var curve: CurveSettings?
+
+        /// The largest ZeroMQ frame a listener accepts: a chunk (at least 1 MiB, so that peers
+        /// with smaller chunks than the default still reach it; at most `maxFrameBytes`) and 4 KiB
+        /// for what wraps it on the wire (libzmq applies the limit to a CURVE message as
+        /// encrypted, 33 bytes over its payload). Larger frames make libzmq drop the connection as
+        /// their header arrives, before allocating them: a peer must chunk what it sends a
+        /// listener in pieces no larger than this.
+        public var listenerFrameBytes: Int { min(maxFrameBytes, max(chunkBytes, 1 << 20)) + 4096 }
 
         public init(
             ioThreads: Int = 1, lingerMilliseconds: Int = 2000, maxFrameBytes: Int = 8 << 30, chunkBytes: Int = 1 << 20, curve: CurveSettings? = nil,
@@ -113,6 +121,10 @@ public final class ZMQTransport: Transport {
         _ = shared.enqueue(.disconnect(peer))
     }
 
+    public func admit(_ peer: PeerID) {
+        _ = shared.enqueue(.admit(peer))
+    }
+
     public func address(of peer: PeerID) -> String {
         shared.peers.withLock { $0.addresses[peer] } ?? "\(peer) (disconnected)"
     }
@@ -139,6 +151,7 @@ enum ZMQCommand: Sendable {
     case connect(String, String?, PeerID, @Sendable (Result<Void, TransportError>) -> Void)
     case send(PeerID, [TensorStorage])
     case disconnect(PeerID)
+    case admit(PeerID)
     case close(@Sendable () -> Void)
 }
 

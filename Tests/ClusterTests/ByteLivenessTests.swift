@@ -57,6 +57,7 @@ final class WithholdingTransport: Transport {
     func connect(to endpoint: String, serverKey: String?) async throws -> PeerID { try await inner.connect(to: endpoint, serverKey: serverKey) }
     func send(_ frames: [TensorStorage], to peer: PeerID) throws { try inner.send(frames, to: peer) }
     func disconnect(_ peer: PeerID) { inner.disconnect(peer) }
+    func admit(_ peer: PeerID) { inner.admit(peer) }
     func address(of peer: PeerID) -> String { inner.address(of: peer) }
     func close() async { await inner.close() }
 

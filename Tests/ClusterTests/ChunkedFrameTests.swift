@@ -29,6 +29,7 @@ struct ChunkedFrameTests {
         let serverInbox = Inbox(server)
         let clientInbox = Inbox(client)
         let peer = try await client.connect(to: bound)
+        try await introduce(peer, of: client, to: server, serverInbox)
         // Around the chunk size (64 KiB), below ZeroMQ's copy threshold (1 KiB), empty, and 80 chunks.
         let sizes = [37, 0, 1, 5, 1023, 64 << 10, (64 << 10) + 1, (1 << 20) + 3, 7, (5 << 20) + 5, 0]
         let frames = sizes.enumerated().map { patterned($1, seed: $0) }
@@ -58,6 +59,7 @@ struct ChunkedFrameTests {
         let serverInbox = Inbox(server)
         let clientInbox = Inbox(client)
         let peer = try await client.connect(to: bound)
+        try await introduce(peer, of: client, to: server, serverInbox)
         // Every third message is 7 chunks and more; the others are one tag frame.
         func message(_ index: Int) -> [TensorStorage] {
             index % 3 == 0 ? [patterned(8, seed: index), patterned((100 << 10) + index, seed: index)] : [patterned(8, seed: index)]
@@ -86,6 +88,7 @@ struct ChunkedFrameTests {
         let bound = try await server.listen(on: "tcp://127.0.0.1:0")
         let inbox = Inbox(server)
         let peer = try await client.connect(to: bound)
+        try await introduce(peer, of: client, to: server, inbox)
         let lookalikes: [[TensorStorage]] = [
             [bytes(ChunkHeader.magic)],
             [bytes(ChunkHeader.magic + [1, 1, 0, 0, 9, 9]), patterned(100)],
@@ -111,6 +114,7 @@ struct ChunkedFrameTests {
         defer { raw.close() }
         try await raw.send([patterned(4)])
         let peer = try #require(await inbox.next()).peer
+        server.admit(peer)
         let first = try #require(server.lastReceived(from: peer))
         try await raw.send(chunk(1, frame: 0, of: 2, size: 8, offset: 0, patterned(8)))
         for _ in 0..<1000 where server.lastReceived(from: peer) == first { try await Task.sleep(for: .milliseconds(5)) }
@@ -133,11 +137,13 @@ struct ChunkedFrameTests {
         let inbox = Inbox(server)
         let good = try Self.transport(chunkBytes: 32 << 10, Diagnostics())
         let goodPeer = try await good.connect(to: endpoint)
+        try await introduce(goodPeer, of: good, to: server, inbox)
         let goodMessage = [patterned(10, seed: 1), patterned(limit, seed: 2), patterned(300 << 10, seed: 3)]
         let raw = try RawPeer(connectingTo: endpoint)
         defer { raw.close() }
         try await raw.send([patterned(5, seed: 9)])
         let rawPeer = try #require(await inbox.next()).peer
+        server.admit(rawPeer)
 
         func header(_ edit: (inout [UInt8]) -> Void, from base: ChunkHeader = .whole) -> TensorStorage {
             var header = bytes(base.encoded())
@@ -213,6 +219,36 @@ struct ChunkedFrameTests {
         await server.close()
     }
 
+    @Test("a peer not admitted (no session) cannot make the listener allocate: its chunks are dropped unread, a whole frame over a chunk drops its connection; an admitted peer is served throughout")
+    func unadmitted() async throws {
+        let diagnostics = Diagnostics()
+        let server = try Self.transport(diagnostics)
+        #expect(ZMQTransport.Configuration(chunkBytes: 64 << 10).listenerFrameBytes == (1 << 20) + 4096)
+        let endpoint = try await server.listen(on: "tcp://127.0.0.1:0")
+        let inbox = Inbox(server)
+        let good = try Self.transport(Diagnostics())
+        let goodPeer = try await good.connect(to: endpoint)
+        try await introduce(goodPeer, of: good, to: server, inbox)
+        let stranger = try RawPeer(connectingTo: endpoint)
+        defer { stranger.close() }
+        try await stranger.send([patterned(5, seed: 9)])
+        let strangerPeer = try #require(await inbox.next()).peer
+        // A chunk declaring a 3 GiB frame, then its continuation: refused at once, one line.
+        try await stranger.send(chunk(1, frame: 0, of: 1, size: 3 << 30, offset: 0, patterned(64 << 10)))
+        try await stranger.send(chunk(1, frame: 0, of: 1, size: 3 << 30, offset: 64 << 10, patterned(64 << 10)))
+        // A 300 MiB-class whole frame (here 8 MiB: over the listener's 1 MiB): libzmq drops the connection.
+        try await stranger.send([patterned(8 << 20, seed: 1)])
+        try good.send([patterned(10), patterned(300 << 10, seed: 3)], to: goodPeer)
+        let delivered = try #require(await inbox.next(timeout: 30))
+        #expect(delivered.peer != strangerPeer)
+        expectSame(delivered.frames, [patterned(10), patterned(300 << 10, seed: 3)])
+        #expect(await inbox.next(timeout: 1) == nil, "the stranger's frame was delivered")
+        let lines = diagnostics.lines
+        #expect(lines.count == 1 && lines[0].contains("the peer has no session: only whole messages of at most a chunk are taken from it"), "\(lines)")
+        await good.close()
+        await server.close()
+    }
+
     @Test("five hundred random chunk headers never crash the transport, which then delivers a good message from the same peer")
     func fuzzChunks() async throws {
         let diagnostics = Diagnostics()
@@ -221,6 +257,8 @@ struct ChunkedFrameTests {
         let inbox = Inbox(server)
         let raw = try RawPeer(connectingTo: endpoint)
         defer { raw.close() }
+        try await raw.send([patterned(3)])
+        server.admit(try #require(await inbox.next()).peer)
         var generator = SplitMix64(seed: 31)
         func small(_ bound: UInt64) -> UInt64 { generator.next() % bound }
         for _ in 0..<500 {
@@ -243,6 +281,26 @@ struct ChunkedFrameTests {
         expectSame(try #require(last).frames, [patterned(9, seed: 5)])
         #expect(!diagnostics.lines.isEmpty)
         await server.close()
+    }
+
+    @Test("a frame's buffer grows with the bytes that arrive: a header claiming 3 GiB allocates 4 MiB; a 9 MiB frame grows 4 → 8 → 9 MiB and holds every byte")
+    func bufferGrowth() throws {
+        let claimed = try #require(ReassemblyBuffer(size: 3 << 30))
+        #expect(claimed.capacity == ReassemblyBuffer.initialCapacity)
+        #expect(claimed.copy(patterned(1 << 20), at: 0) && claimed.capacity == 4 << 20)
+        let size = (9 << 20) + 5
+        let buffer = try #require(ReassemblyBuffer(size: size))
+        let frame = patterned(size, seed: 4)
+        var offset = 0
+        var capacities: [Int] = []
+        while offset < size {
+            let count = min(1 << 20, size - offset)
+            #expect(buffer.copy(TensorStorage(viewing: UnsafeRawBufferPointer(rebasing: frame.bytes[offset..<(offset + count)]), owner: frame), at: offset))
+            offset += count
+            if capacities.last != buffer.capacity { capacities.append(buffer.capacity) }
+        }
+        #expect(capacities == [4 << 20, 8 << 20, size])
+        #expect(sameBytes(buffer.storage(), frame))
     }
 
     @Test("chunks cut and reassembled without sockets: every frame size around the chunk size, for chunk sizes 1–5",
@@ -319,6 +377,14 @@ final class RawPeer {
         socket.close()
         context.terminate()
     }
+}
+
+/// Sends a small message from `client` to `server` over `peer`, and has `server` admit the peer
+/// it arrives from (as a worker admits its coordinator at Hello), so that chunks follow.
+func introduce(_ peer: PeerID, of client: ZMQTransport, to server: ZMQTransport, _ inbox: Inbox) async throws {
+    try client.send([bytes([0x68, 0x69])], to: peer)
+    let hello = try #require(await inbox.next(timeout: 30), "the introduction")
+    server.admit(hello.peer)
 }
 
 /// The ZeroMQ message of one chunk: its header and its bytes.

@@ -179,8 +179,10 @@ struct NetworkNamespaceTests {
             #expect((failure as? ClusterError)?.code == .workerLost, "\(String(describing: failure)); took \(elapsed)")
             #expect(!losses.isEmpty)
             if framing == .coordinatorSendsWhole {
-                // The worker heard nothing while the request crossed, and ended the session.
-                #expect(workerLog.contains("silent for"), "\(workerLog)")
+                // A listener takes frames of at most a chunk: libzmq drops the connection as the
+                // 8 MiB frame's header arrives, and the coordinator's reconnection has no session
+                // (or, had it been slower, the session's peer fell silent).
+                #expect(workerLog.contains("outside a session") || workerLog.contains("silent for"), "\(workerLog)")
             } else {
                 #expect(losses.contains { $0.contains("nothing received for") }, "\(losses)")
             }

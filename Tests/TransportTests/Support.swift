@@ -63,3 +63,13 @@ func same(_ a: TensorStorage, _ b: TensorStorage) -> Bool {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Sends a small message from `client` over `peer` and has `server` admit the peer it arrives
+/// from (as a worker admits its coordinator at Hello), so that chunked messages follow.
+func introduce(_ peer: PeerID, of client: any Transport, to server: any Transport, _ mailbox: Mailbox) async throws {
+    try client.send([patterned(2, seed: 104)], to: peer)
+    guard let hello = await mailbox.next(timeout: 30) else { throw IntroductionFailed() }
+    server.admit(hello.peer)
+}
+
+struct IntroductionFailed: Error {}

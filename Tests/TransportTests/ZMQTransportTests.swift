@@ -22,6 +22,7 @@ struct ZMQTransportTests {
         let clientBox = Mailbox(client)
         let peer = try await client.connect(to: bound)
         #expect(client.address(of: peer) == bound)
+        try await introduce(peer, of: client, to: server, serverBox)
 
         let big = patterned(64 << 20, seed: 3)
         let sizes = [0, 1, 5, 1023, 1024, 4097, 100_000]
@@ -56,6 +57,7 @@ struct ZMQTransportTests {
         let bound = try await server.listen(on: "tcp://127.0.0.1:0")
         let serverBox = Mailbox(server)
         let peer = try await client.connect(to: bound)
+        try await introduce(peer, of: client, to: server, serverBox)
         weak var weakFrame: TensorStorage?
         do {
             let frame = patterned(8 << 20)
