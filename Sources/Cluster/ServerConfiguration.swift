@@ -11,7 +11,10 @@ public struct ServerConfiguration: Sendable {
     /// The version this worker speaks (another value only in tests of the version check).
     public var protocolVersion: UInt32
     /// Bounds on the heartbeat settings a coordinator may ask for, so that a Hello cannot make
-    /// the worker spin (interval too small) or hold a dead session forever (timeout too large).
+    /// the worker spin (interval too small) or hold a dead session for long (timeout too large:
+    /// at most 10 minutes by default, however long the Hello asks, so a peer that says Hello
+    /// and falls silent keeps the worker busy for 10 minutes at most; only authentication keeps
+    /// such a peer out altogether).
     public var heartbeatBounds: ClosedRange<UInt32>
     /// Listening where other machines reach it without CURVE (`worker --insecure`): every
     /// session is then logged with a warning.
@@ -19,7 +22,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         capabilities: Capabilities, description: String, limits: WireLimits = WireLimits(),
-        protocolVersion: UInt32 = WireProtocol.version, heartbeatBounds: ClosedRange<UInt32> = 10...3_600_000, unauthenticated: Bool = false
+        protocolVersion: UInt32 = WireProtocol.version, heartbeatBounds: ClosedRange<UInt32> = 10...600_000, unauthenticated: Bool = false
     ) {
         self.unauthenticated = unauthenticated
         self.capabilities = capabilities

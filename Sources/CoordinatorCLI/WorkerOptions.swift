@@ -42,7 +42,9 @@ struct WorkerOptions: ParsableArguments {
         guard heartbeatInterval > 0, heartbeatTimeout >= 2 * heartbeatInterval else {
             throw ValidationError("--heartbeat-timeout (\(heartbeatTimeout)) must be at least twice --heartbeat-interval (\(heartbeatInterval)), which must be positive")
         }
-        guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
+        // Workers hold a silent session for 10 minutes at most (ServerConfiguration.heartbeatBounds).
+        guard heartbeatTimeout <= 600 else { throw ValidationError("--heartbeat-timeout must be at most 600 seconds (what workers accept), found \(heartbeatTimeout)") }
+        guard handshakeTimeout > 0, handshakeTimeout <= 86_400 else { throw ValidationError("--handshake-timeout must be positive and at most 86400 seconds, found \(handshakeTimeout)") }
     }
 
     var source: WorkerCluster.Source {

@@ -220,6 +220,28 @@ struct InProcessClusterTests {
         await worker.server.stop()
     }
 
+    @Test("a Hello asking for an hour's heartbeat timeout gets 10 minutes: a peer that says Hello and falls silent squats the worker for at most that long")
+    func squatterTimeout() async throws {
+        let network = InProcessNetwork()
+        let worker = try await Self.startWorker("w", on: network)
+        let squatter = InProcessTransport(network: network)
+        let peer = try await squatter.connect(to: "w")
+        try squatter.send(WireCodec.encode(Message(.hello(Hello(coordinator: "squatter", heartbeatIntervalMilliseconds: 1000, heartbeatTimeoutMilliseconds: 3_600_000)))), to: peer)
+        let second = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(), log: LogLines().log)
+        for _ in 0..<500 where !worker.logs.contains("squatter at") { try await Task.sleep(for: .milliseconds(10)) }
+        do {
+            _ = try await second.connect(to: "w")
+            Issue.record("a busy worker accepted a second coordinator")
+        } catch let error as ClusterError {
+            #expect(error.report?.code == .busy)
+            #expect(error.message.contains("after 600.0 s of silence"), "\(error.message)")
+        }
+        #expect(worker.logs.contains("timeout 600000 ms"), "\(worker.logs)")
+        await second.shutdown(reason: "done", exitProcesses: false)
+        await squatter.close()
+        await worker.server.stop()
+    }
+
     @Test("garbage from a worker drops that worker only; late replies are dropped without dropping the worker")
     func garbageFromWorker() async throws {
         let network = InProcessNetwork()
