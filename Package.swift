@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "JobProtocol", "Model", "Transport", "TestSupport"], swiftSettings: swiftSettings),
 
         // GGUF files (llama.cpp's format): reading, dequantization, import as a Hugging Face checkpoint.
-        .target(name: "GGUF", dependencies: ["Checkpoint", "Tensors"], swiftSettings: swiftSettings),
+        .target(name: "GGUF", dependencies: ["Checkpoint", "ModelConfiguration", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GGUFTests", dependencies: ["ModelConfiguration", "GGUF", "Checkpoint", "Tensors", "Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -17,3 +17,18 @@ public struct GGUFError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String { "\(file): \(message)" }
 }
+
+extension GGUFError {
+    /// `text` (a key or tensor name read from a file) as an error may show it: printable ASCII
+    /// kept, anything else escaped, and at most 80 characters, with the full length said when
+    /// cut — a corrupt name is never echoed back whole.
+    static func shown(_ text: String) -> String {
+        var shown = ""
+        for scalar in text.unicodeScalars {
+            let piece = (0x20..<0x7F).contains(scalar.value) ? String(scalar) : scalar.escaped(asASCII: true)
+            if shown.utf8.count + piece.utf8.count > 80 { return shown + "… (\(text.utf8.count) bytes)" }
+            shown += piece
+        }
+        return shown
+    }
+}

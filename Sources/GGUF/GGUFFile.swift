@@ -58,8 +58,10 @@ public final class GGUFFile: Sendable {
         let metadataCount = try reader.count("metadata count", limit: 1 << 20)
         var metadata: [String: GGUFValue] = [:]
         for _ in 0..<metadataCount {
-            let key = try reader.string("a metadata key")
-            metadata[key] = try reader.value(typeCode: try reader.u32("the type of \(key)"), key: key, depth: 0)
+            // GGUF: a key is ASCII of at most 65535 bytes.
+            let key = try reader.string("a metadata key", atMost: 65535)
+            let shown = GGUFError.shown(key)
+            metadata[key] = try reader.value(typeCode: try reader.u32("the type of \(shown)"), key: shown, depth: 0)
         }
         self.metadata = metadata
         let alignment = metadata["general.alignment"]?.int ?? 32
@@ -73,12 +75,12 @@ public final class GGUFFile: Sendable {
         let dataSize = mapping.bytes.count - min(mapping.bytes.count, dataStart)
         var index: [String: Int] = [:]
         for (position, info) in infos.enumerated() {
-            guard index[info.name] == nil else { throw GGUFError(.badTensor, file: path, "tensor \"\(info.name)\" is listed twice") }
+            guard index[info.name] == nil else { throw GGUFError(.badTensor, file: path, "tensor \"\(GGUFError.shown(info.name))\" is listed twice") }
             guard info.offset % alignment == 0 else {
-                throw GGUFError(.badTensor, file: path, "tensor \"\(info.name)\" starts at data offset \(info.offset), not a multiple of the alignment \(alignment)")
+                throw GGUFError(.badTensor, file: path, "tensor \"\(GGUFError.shown(info.name))\" starts at data offset \(info.offset), not a multiple of the alignment \(alignment)")
             }
             guard info.offset + info.byteCount <= dataSize else {
-                throw GGUFError(.truncated, file: path, "tensor \"\(info.name)\" ends at data offset \(info.offset + info.byteCount) but the data section has \(dataSize) bytes")
+                throw GGUFError(.truncated, file: path, "tensor \"\(GGUFError.shown(info.name))\" ends at data offset \(info.offset + info.byteCount) but the data section has \(dataSize) bytes")
             }
             index[info.name] = position
         }
@@ -88,7 +90,7 @@ public final class GGUFFile: Sendable {
 
     /// The info of tensor `name`.
     public func info(_ name: String) throws -> GGUFTensorInfo {
-        guard let position = index[name] else { throw GGUFError(.badTensor, file: path, "has no tensor \"\(name)\"") }
+        guard let position = index[name] else { throw GGUFError(.badTensor, file: path, "has no tensor \"\(GGUFError.shown(name))\"") }
         return tensors[position]
     }
 
@@ -137,8 +139,12 @@ struct ByteReader {
         return Int(value)
     }
 
-    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+    /// A length-prefixed string; with `limit`, one longer than that is refused before it is read.
+    mutating func string(_ what: @autoclosure () -> String, atMost limit: Int? = nil) throws -> String {
         let length = try take(UInt64.self, what())
+        if let limit, length > UInt64(limit) {
+            throw GGUFError(.badMetadata, file: file, "\(what()) at byte \(offset - 8) claims \(length) bytes; at most \(limit) are allowed")
+        }
         guard length <= UInt64(bytes.count - offset) else {
             throw GGUFError(.truncated, file: file, "\(what()) at byte \(offset - 8) claims \(length) bytes; the file has \(bytes.count - offset) left")
         }
@@ -147,6 +153,7 @@ struct ByteReader {
         return text
     }
 
+    /// - Parameter key: the key as errors show it (`GGUFError.shown`).
     mutating func value(typeCode: UInt32, key: String, depth: Int) throws -> GGUFValue {
         switch typeCode {
         case 0: return .uint8(try take(UInt8.self, key))
@@ -180,31 +187,33 @@ struct ByteReader {
     }
 
     mutating func tensorInfo() throws -> GGUFTensorInfo {
-        let name = try string("a tensor name")
-        let dimensionCount = Int(try u32("the dimension count of \(name)"))
+        // ggml's tensor names are at most 63 bytes (GGML_MAX_NAME); 65535 leaves room for others.
+        let name = try string("a tensor name", atMost: 65535)
+        let shown = GGUFError.shown(name)
+        let dimensionCount = Int(try u32("the dimension count of \(shown)"))
         guard (1...4).contains(dimensionCount) else {
-            throw GGUFError(.badTensor, file: file, "tensor \"\(name)\" has \(dimensionCount) dimensions; expected 1 to 4")
+            throw GGUFError(.badTensor, file: file, "tensor \"\(shown)\" has \(dimensionCount) dimensions; expected 1 to 4")
         }
         var dimensions: [Int] = []
         var elements = 1
         for _ in 0..<dimensionCount {
-            let dimension = try take(UInt64.self, "a dimension of \(name)")
-            guard dimension >= 1, dimension < 1 << 40 else { throw GGUFError(.badTensor, file: file, "tensor \"\(name)\" has dimension \(dimension)") }
+            let dimension = try take(UInt64.self, "a dimension of \(shown)")
+            guard dimension >= 1, dimension < 1 << 40 else { throw GGUFError(.badTensor, file: file, "tensor \"\(shown)\" has dimension \(dimension)") }
             dimensions.append(Int(dimension))
             let (product, overflow) = elements.multipliedReportingOverflow(by: Int(dimension))
-            guard !overflow, product < 1 << 48 else { throw GGUFError(.badTensor, file: file, "tensor \"\(name)\" is too large: \(dimensions)") }
+            guard !overflow, product < 1 << 48 else { throw GGUFError(.badTensor, file: file, "tensor \"\(shown)\" is too large: \(dimensions)") }
             elements = product
         }
-        let rawType = try u32("the type of \(name)")
+        let rawType = try u32("the type of \(shown)")
         guard let type = GGMLType(rawValue: rawType) else {
             let known = GGMLType.allCases.map { "\($0.name) (\($0.rawValue))" }.joined(separator: ", ")
-            throw GGUFError(.unknownType, file: file, "tensor \"\(name)\" has ggml type \(rawType), which is not supported; supported: \(known)")
+            throw GGUFError(.unknownType, file: file, "tensor \"\(shown)\" has ggml type \(rawType), which is not supported; supported: \(known)")
         }
         guard dimensions[0] % type.blockSize == 0 else {
-            throw GGUFError(.badTensor, file: file, "tensor \"\(name)\" rows of \(dimensions[0]) values are not whole \(type.name) blocks of \(type.blockSize)")
+            throw GGUFError(.badTensor, file: file, "tensor \"\(shown)\" rows of \(dimensions[0]) values are not whole \(type.name) blocks of \(type.blockSize)")
         }
-        let rawOffset = try take(UInt64.self, "the offset of \(name)")
-        guard rawOffset < 1 << 48 else { throw GGUFError(.badTensor, file: file, "tensor \"\(name)\" has offset \(rawOffset)") }
+        let rawOffset = try take(UInt64.self, "the offset of \(shown)")
+        guard rawOffset < 1 << 48 else { throw GGUFError(.badTensor, file: file, "tensor \"\(shown)\" has offset \(rawOffset)") }
         return GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: Int(rawOffset),
                               byteCount: elements / type.blockSize * type.blockBytes)
     }

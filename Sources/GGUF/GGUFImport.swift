@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import ModelConfiguration
 import Tensors
 
 /// Converts a GGUF model into a Hugging Face checkpoint directory: `config.json`,
@@ -15,10 +16,22 @@ public enum GGUFImport {
     }
 
     /// Imports `file` into `directory` (created if needed; existing checkpoint files are replaced).
+    /// Everything the metadata says — the model's config, checked as `coordinator eval` checks
+    /// it, and the tokenizer — is checked before a tensor is dequantized or a file written.
+    /// Write into a directory of its own and move it into place (`coordinator import-gguf`
+    /// does), so that a failed import leaves nothing that looks like a model.
     /// - Throws: `GGUFError` for an unsupported model or tokenizer, `CheckpointError` for I/O.
     @discardableResult
     public static func run(_ file: GGUFFile, to directory: String) throws -> Summary {
         let model = try GGUFModel(file)
+        let configObject = config(model, file)
+        do {
+            _ = try ModelConfig(parsing: try JSONSerialization.data(withJSONObject: configObject), file: "config.json")
+        } catch {
+            throw GGUFError(.badMetadata, file: file.path, "its metadata describes a model calibrate cannot load: \(error)")
+        }
+        let tokenizer = try GGUFTokenizer(file)
+        let (tokenizerJSON, tokenizerConfig) = (try tokenizer.tokenizerJSON(), tokenizer.tokenizerConfig())
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var tensors: [String: Tensor] = [:]
         for info in file.tensors {
@@ -36,11 +49,10 @@ public enum GGUFImport {
         }
         let output = OutputDirectoryFiles(directory: directory)
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: output.path("model.safetensors"))
-        try output.json(config(model, file), "config.json")
+        try output.json(configObject, "config.json")
         try output.json(generationConfig(file), "generation_config.json")
-        let tokenizer = try GGUFTokenizer(file)
-        try output.json(tokenizer.tokenizerJSON(), "tokenizer.json")
-        try output.json(tokenizer.tokenizerConfig(), "tokenizer_config.json")
+        try output.json(tokenizerJSON, "tokenizer.json")
+        try output.json(tokenizerConfig, "tokenizer_config.json")
         return Summary(tensors: tensors.count, bytes: tensors.values.reduce(0) { $0 + $1.byteCount }, model: model)
     }
 

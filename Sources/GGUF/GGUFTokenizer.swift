@@ -49,6 +49,7 @@ struct GGUFTokenizer {
             guard let merges = metadata["tokenizer.ggml.merges"]?.array?.compactMap(\.string) else {
                 throw GGUFError(.badMetadata, file: file.path, "tokenizer.ggml.merges is missing or not strings (a \"gpt2\" tokenizer needs them)")
             }
+            try Self.checkMerges(merges, tokens: tokens, file: file.path)
             kind = .byteLevel(merges: merges, pre: metadata["tokenizer.ggml.pre"]?.string ?? "default")
         case "llama":
             guard let scores = metadata["tokenizer.ggml.scores"]?.array?.compactMap(\.double), scores.count == tokens.count else {
@@ -81,6 +82,22 @@ struct GGUFTokenizer {
         addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? isSentencePiece
         addEOS = metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false
         if case .byteLevel(_, let pre) = kind { _ = try Self.byteLevelPreTokenizer(pre, file: file.path) }
+    }
+
+    /// Every merge is two tokens of the vocabulary whose join is one too, as `tokenizers` checks
+    /// when it loads a BPE model (`MergeTokenOutOfVocabulary`): a merge that is not would make a
+    /// tokenizer.json nobody can load.
+    static func checkMerges(_ merges: [String], tokens: [String], file: String) throws {
+        let vocabulary = Set(tokens)
+        for (index, merge) in merges.enumerated() {
+            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw GGUFError(.badMetadata, file: file, "tokenizer.ggml.merges[\(index)] \"\(GGUFError.shown(merge))\" is not two tokens separated by one space")
+            }
+            for token in [String(parts[0]), String(parts[1]), String(parts[0] + parts[1])] where !vocabulary.contains(token) {
+                throw GGUFError(.badMetadata, file: file, "tokenizer.ggml.merges[\(index)] \"\(GGUFError.shown(merge))\": \"\(GGUFError.shown(token))\" is not in tokenizer.ggml.tokens")
+            }
+        }
     }
 
     static func byteLevelPreTokenizer(_ pre: String, file: String = "") throws -> [String: Any] {
