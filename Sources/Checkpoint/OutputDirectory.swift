@@ -51,6 +51,20 @@ public struct OutputDirectory: Sendable {
                 throw CheckpointError(.io, file: path, "cannot create the output directory: \(error.localizedDescription)")
             }
         }
+        try checkWritable()
+    }
+
+    /// Checks that files can be created in the directory (a read-only filesystem, a directory
+    /// without write permission) before any work is done for it.
+    /// - Throws: `CheckpointError.io` naming the directory and the system's reason.
+    public func checkWritable() throws {
+        let probe = file(".calibrate-write-check-\(getpid())")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw CheckpointError(.io, file: path, "cannot write into the output directory: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(probe)
     }
 
     /// The path of `name` inside the directory.

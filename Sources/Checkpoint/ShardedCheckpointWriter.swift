@@ -91,7 +91,8 @@ public final class ShardedCheckpointWriter {
         seen.filter { $0.hasPrefix(prefix) }.sorted()
     }
 
-    /// Writes what is buffered, renames every shard to its final name and writes the index.
+    /// Writes what is buffered, renames every shard to its final name and writes the index. When
+    /// anything fails (`beforeIndex` included), the shards get their pending names back.
     /// - Parameter beforeIndex: runs after the shards have their final names and before the
     ///   index is written (side files, config.json: anything that must exist before the
     ///   checkpoint looks complete); gets the final shard names in order.
@@ -104,21 +105,30 @@ public final class ShardedCheckpointWriter {
         var weightMap: [String: String] = [:]
         var files: [String] = []
         var total = 0
-        for (number, shard) in written.enumerated() {
-            let name = Self.shardName(number + 1, of: count)
-            let from = (directory as NSString).appendingPathComponent(shard.file)
-            let to = (directory as NSString).appendingPathComponent(name)
-            guard rename(from, to) == 0 else {
-                throw CheckpointError(.io, file: to, "cannot rename \(from) into place: \(String(cString: strerror(errno)))")
+        var renamed: [(pending: String, final: String)] = []
+        do {
+            for (number, shard) in written.enumerated() {
+                let name = Self.shardName(number + 1, of: count)
+                let from = (directory as NSString).appendingPathComponent(shard.file)
+                let to = (directory as NSString).appendingPathComponent(name)
+                guard rename(from, to) == 0 else {
+                    throw CheckpointError(.io, file: to, "cannot rename \(from) into place: \(String(cString: strerror(errno)))")
+                }
+                renamed.append((from, to))
+                for tensor in shard.names { weightMap[tensor] = name }
+                files.append(name)
+                total += shard.bytes
             }
-            for tensor in shard.names { weightMap[tensor] = name }
-            files.append(name)
-            total += shard.bytes
+            let index = ShardIndex(totalSize: total, weightMap: weightMap)
+            try beforeIndex(files)
+            try AtomicFile.write(Array(index.encoded()), to: (directory as NSString).appendingPathComponent(ShardIndex.fileName))
+            return (index, files)
+        } catch {
+            // The shards go back to their pending names: no final-named shard is left, and a
+            // resumed job finds the shards where its journal says.
+            for (pending, final) in renamed.reversed() { _ = rename(final, pending) }
+            throw error
         }
-        let index = ShardIndex(totalSize: total, weightMap: weightMap)
-        try beforeIndex(files)
-        try AtomicFile.write(Array(index.encoded()), to: (directory as NSString).appendingPathComponent(ShardIndex.fileName))
-        return (index, files)
     }
 
     /// `model-00001-of-00003.safetensors`.

@@ -58,6 +58,9 @@ struct Quantize: AsyncParsableCommand {
     @Flag(help: "Replace a checkpoint already in --out.")
     var overwrite = false
 
+    @Flag(help: "Start even when --out's filesystem has less free space than the checkpoint is estimated to need.")
+    var noSpaceCheck = false
+
     @OptionGroup var workerOptions: WorkerOptions
 
     @Option(help: "How a worker that joins mid-job (added to the hosts file, or SIGHUP) gets its samples' hidden states: move (sent by the workers that held them) or replay (rebuilt from the embeddings through the layers done).")
@@ -138,10 +141,12 @@ struct Quantize: AsyncParsableCommand {
         do {
             let progress = ProgressReporter(totalLayers: try ModelConfig(directory: model).numHiddenLayers, samples: sequences.count)
             progress.log("calibrate: \(recipe.method.rawValue) \(recipe.bits)-bit group \(recipe.groupSize), \(sequences.count) samples × \(recipe.sequenceLength) tokens, \(workers.connections.count) workers")
+            var inputs = JobInputs(modelPath: model, outputPath: out, overwrite: overwrite, recipe: recipe, sequences: sequences,
+                                   workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume,
+                                   joinTransfer: joinTransfer)
+            inputs.checkSpace = !noSpaceCheck
             let job = try CalibrationJob(
-                inputs: JobInputs(modelPath: model, outputPath: out, overwrite: overwrite, recipe: recipe, sequences: sequences,
-                                  workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume,
-                                  joinTransfer: joinTransfer),
+                inputs: inputs,
                 workers: workers.connections, joining: workers.joining, progress: progress)
             let report = try await job.run()
             await workers.shutdown()

@@ -27,6 +27,8 @@ public struct JobInputs: Sendable {
     public var resume: Bool
     /// How workers that join get their samples' hidden states.
     public var joinTransfer: JoinTransfer
+    /// Refuse to start when the output's filesystem cannot hold the checkpoint (`OutputSpace`).
+    public var checkSpace = true
 
     public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
                 statisticsBatchTokens: Int = 2048, minWorkers: Int = 1, resume: Bool = false, joinTransfer: JoinTransfer = .move) {
@@ -127,6 +129,14 @@ public final class CalibrationJob {
         try checkFits()
     }
 
+    /// Refuses to start (before the journal of a new job is written) when the output's
+    /// filesystem cannot hold what is left to write, unless `checkSpace` is off.
+    private func checkSpace(_ output: OutputDirectory, written: [ShardedCheckpointWriter.WrittenShard]) throws {
+        guard inputs.checkSpace else { return }
+        let estimate = try OutputSpace.estimate(reader: reader, recipe: inputs.recipe)
+        try OutputSpace.check(output.path, needed: estimate - written.reduce(0) { $0 + $1.bytes })
+    }
+
     private func checkFits() throws {
         let recipe = inputs.recipe
         if recipe.groupSize != -1 {
@@ -154,6 +164,8 @@ public final class CalibrationJob {
         var journal: JobJournal
         if inputs.resume {
             (output, journal) = try resumable(fingerprint)
+            try output.checkWritable()
+            try checkSpace(output, written: journal.shards)
             progress?.log("resuming \(inputs.outputPath) at layer \(journal.layers.count) of \(config.numHiddenLayers) "
                           + "(\(journal.shards.count) shard(s) kept; the layers before are replayed on the samples)")
         } else {
@@ -161,6 +173,7 @@ public final class CalibrationJob {
                 throw JobError("\(inputs.outputPath) holds an unfinished job (\(JobJournal.fileName)): pass --resume to go on with it, or --overwrite to start again")
             }
             output = try OutputDirectory(preparing: inputs.outputPath, overwrite: inputs.overwrite)
+            try checkSpace(output, written: [])
             journal = JobJournal(fingerprint: fingerprint, shards: [], layers: [])
             try journal.write(to: output)
         }
@@ -243,6 +256,25 @@ public final class CalibrationJob {
         }
         for note in notes where !report.notes.contains(note) { report.notes.append(note) }
         let ignored = ignoredModules(quantized: Set(quantizedModules))
+        do {
+            try writeCheckpoint(writer, output: output, report: &report, start: start, ignored: ignored)
+        } catch {
+            // Nothing that reads as finished stays (the writer gave the shards their pending
+            // names back); the journal still describes the job, so --resume writes it again.
+            for name in ["config.json", "calibrate-manifest.json", "calibrate-report.json", "calibrate-report.md"] {
+                try? FileManager.default.removeItem(atPath: output.file(name))
+            }
+            throw JobError("writing the checkpoint into \(output.path) failed, and nothing in it reads as finished: \(error); "
+                           + "every layer is done: free space and run the same command with --resume to write it")
+        }
+        // Complete: the index is written; the journal has served.
+        try? FileManager.default.removeItem(atPath: output.file(JobJournal.fileName))
+        progress?.finish()
+        return report
+    }
+
+    /// The last step: shards under their final names, the side files, config.json, the index.
+    private func writeCheckpoint(_ writer: ShardedCheckpointWriter, output: OutputDirectory, report: inout JobReport, start: Date, ignored: [String]) throws {
         try writer.finish { files in
             report.shards = try files.map { name in
                 let path = output.file(name)
@@ -256,10 +288,6 @@ public final class CalibrationJob {
             try AtomicFile.write(Array(report.markdown().utf8), to: output.file("calibrate-report.md"))
             try output.writeConfig(from: inputs.modelPath, quantizationConfig: CompressedTensorsConfig.quantizationConfig(weights: try scheme(), staticActOrder: inputs.recipe.actOrder, activationBits: inputs.recipe.activationBits, ignore: ignored))
         }
-        // Complete: the index is written; the journal has served.
-        try? FileManager.default.removeItem(atPath: output.file(JobJournal.fileName))
-        progress?.finish()
-        return report
     }
 
     /// Full names of the linear modules not quantized: lm_head and everything the recipe ignores.
