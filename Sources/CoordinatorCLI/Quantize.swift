@@ -15,6 +15,11 @@ struct Quantize: AsyncParsableCommand {
         discussion: """
             Every recipe field can also come from a YAML file (--recipe); flags given on the command \
             line override it. Without --workers, worker processes are started on this machine.
+
+            On a shared network, give the coordinator a key and each worker's public key in the \
+            hosts file (see `coordinator keygen --help`). Example:
+              coordinator --model DIR --calib data.jsonl --out OUT --workers hosts.txt --key keys/coordinator.key
+            with hosts.txt lines such as "node-1:5555 keys=keys" or "node-1:5555 key=<40-character Z85 key>".
             """)
 
     @Option(help: "Model directory: config.json, safetensors, tokenizer files.")

@@ -15,6 +15,11 @@ struct Worker: AsyncParsableCommand {
             Listens for one coordinator at a time and runs its calibration job: holds this worker's \
             share of the samples, captures statistics, solves row pieces, applies quantized layers. \
             SIGINT or SIGTERM stops it cleanly.
+
+            On a network others can reach, admit only your coordinators (keys from \
+            `coordinator keygen`), and limit the models jobs may read:
+              worker --listen tcp://0.0.0.0:5555 --key keys/node-1.key --allow keys/coordinator.pub --models /models
+            Without --key a worker on a non-loopback address refuses to start unless given --insecure.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on: tcp://ADDRESS:PORT (port 0: any free port) or ipc://PATH.")
