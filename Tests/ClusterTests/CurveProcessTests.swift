@@ -1,7 +1,10 @@
 import Cluster
 import Foundation
+import Tensors
 import Testing
 import TestSupport
+import Transport
+import Wire
 
 /// Workers and coordinators with CURVE keys, as real processes (docs/ARCHITECTURE.md,
 /// "Authentication"): keys from `coordinator keygen`, a worker with `--key --allow`, the
@@ -63,6 +66,52 @@ struct CurveProcessTests {
         #expect(right.output.contains("pid \(worker.pid)"), "\(right.output)\n\(right.errors)")
         #expect(worker.errors.contains("session with"), "\(worker.errors)")
         #expect(!worker.errors.contains("not authenticated"))
+    }
+
+    @Test("garbage after a valid handshake drops the connection before anything reaches the codec; a replayed connection never completes its handshake; the worker serves the right coordinator after")
+    func tamperedAndReplayed() async throws {
+        let dir = try await Self.keys()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (worker, endpoint) = try await TestProcess.worker(diagnostic: true, ["--key", dir + "/worker.key", "--allow", dir + "/coordinator.pub"])
+        defer { worker.end() }
+        let port = try #require(endpoint.split(separator: ":").last.flatMap { UInt16($0) })
+        let workerKey = try CurveKeyFiles.publicKey(at: dir + "/worker.pub")
+        let keys = try CurveKeyFiles.keyPair(at: dir + "/coordinator.key")
+        let sessions = { worker.errors.components(separatedBy: "heartbeat every").count - 1 }
+
+        // Through the proxy: a session, then a byte of the 64 KiB echo's stream flipped (the
+        // handshake and the Hello take about 700 bytes; byte 4000 is inside the echo).
+        let proxy = try TamperingProxy(to: port, tamperAt: 4000)
+        defer { proxy.close() }
+        let pool = WorkerPool(transport: try ZMQTransport(configuration: .init(curve: CurveSettings(keys: keys))),
+                              configuration: PoolConfiguration(heartbeatInterval: .milliseconds(200), heartbeatTimeout: .seconds(3), handshakeTimeout: .seconds(10), keys: keys),
+                              log: .standardError(label: "tampered coordinator"))
+        let info = try await pool.connect(to: "tcp://127.0.0.1:\(proxy.port)", serverKey: workerKey)
+        #expect(sessions() == 1)
+        let payload = NamedTensor("payload", Tensor(floats: (0..<16384).map { Float($0) }, shape: [16384]))
+        do {
+            _ = try await pool.request(.echo(Echo(note: "tampered")), tensors: [payload], to: info.id)
+            Issue.record("a tampered echo was answered")
+        } catch {}
+        #expect(proxy.tampered)
+        await pool.shutdown(reason: "done", exitProcesses: false)
+        // libzmq's CURVE check dropped the connection: nothing of it reached the codec.
+        #expect(!worker.errors.contains("invalid message") && !worker.errors.contains("refusing task"), "\(worker.errors)")
+
+        // The first connection's bytes again, on a new connection: the worker's cookie differs,
+        // so the replayed INITIATE fails and the worker closes the connection; no session.
+        let recorded = try #require(proxy.recorded.first)
+        #expect(recorded.count > 4000)
+        #expect(proxy.replay(recorded), "the worker kept a replayed connection open")
+        #expect(sessions() == 1, "\(worker.errors)")
+
+        // The right coordinator, directly, once the tampered session has fallen silent.
+        for _ in 0..<200 where !worker.errors.contains("ended") { try await Task.sleep(for: .milliseconds(50)) }
+        let hosts = dir + "/hosts.txt"
+        try "127.0.0.1:\(port) key=\(workerKey)\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        let right = try await Self.ping(hosts, ["--key", dir + "/coordinator.key"], succeeds: true)
+        #expect(right.output.contains("pid \(worker.pid)"), "\(right.output)\n\(right.errors)")
+        #expect(sessions() == 2, "\(worker.errors)")
     }
 
     @Test("a worker on a non-loopback address without --key refuses to start unless --insecure, which warns at every session")
