@@ -17,6 +17,10 @@ public enum ProcessSignals {
 
     private static let sources = Mutex<[Retained]>([])
     private static let received = Mutex(0)
+    /// The queue signal handlers run on: a serial queue of its own, which Dispatch serves with a
+    /// thread of its own when every thread of the global pool is busy (compute on
+    /// `concurrentPerform` held the global queue for seconds under load, and a SIGTERM waited).
+    private static let queue = DispatchQueue(label: "calibrate.signals")
 
     /// Calls `handler` with the signal number on the first SIGINT or SIGTERM (on a Dispatch
     /// queue, not in a signal handler). A second signal kills every child (`ChildProcesses`) and
@@ -24,7 +28,7 @@ public enum ProcessSignals {
     public static func onTermination(_ handler: @escaping @Sendable (Int32) -> Void) {
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 let count = received.withLock { count in
                     count += 1
@@ -47,7 +51,7 @@ public enum ProcessSignals {
     /// re-read its hosts file.
     public static func onHangup(_ handler: @escaping @Sendable () -> Void) {
         signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
         source.setEventHandler { handler() }
         source.resume()
         let retained = Retained(source)
