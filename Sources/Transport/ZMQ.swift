@@ -47,12 +47,15 @@ enum ZMQSocketKind {
     case dealer
     /// The transport's ZAP handler (`inproc://zeromq.zap.01`): one request, one reply.
     case reply
+    /// The reading end of a listener's socket monitor.
+    case pair
 
     var rawValue: Int32 {
         switch self {
         case .router: ZMQ_ROUTER
         case .dealer: ZMQ_DEALER
         case .reply: ZMQ_REP
+        case .pair: ZMQ_PAIR
         }
     }
 }
@@ -124,6 +127,15 @@ final class ZMQSocket {
     func connect(_ endpoint: String) throws(TransportError) {
         guard zmq_connect(handle, endpoint) == 0 else {
             throw TransportError("cannot connect to \(endpoint): \(zmqLastError().text)")
+        }
+    }
+
+    /// Publishes this socket's connection events on `endpoint` (inproc), for a PAIR socket to read
+    /// (`zmq_socket_monitor`): accepted connections, handshakes that fail, disconnections.
+    func monitor(on endpoint: String) throws(TransportError) {
+        let events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        guard zmq_socket_monitor(handle, endpoint, events) == 0 else {
+            throw TransportError("zmq_socket_monitor failed: \(zmqLastError().text)")
         }
     }
 
@@ -287,4 +299,57 @@ func zmqPoll(_ entries: [ZMQPollEntry], timeoutMilliseconds: Int) throws(Transpo
         throw TransportError("zmq_poll failed: \(error.text)")
     }
     return items.map { ($0.revents & Int16(ZMQ_POLLIN) != 0, $0.revents & Int16(ZMQ_POLLOUT) != 0) }
+}
+
+/// One event of a socket monitor (libzmq's version 1 format: a frame of a 16-bit event and a
+/// 32-bit value, little endian, then a frame with an endpoint).
+struct ZMQMonitorEvent {
+    let event: Int32
+    /// The connection's file descriptor (accepted, disconnected) or the protocol error.
+    let value: UInt32
+
+    init?(_ frames: [TensorStorage]) {
+        guard let first = frames.first, first.bytes.count >= 6 else { return nil }
+        (event, value) = withExtendedLifetime(first) {
+            (Int32(first.bytes.loadUnaligned(as: UInt16.self).littleEndian), first.bytes.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian)
+        }
+    }
+
+    var isAccepted: Bool { event == ZMQ_EVENT_ACCEPTED }
+    var isDisconnected: Bool { event == ZMQ_EVENT_DISCONNECTED }
+    var isHandshakeFailure: Bool { event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL }
+
+    /// Why a handshake failed, for the refusal's log line. A client without keys fails on
+    /// either side first: the worker sees the mechanism mismatch, or the client's close.
+    var failure: String {
+        let reason: String
+        if event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+            reason = "it does not speak CURVE (a client without keys?)"
+        } else if event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL {
+            reason = "it broke the protocol (ZMTP error 0x\(String(value, radix: 16)))"
+        } else {
+            reason = value == UInt32(EPIPE) || value == UInt32(ECONNRESET) ? "it closed the connection (a client without keys, or another mechanism)" : "error \(value)"
+        }
+        return "no CURVE handshake: " + reason
+    }
+}
+
+/// The remote address of the connected socket `descriptor` ("127.0.0.1:40312"), or nil when it
+/// is closed already or not an IP socket.
+func peerAddress(ofDescriptor descriptor: Int32) -> String? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let found = withUnsafeMutablePointer(to: &storage) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) == 0 }
+    }
+    guard found else { return nil }
+    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+    var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+    let named = withUnsafePointer(to: &storage) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV) == 0
+        }
+    }
+    guard named else { return nil }
+    return String(cString: host) + ":" + String(cString: service)
 }

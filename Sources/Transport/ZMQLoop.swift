@@ -22,6 +22,25 @@ final class ZMQLoop: @unchecked Sendable {
         }
     }
 
+    /// The reading end of a CURVE listener's socket monitor: connections that fail the handshake
+    /// before ZAP is asked (a client without keys) are logged from it, with their address.
+    final class Monitor {
+        let socket: ZMQSocket
+        let endpoint: String
+        /// Accepted connections not yet disconnected: descriptor → remote address (nil when the
+        /// connection was gone before it could be read).
+        var accepted: [UInt32: String?] = [:]
+        /// Why the last handshake failed, waiting for its connection's disconnection.
+        var failure: String?
+        /// When each (host, reason) was last logged.
+        var logged: [String: ContinuousClock.Instant] = [:]
+
+        init(socket: ZMQSocket, endpoint: String) {
+            self.socket = socket
+            self.endpoint = endpoint
+        }
+    }
+
     /// A connected DEALER socket (one peer) and what it could not send yet.
     final class Connection {
         let socket: ZMQSocket
@@ -46,6 +65,8 @@ final class ZMQLoop: @unchecked Sendable {
 
     /// The ZAP handler's socket, when listeners admit only some CURVE clients.
     private var zap: ZMQSocket?
+    /// One per CURVE listener.
+    private var monitors: [Monitor] = []
 
     init(shared: ZMQShared, configuration: ZMQTransport.Configuration) throws(TransportError) {
         self.shared = shared
@@ -66,10 +87,12 @@ final class ZMQLoop: @unchecked Sendable {
         var onClose: [@Sendable () -> Void] = []
         while onClose.isEmpty {
             let listenerSnapshot = listeners
+            let monitorSnapshot = monitors
             let connectionSnapshot = Array(connections)
             var entries = [ZMQPollEntry(socket: nil, fileDescriptor: shared.wake.readEnd)]
             entries += listenerSnapshot.map { ZMQPollEntry(socket: $0.socket) }
             if let zap { entries.append(ZMQPollEntry(socket: zap)) }
+            entries += monitorSnapshot.map { ZMQPollEntry(socket: $0.socket) }
             entries += connectionSnapshot.map { ZMQPollEntry(socket: $0.value.socket, wantsOutput: !$0.value.pending.isEmpty) }
             let events: [(readable: Bool, writable: Bool)]
             do { events = try zmqPoll(entries, timeoutMilliseconds: -1) } catch {
@@ -87,8 +110,11 @@ final class ZMQLoop: @unchecked Sendable {
             }
             let zapOffset = zap == nil ? 0 : 1
             if zap != nil, events[1 + listenerSnapshot.count].readable { answerZAP() }
+            for (index, monitor) in monitorSnapshot.enumerated() where events[1 + listenerSnapshot.count + zapOffset + index].readable {
+                readEvents(of: monitor)
+            }
             for (index, (peer, connection)) in connectionSnapshot.enumerated() {
-                let event = events[1 + listenerSnapshot.count + zapOffset + index]
+                let event = events[1 + listenerSnapshot.count + zapOffset + monitorSnapshot.count + index]
                 if event.readable { receiveAll(from: connection, peer: peer) }
                 if event.writable { flush(connection, peer: peer) }
             }
@@ -104,6 +130,14 @@ final class ZMQLoop: @unchecked Sendable {
                 let socket = try ZMQSocket(context: context, kind: .router, lingerMilliseconds: configuration.lingerMilliseconds, maxFrameBytes: configuration.listenerFrameBytes)
                 if let curve = configuration.curve, curve.allowedClients != nil { try socket.makeCurveServer(secretKey: curve.keys.secretKey) }
                 let bound = try socket.bind(endpoint)
+                if configuration.curve?.allowedClients != nil {
+                    // The monitor before any client can connect: every refusal is seen.
+                    let monitorEndpoint = "inproc://calibrate-monitor-\(listeners.count)"
+                    try socket.monitor(on: monitorEndpoint)
+                    let reader = try ZMQSocket(context: context, kind: .pair, lingerMilliseconds: 0, maxFrameBytes: 1 << 16)
+                    try reader.connect(monitorEndpoint)
+                    monitors.append(Monitor(socket: reader, endpoint: bound))
+                }
                 listeners.append(Listener(socket: socket, endpoint: bound))
                 done(.success(bound))
             } catch { done(.failure(error)) }
@@ -252,7 +286,34 @@ final class ZMQLoop: @unchecked Sendable {
         }
     }
 
+    /// Reads a listener's connection events: a connection whose handshake failed (before ZAP,
+    /// which logs its own refusals) is reported with its address when it is disconnected.
+    private func readEvents(of monitor: Monitor) {
+        while let message = receive(from: monitor.socket) {
+            guard let event = ZMQMonitorEvent(message.frames) else { continue }
+            if event.isAccepted {
+                monitor.accepted[event.value] = .some(peerAddress(ofDescriptor: Int32(bitPattern: event.value)))
+            } else if event.isHandshakeFailure {
+                monitor.failure = event.failure
+            } else if event.isDisconnected {
+                let address = monitor.accepted.removeValue(forKey: event.value) ?? nil
+                if let failure = monitor.failure {
+                    monitor.failure = nil
+                    // A client that retries is refused at every attempt: one line per address
+                    // (host, without the port) and reason a minute.
+                    let key = (address.map { String($0.prefix { $0 != ":" }) } ?? "?") + failure
+                    let now = ContinuousClock.now
+                    if let last = monitor.logged[key], now - last < .seconds(60) { continue }
+                    monitor.logged[key] = now
+                    configuration.diagnostics("refused a connection from \(address ?? "an address that closed before it could be read") to \(monitor.endpoint): \(failure)")
+                }
+            }
+        }
+    }
+
     private func shutDown() {
+        for monitor in monitors { monitor.socket.close() }
+        monitors.removeAll()
         zap?.close()
         for listener in listeners { listener.socket.close() }
         for connection in connections.values { connection.socket.close() }
