@@ -1,8 +1,30 @@
 import Checkpoint
 import CoordinatorCore
 import Foundation
+import JobProtocol
 import Testing
 import WorkerCore
+
+/// An in-process worker that runs `before` ahead of each request it is sent.
+final class HookedWorker: WorkerConnection, @unchecked Sendable {
+    let address: String
+    let capacity = 1
+    private let worker: SerialWorker
+    private let before: @Sendable (WorkerRequest) -> Void
+
+    init(index: Int, before: @escaping @Sendable (WorkerRequest) -> Void) {
+        address = "in-process #\(index)"
+        worker = SerialWorker(index: index)
+        self.before = before
+    }
+
+    func send(_ request: WorkerRequest) async throws -> WorkerReply {
+        before(request)
+        return try await worker.send(request)
+    }
+
+    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+}
 
 /// A small tmpfs mounted for a test (root only: CI runs as root), unmounted when closed.
 final class Tmpfs {
@@ -133,5 +155,24 @@ struct FullDiskTests {
         let resumed = try await Self.run(out: out, model: model, resume: true)
         #expect(resumed.shards.map(\.sha256) == undisturbed.shards.map(\.sha256))
         #expect(FileManager.default.fileExists(atPath: out + "/" + ShardIndex.fileName))
+    }
+
+    @Test("the output directory removed mid-run: the job fails at its next write, naming the path")
+    func removedMidRun() async throws {
+        let base = NSTemporaryDirectory() + "calibrate-removed-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let out = base + "/out"
+        let inputs = JobInputs(modelPath: InProcessJobTests.model("llama"), outputPath: out, overwrite: false, recipe: Self.recipe,
+                               sequences: Self.samples, workerThreads: 1)
+        // Removed when layer 1 is loaded: layer 0's shard and journal were written there.
+        let workers = (0..<2).map { index in
+            HookedWorker(index: index) { request in
+                if index == 0, case .loadLayer(let layer, _) = request, layer == 1 { try? FileManager.default.removeItem(atPath: out) }
+            }
+        }
+        let error = await #expect(throws: (any Error).self) { _ = try await CalibrationJob(inputs: inputs, workers: workers).run() }
+        let message = String(describing: error)
+        #expect(message.contains(out) && message.contains("No such file or directory"), "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/" + ShardIndex.fileName))
     }
 }
