@@ -97,6 +97,16 @@ public final class LayerExecutor {
 
     var stageWidth: Int { max(config.hiddenSize, config.queryWidth, config.intermediateSize) }
 
+    /// Bytes a calibration worker holds for `tokens` tokens of `config`'s model, before a layer's
+    /// weights and statistics: the hidden states, their saved copy (a layer's input, for replay)
+    /// and the stage buffer. Nil when the product overflows an Int (more than any machine has).
+    public static func calibrationBytes(config: ModelConfig, tokens: Int) -> Int? {
+        let width = max(config.hiddenSize, config.queryWidth, config.intermediateSize)
+        let (perToken, overflow) = (2 * config.hiddenSize + width).multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        let (total, overflowTotal) = perToken.multipliedReportingOverflow(by: tokens)
+        return overflow || overflowTotal ? nil : total
+    }
+
     /// Runs one whole decoder layer on the hidden states.
     /// - Parameters:
     ///   - weights: the layer's weights, checked against the config.

@@ -5,6 +5,9 @@ public enum ProcessMemory {
     /// Peak resident set size (`VmHWM`) in bytes, or nil where /proc is unavailable.
     public static var peakResidentBytes: Int? { field("VmHWM") }
 
+    /// The machine's physical memory in bytes (cgroup limits not counted).
+    public static var physicalBytes: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
+
     /// Current resident set size (`VmRSS`) in bytes, or nil where /proc is unavailable.
     public static var residentBytes: Int? { field("VmRSS") }
 

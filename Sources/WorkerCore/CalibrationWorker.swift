@@ -39,9 +39,14 @@ public final class CalibrationWorker {
 
     /// Where this worker may read a job's model from.
     private let models: ModelDirectories
+    /// Bytes this worker may plan to hold for a job's samples (`LayerExecutor.calibrationBytes`).
+    private let memoryLimit: Int
 
-    public init(models: ModelDirectories = .any) {
+    /// - Parameter memoryLimit: the bytes of samples' state a job may need here (default: the
+    ///   machine's physical memory); a job that needs more is refused before anything is allocated.
+    public init(models: ModelDirectories = .any, memoryLimit: Int = ProcessMemory.physicalBytes) {
         self.models = models
+        self.memoryLimit = memoryLimit
     }
 
     /// Carries out one request.
@@ -109,6 +114,13 @@ public final class CalibrationWorker {
         }
         let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json of job \(job.jobID)")
         let lengths = job.sequences.map(\.count)
+        let tokenCount = lengths.reduce(0, +)
+        // The samples' state, sized from the config and the token count, against this machine.
+        let needed = LayerExecutor.calibrationBytes(config: config, tokens: tokenCount)
+        guard let needed, needed <= memoryLimit else {
+            throw WorkerError("job \(job.jobID): \(tokenCount) tokens of this model need \(needed.map { "\($0 / 1_000_000) MB" } ?? "more bytes than an Int holds") "
+                              + "of hidden states and stage buffer here, more than this worker's \(memoryLimit / 1_000_000) MB: give it fewer samples (more workers or a smaller --samples)")
+        }
         let tokens = job.sequences.flatMap { $0 }
         var states: Matrix
         if let requested = job.modelPath {
@@ -476,7 +488,7 @@ public final class CalibrationWorker {
         var part = job
         part.sequences = samples.sequences
         part.firstSample = samples.blocks.first?.lowerBound ?? 0
-        let worker = CalibrationWorker(models: models)
+        let worker = CalibrationWorker(models: models, memoryLimit: memoryLimit)
         let tokens: Int
         if let states = samples.states {
             // Released by another worker at this worker's layer boundary: nothing to replay.

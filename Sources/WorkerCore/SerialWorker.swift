@@ -1,5 +1,6 @@
 import Dispatch
 import JobProtocol
+import Model
 
 /// A `CalibrationWorker` on a serial queue of its own: requests run one at a time, in the order
 /// they are sent, on a thread that is not one of Swift's cooperative pool (a long solve must not
@@ -15,11 +16,14 @@ public final class SerialWorker: WorkerConnection, @unchecked Sendable {
     private var worker: CalibrationWorker
     private let queue: DispatchQueue
 
-    public init(address: String, capacity: Int = 1, models: ModelDirectories = .any) {
+    private let memoryLimit: Int
+
+    public init(address: String, capacity: Int = 1, models: ModelDirectories = .any, memoryLimit: Int = ProcessMemory.physicalBytes) {
         self.address = address
         self.capacity = capacity
         self.models = models
-        worker = CalibrationWorker(models: models)
+        self.memoryLimit = memoryLimit
+        worker = CalibrationWorker(models: models, memoryLimit: memoryLimit)
         queue = DispatchQueue(label: "calibrate.worker \(address)")
     }
 
@@ -38,7 +42,7 @@ public final class SerialWorker: WorkerConnection, @unchecked Sendable {
     public func reset() async {
         await withCheckedContinuation { continuation in
             queue.async {
-                self.worker = CalibrationWorker(models: self.models)
+                self.worker = CalibrationWorker(models: self.models, memoryLimit: self.memoryLimit)
                 continuation.resume()
             }
         }

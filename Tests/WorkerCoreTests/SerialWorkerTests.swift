@@ -2,6 +2,7 @@ import Foundation
 import JobProtocol
 import Kernels
 import Model
+import ModelConfiguration
 import TestSupport
 import Testing
 import WorkerCore
@@ -81,5 +82,19 @@ struct SerialWorkerTests {
         let error = await #expect(throws: ModelError.self) { try await SerialWorker(index: 0).send(.start(job, embeddings: nil)) }
         // The first tensor whose shape depends on intermediate_size, in checkpoint order.
         #expect(error?.code == .badShape && error?.tensor == "model.layers.0.mlp.gate_proj.weight", "\(String(describing: error))")
+    }
+
+    @Test("a job whose samples' state would not fit this worker's memory is refused before anything is allocated, naming the sizes")
+    func memoryLimit() async throws {
+        let job = try Self.job("a")
+        let config = try ModelConfig(parsing: Data(job.configJSON), file: "config.json")
+        let needed = try #require(LayerExecutor.calibrationBytes(config: config, tokens: 7))
+        #expect(needed == 7 * (2 * config.hiddenSize + max(config.hiddenSize, config.queryWidth, config.intermediateSize)) * 4)
+        let tight = SerialWorker(address: "w", memoryLimit: needed - 1)
+        let error = await #expect(throws: WorkerError.self) { try await tight.send(.start(job, embeddings: nil)) }
+        #expect(error?.message.contains("7 tokens of this model need") == true && error?.message.contains("fewer samples") == true, "\(String(describing: error))")
+        #expect(try await SerialWorker(address: "w", memoryLimit: needed).send(.start(job, embeddings: nil)) == .started(tokens: 7))
+        // Sizes whose product overflows are refused the same way.
+        #expect(LayerExecutor.calibrationBytes(config: config, tokens: Int.max / 2) == nil)
     }
 }
