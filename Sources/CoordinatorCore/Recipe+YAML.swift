@@ -13,18 +13,42 @@ extension Recipe {
 
     /// Applies the fields of a YAML recipe's text.
     public mutating func apply(yaml text: String, file: String) throws {
-        let loaded: Any?
+        let root: Node?
         do {
-            loaded = try Yams.load(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch {
             throw JobError("\(file): not valid YAML: \(error)")
         }
-        guard let loaded else { return }
+        guard let root else { return }
+        try Self.checkKeys(root, file: file)
+        let loaded = root.any
         guard let fields = loaded as? [String: Any] else {
             throw JobError("\(file): a recipe is a mapping of fields (\(Self.fields.map(\.key).joined(separator: ", ")))")
         }
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
             try apply(key: key, value: value, file: file)
+        }
+    }
+
+    /// Refuses a mapping key that is not a scalar (`{[1, 2]: x}`, `? {a: b}`) anywhere in the
+    /// document: Yams constructs every key as a string and traps on any other (found by the
+    /// `recipe-yaml` fuzz target), so the tree is checked before it is constructed.
+    /// - Throws: `JobError` naming the file and the key's line and column.
+    static func checkKeys(_ node: Node, file: String) throws {
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard case .scalar = key else {
+                    let place = key.mark.map { ":\($0.line):\($0.column)" } ?? ""
+                    let kind = switch key { case .mapping: "a mapping"; case .sequence: "a sequence"; default: "an alias" }
+                    throw JobError("\(file)\(place): a recipe's keys are names, found \(kind) as a key")
+                }
+                try checkKeys(value, file: file)
+            }
+        case .sequence(let sequence):
+            for element in sequence { try checkKeys(element, file: file) }
+        case .scalar, .alias:
+            return
         }
     }
 

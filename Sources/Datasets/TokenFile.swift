@@ -11,6 +11,12 @@ public enum TokenFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DatasetError(file: path, "cannot read the file")
         }
+        return try ids(data, file: path, vocabularySize: vocabularySize)
+    }
+
+    /// Every token id of a token file's contents, as `read(_:vocabularySize:)`.
+    /// - Parameter file: the file's path, for error messages.
+    public static func ids(_ data: Data, file path: String, vocabularySize: Int? = nil) throws -> [Int32] {
         let ids = data.starts(with: NPY.magic) ? try NPY.integers(data, file: path) : try parseJSON(data, file: path)
         if let vocabularySize, let index = ids.firstIndex(where: { $0 < 0 || Int($0) >= vocabularySize }) {
             throw DatasetError(file: path, "token \(index) is \(ids[index]), outside the vocabulary [0, \(vocabularySize))")

@@ -104,7 +104,9 @@ public struct Tokenizer: Sendable {
     }
 
     /// `bos_token` / `eos_token` of tokenizer_config.json: a string or `{"content": …}`.
-    private mutating func applyConfig(_ data: Data, file: String) throws {
+    /// (Package access for the `tokenizer-config` fuzz target, which applies configs to one parsed tokenizer.)
+    /// - Throws: `TokenizerError` naming `file` and the token it does not know.
+    package mutating func applyConfig(_ data: Data, file: String) throws {
         let config = try JSONObject(try? JSONSerialization.jsonObject(with: data), path: "", file: file)
         func name(_ key: String) -> String? {
             if let text = config.fields[key] as? String { return text }
