@@ -2,6 +2,7 @@ import Foundation
 @testable import ParserFuzzing
 import TestSupport
 import Testing
+import Tokenizer
 import Wire
 
 /// Every seed and every reproducer of the fuzz targets, replayed through the same entry points the
