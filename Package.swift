@@ -137,7 +137,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(name: "parser-fuzz", dependencies: ["ParserFuzzing"], path: "Tests/Fuzz/Driver", swiftSettings: swiftSettings),
         .testTarget(
-            name: "ParserFuzzingTests", dependencies: ["ParserFuzzing", "CoordinatorCore", "GGUF", "Tokenizer", "Wire", "TestSupport"],
+            name: "ParserFuzzingTests", dependencies: ["ParserFuzzing", "CoordinatorCore", "Datasets", "GGUF", "Tokenizer", "Wire", "TestSupport"],
             resources: [.copy("Reproducers")], swiftSettings: swiftSettings),
 
         // The repository itself: docs/ARCHITECTURE.md's module table against the sources' imports.

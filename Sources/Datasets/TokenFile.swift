@@ -70,7 +70,16 @@ enum NPY {
             throw DatasetError(file: file, ".npy array is in Fortran order; save it C-contiguous")
         }
         let shape = shapeText.split(whereSeparator: { "(), ".contains($0) }).compactMap { Int($0) }
-        let count = shape.reduce(1, *)
+        // The file's size bounds the element count; a shape whose product overflows (or is
+        // negative) cannot describe it, and would trap before the size check below.
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard size >= 0, !overflow, product <= bytes.count else {
+                throw DatasetError(file: file, ".npy shape \(shape) does not fit the file's \(bytes.count) bytes")
+            }
+            count = product
+        }
         let (width, signed): (Int, Bool)
         switch descr {
         case "<i4", "|i4": (width, signed) = (4, true)

@@ -27,7 +27,11 @@ fi
 selected=("$@")
 
 scratch=.build-fuzz
-flags=(-c release --scratch-path "$scratch" --product parser-fuzz -Xswiftc -DFUZZING)
+# The coverage options are spelled out: swiftc 6.3 with -sanitize=fuzzer and -sanitize=address
+# together, under multi-threaded whole-module optimization (SwiftPM's release build), leaves Swift
+# code uninstrumented, and libFuzzer would mutate blind (only C code counted).
+flags=(-c release --scratch-path "$scratch" --product parser-fuzz -Xswiftc -DFUZZING
+       -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp)
 echo "== building the fuzz driver (libFuzzer + AddressSanitizer) in $scratch"
 if ! swift build "${flags[@]}" --sanitize=fuzzer --sanitize=address 2>&1 | grep -v "ld.gold: warning" | tail -3; then
     echo "== AddressSanitizer did not build; fuzzing without it"
@@ -35,6 +39,12 @@ if ! swift build "${flags[@]}" --sanitize=fuzzer --sanitize=address 2>&1 | grep 
 fi
 driver="$(swift build "${flags[@]}" --show-bin-path)/parser-fuzz"
 [[ -x "$driver" ]] || { echo "run.sh: no driver at $driver" >&2; exit 1; }
+counters_hex=$(objdump -h "$driver" | awk '$2 == "__sancov_cntrs" { print $3 }')
+counters=$(( 16#${counters_hex:-0} ))
+if (( ${counters:-0} < 20000 )); then
+    echo "run.sh: the driver has ${counters:-no} coverage counters; the Swift code is not instrumented" >&2
+    exit 1
+fi
 
 corpus=Tests/Fuzz/corpus
 artifacts=Tests/Fuzz/artifacts

@@ -1,4 +1,5 @@
 import CoordinatorCore
+import Datasets
 import Foundation
 import GGUF
 import Testing
@@ -15,6 +16,20 @@ struct FindingTests {
         }
         let whole = [UInt8](repeating: 0x3C, count: type.blockBytes)
         #expect((try? whole.withUnsafeBytes { try Dequantize.floats($0, type: type, count: type.blockSize, file: "f.gguf", tensor: "t") })?.count == type.blockSize)
+    }
+
+    @Test("a .npy shape whose product overflows or exceeds the file is an error naming the shape",
+          arguments: ["(4611686018427387904, 4)", "(-2, -3)", "(1000000,)"])
+    func npyShapes(_ shape: String) {
+        var header = Array("{'descr': '<i4', 'fortran_order': False, 'shape': \(shape), }".utf8)
+        while (10 + header.count + 1) % 64 != 0 { header.append(0x20) }
+        header.append(0x0A)
+        let file = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.count), 0] + header + [1, 0, 0, 0]
+        #expect {
+            _ = try TokenFile.ids(Data(file), file: "tokens.npy")
+        } throws: { error in
+            error is DatasetError && "\(error)".contains("tokens.npy") && "\(error)".contains("shape")
+        }
     }
 
     @Test("a recipe key that is a sequence or a mapping is an error naming its line",
