@@ -76,7 +76,9 @@ public struct Tokenizer: Sendable {
         if !root.isNull("added_tokens") {
             for entry in try root.objects("added_tokens") {
                 let id = try entry.int("id")
-                guard let id32 = Int32(exactly: id), id32 >= 0 else { throw entry.error("id", "a non-negative 32-bit id") }
+                guard let id32 = Int32(exactly: id), id32 >= 0, id < BytePairModel.idLimit else {
+                    throw entry.error("id", "an id in 0..<\(BytePairModel.idLimit)")
+                }
                 let special = try entry.bool("special", default: false)
                 added.append(AddedToken(
                     id: id32, content: try entry.string("content"), special: special,

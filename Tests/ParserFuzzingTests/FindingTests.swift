@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import GGUF
 import Testing
+import Tokenizer
 
 /// What the parsers now say about the faults fuzzing found (the reproducers replay the exact
 /// inputs; these pin the errors).
@@ -29,6 +30,17 @@ struct FindingTests {
             _ = try TokenFile.ids(Data(file), file: "tokens.npy")
         } throws: { error in
             error is DatasetError && "\(error)".contains("tokens.npy") && "\(error)".contains("shape")
+        }
+    }
+
+    @Test("a vocabulary or added-token id beyond the vocabulary limit is an error naming the field",
+          arguments: [#"{"model": {"type": "BPE", "vocab": {"a": 200000000}, "merges": []}}"#,
+                      #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 2147483647, "content": "<s>"}]}"#])
+    func hugeTokenIDs(_ json: String) {
+        #expect {
+            _ = try Tokenizer(json: Data(json.utf8))
+        } throws: { error in
+            error is TokenizerError && "\(error)".contains("0..<16777216")
         }
     }
 
