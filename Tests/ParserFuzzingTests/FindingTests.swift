@@ -33,6 +33,18 @@ struct FindingTests {
         }
     }
 
+    @Test("a base-60 integer beyond Int is an error naming its line; one within it still reads")
+    func sexagesimal() throws {
+        var recipe = Recipe()
+        #expect {
+            try recipe.apply(yaml: "method: gptq\nseed: -5656656665556555566:5\n", file: "recipe.yaml")
+        } throws: { error in
+            "\(error)".contains("recipe.yaml:2:") && "\(error)".contains("base-60")
+        }
+        try recipe.apply(yaml: "seed: 1:30\n", file: "recipe.yaml")
+        #expect(recipe.seed == 90)
+    }
+
     @Test("a vocabulary or added-token id beyond the vocabulary limit is an error naming the field",
           arguments: [#"{"model": {"type": "BPE", "vocab": {"a": 200000000}, "merges": []}}"#,
                       #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 2147483647, "content": "<s>"}]}"#])
