@@ -127,6 +127,19 @@ let package = Package(
             dependencies: ["Transport", "TestSupport", "RemoteWorkers", "WorkerService", "WorkerCore", "JobProtocol", "Wire", "Cluster", "CoordinatorCore", "Kernels", "Model", "Tensors", "Checkpoint"],
             swiftSettings: swiftSettings),
 
+        // Fuzzing: an entry point per parser of untrusted bytes (ParserFuzzing), the libFuzzer driver
+        // that Tests/Fuzz/run.sh builds with --sanitize=fuzzer (a file replayer in a plain build),
+        // and the replay of every seed and reproducer in the test suite.
+        .target(
+            name: "ParserFuzzing",
+            dependencies: ["Checkpoint", "ModelConfiguration", "Tokenizer", "GGUF", "Cluster", "CoordinatorCore", "Datasets", "Wire", "CWire",
+                           "JobProtocol", "Formats", "Kernels", "Model", "Tensors"],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "parser-fuzz", dependencies: ["ParserFuzzing"], path: "Tests/Fuzz/Driver", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ParserFuzzingTests", dependencies: ["ParserFuzzing", "CoordinatorCore", "Datasets", "GGUF", "Tokenizer", "Wire", "TestSupport"],
+            resources: [.copy("Reproducers")], swiftSettings: swiftSettings),
+
         // The repository itself: docs/ARCHITECTURE.md's module table against the sources' imports.
         .testTarget(name: "RepositoryTests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
 

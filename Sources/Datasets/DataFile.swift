@@ -52,10 +52,16 @@ public enum DataFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DatasetError(file: path, "cannot read the file")
         }
+        return try tokens(data: data, file: path, tokenizer: tokenizer, documentSeparator: documentSeparator)
+    }
+
+    /// All tokens of a data file's contents, as `tokens(path:tokenizer:documentSeparator:)`.
+    /// - Parameter file: the file's path, for error messages.
+    public static func tokens(data: Data, file path: String, tokenizer: Tokenizer?, documentSeparator: Int32? = nil) throws -> TokenStream {
         let kind = kind(of: data)
         switch kind {
         case .tokenIDs:
-            return TokenStream(tokens: try TokenFile.read(path, vocabularySize: tokenizer?.vocabularySize), kind: kind, documents: 1)
+            return TokenStream(tokens: try TokenFile.ids(data, file: path, vocabularySize: tokenizer?.vocabularySize), kind: kind, documents: 1)
         case .text:
             let tokenizer = try require(tokenizer, path, kind)
             return TokenStream(tokens: tokenizer.encode(try utf8(data, path)), kind: kind, documents: 1)

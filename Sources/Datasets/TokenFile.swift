@@ -11,6 +11,12 @@ public enum TokenFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DatasetError(file: path, "cannot read the file")
         }
+        return try ids(data, file: path, vocabularySize: vocabularySize)
+    }
+
+    /// Every token id of a token file's contents, as `read(_:vocabularySize:)`.
+    /// - Parameter file: the file's path, for error messages.
+    public static func ids(_ data: Data, file path: String, vocabularySize: Int? = nil) throws -> [Int32] {
         let ids = data.starts(with: NPY.magic) ? try NPY.integers(data, file: path) : try parseJSON(data, file: path)
         if let vocabularySize, let index = ids.firstIndex(where: { $0 < 0 || Int($0) >= vocabularySize }) {
             throw DatasetError(file: path, "token \(index) is \(ids[index]), outside the vocabulary [0, \(vocabularySize))")
@@ -64,7 +70,16 @@ enum NPY {
             throw DatasetError(file: file, ".npy array is in Fortran order; save it C-contiguous")
         }
         let shape = shapeText.split(whereSeparator: { "(), ".contains($0) }).compactMap { Int($0) }
-        let count = shape.reduce(1, *)
+        // The file's size bounds the element count; a shape whose product overflows (or is
+        // negative) cannot describe it, and would trap before the size check below.
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard size >= 0, !overflow, product <= bytes.count else {
+                throw DatasetError(file: file, ".npy shape \(shape) does not fit the file's \(bytes.count) bytes")
+            }
+            count = product
+        }
         let (width, signed): (Int, Bool)
         switch descr {
         case "<i4", "|i4": (width, signed) = (4, true)

@@ -59,7 +59,11 @@ public enum CompressedTensorsPacking {
         let reader = TensorReader(tensors: tensors, context: "compressed-tensors \(name)")
         let shape = try reader.int64s("weight_shape", count: 2)
         let (n, k, b) = (shape[0], shape[1], scheme.bits)
-        try reader.require(n >= 0 && k > 0, "weight_shape \(shape) is not a matrix shape")
+        // Sizes up to 2^31 − 1 (as `CompressedTensorsStore.layout` reads them) keep k·bits and the
+        // word counts below from overflowing (a huge weight_shape trapped, found by the
+        // `compressed-tensors` fuzz target); weight_packed's shape then bounds n·k by the file.
+        try reader.require(n >= 0 && k > 0 && n <= Int(Int32.max) && k <= Int(Int32.max),
+                           "weight_shape \(shape) is not a matrix shape (sizes 1 to 2147483647)")
         let g: Int
         do { g = try scheme.groupCount(columns: k) } catch { throw KernelError(.malformedTensor, "compressed-tensors \(name): \(error.message)") }
         let offset = Int32(1 << (b - 1))

@@ -3,9 +3,29 @@ import Tensors
 /// Dequantization of GGUF tensor data to Float, block by block, following ggml's reference
 /// `dequantize_row_*` (ggml-quants.c) in the same order of Float operations as the `gguf` Python
 /// package, so results agree bit for bit (tested). Scales are f16 widened exactly.
-enum Dequantize {
-    /// `count` values of `type` from `source` (which holds exactly their blocks).
-    static func floats(_ source: UnsafeRawBufferPointer, type: GGMLType, count: Int) -> [Float] {
+package enum Dequantize {
+    /// `count` values of `type` from `source`, which must hold exactly their blocks.
+    ///
+    /// `GGUFFile` validates every tensor's extent before it gets here; the check is repeated
+    /// because a dequantizer reads whole blocks through raw pointers, so a short buffer would be
+    /// read past its end (found by the `gguf-dequantize` fuzz target).
+    /// - Parameters:
+    ///   - file, tensor: named in errors.
+    /// - Throws: `GGUFError.badTensor` when `count` is not a whole number of blocks or `source`
+    ///   does not hold exactly `count / blockSize` blocks.
+    package static func floats(_ source: UnsafeRawBufferPointer, type: GGMLType, count: Int, file: String, tensor: String) throws(GGUFError) -> [Float] {
+        guard count >= 0, count % type.blockSize == 0 else {
+            throw GGUFError(.badTensor, file: file, "tensor \"\(tensor)\": \(count) values are not whole \(type.name) blocks of \(type.blockSize)")
+        }
+        let needed = count / type.blockSize * type.blockBytes
+        guard source.count == needed else {
+            throw GGUFError(.badTensor, file: file, "tensor \"\(tensor)\": \(count) \(type.name) values need \(needed) bytes, the data holds \(source.count)")
+        }
+        return floats(validated: source, type: type, count: count)
+    }
+
+    /// `floats(_:type:count:file:tensor:)` once the sizes are checked.
+    private static func floats(validated source: UnsafeRawBufferPointer, type: GGMLType, count: Int) -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { output, initialized in
             let blocks = count / type.blockSize
             guard let base = source.baseAddress, let out = output.baseAddress else {

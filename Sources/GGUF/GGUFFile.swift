@@ -105,7 +105,9 @@ public final class GGUFFile: Sendable {
     public func floats(_ name: String) throws -> [Float] {
         let info = try info(name)
         let source = try bytes(name)
-        return withExtendedLifetime(mapping) { Dequantize.floats(source, type: info.type, count: info.elementCount) }
+        return try withExtendedLifetime(mapping) { () throws(GGUFError) in
+            try Dequantize.floats(source, type: info.type, count: info.elementCount, file: path, tensor: name)
+        }
     }
 }
 

@@ -4,6 +4,11 @@ import Foundation
 /// first symbols are formed (bytes of the byte-level alphabet, or characters with byte fallback
 /// or an unknown token).
 struct BytePairModel: Sendable {
+    /// Ids are below this: the largest vocabulary calibrate accepts (as `ModelConfig.Limits.vocabulary`).
+    /// Ids index arrays as large as the largest id, so an unbounded one (2^31 − 1 fits the JSON)
+    /// would allocate gigabytes for one token (found by the `tokenizer-json` fuzz target).
+    static let idLimit = 1 << 24
+
     /// Token string of each id (nil where the vocabulary has a gap).
     let tokens: [String?]
     /// Id of each token string.
@@ -44,8 +49,9 @@ struct BytePairModel: Sendable {
         var stringIDs: [String: Int32] = [:]
         stringIDs.reserveCapacity(vocabularyJSON.count)
         for (token, value) in vocabularyJSON {
-            guard let number = value as? NSNumber, !JSONObject.isBoolean(number), let id = Int32(exactly: number.doubleValue), id >= 0 else {
-                throw TokenizerError(file: json.file, "\(json.fieldPath("vocab")).\"\(token)\": expected a non-negative integer id, found \(JSONObject.describe(value))")
+            guard let number = value as? NSNumber, !JSONObject.isBoolean(number), let id = Int32(exactly: number.doubleValue), id >= 0,
+                  Int(id) < Self.idLimit else {
+                throw TokenizerError(file: json.file, "\(json.fieldPath("vocab")).\"\(token)\": expected an integer id in 0..<\(Self.idLimit), found \(JSONObject.describe(value))")
             }
             if Int(id) >= tokens.count { tokens.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - tokens.count)) }
             tokens[Int(id)] = token

@@ -76,7 +76,9 @@ public struct Tokenizer: Sendable {
         if !root.isNull("added_tokens") {
             for entry in try root.objects("added_tokens") {
                 let id = try entry.int("id")
-                guard let id32 = Int32(exactly: id), id32 >= 0 else { throw entry.error("id", "a non-negative 32-bit id") }
+                guard let id32 = Int32(exactly: id), id32 >= 0, id < BytePairModel.idLimit else {
+                    throw entry.error("id", "an id in 0..<\(BytePairModel.idLimit)")
+                }
                 let special = try entry.bool("special", default: false)
                 added.append(AddedToken(
                     id: id32, content: try entry.string("content"), special: special,
@@ -104,7 +106,9 @@ public struct Tokenizer: Sendable {
     }
 
     /// `bos_token` / `eos_token` of tokenizer_config.json: a string or `{"content": …}`.
-    private mutating func applyConfig(_ data: Data, file: String) throws {
+    /// (Package access for the `tokenizer-config` fuzz target, which applies configs to one parsed tokenizer.)
+    /// - Throws: `TokenizerError` naming `file` and the token it does not know.
+    package mutating func applyConfig(_ data: Data, file: String) throws {
         let config = try JSONObject(try? JSONSerialization.jsonObject(with: data), path: "", file: file)
         func name(_ key: String) -> String? {
             if let text = config.fields[key] as? String { return text }
