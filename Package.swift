@@ -104,7 +104,7 @@ let package = Package(
         .target(name: "CWire", dependencies: ["CProtobufC"], linkerSettings: [.linkedLibrary("protobuf-c")]),
         .target(name: "Wire", dependencies: ["CWire", "JobProtocol", "Model", "Kernels", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "WireTests", dependencies: ["Wire", "JobProtocol", "Model", "Kernels", "Tensors", "TestSupport"],
+            name: "WireTests", dependencies: ["Wire", "JobProtocol", "Model", "Kernels", "ParserFuzzing", "Tensors", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CZMQ", "Tensors"], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),

@@ -6,10 +6,10 @@ import Wire
 
 /// Messages of every type, the wire targets' seeds: one body of each message type with every
 /// optional field set, and some without (as `WireTests`' round trips use them), each with small
-/// tensors where the message carries them.
-enum WireSamples {
+/// tensors where the message carries them. `WireTests`' round trips use the same bodies.
+public enum WireSamples {
     /// The bodies; every `MessageType` appears (a test checks it).
-    static let bodies: [Body] = {
+    public static let bodies: [Body] = {
         let capabilities = Capabilities(cores: 64, memoryBytes: 512 << 30, deviceKind: "cpu", threads: 32, hostname: "node-7", pid: 4242)
         // Cannot throw: valid literals.
         let scheme = try! QuantizationScheme(bits: 3, symmetric: false, groupSize: -1, scaleFormat: .bfloat16)
