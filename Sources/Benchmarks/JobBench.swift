@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoint
 import CoordinatorCore
 import Foundation
+import JobProtocol
 import Kernels
 import ModelConfiguration
 
@@ -45,6 +46,12 @@ struct JobBench: ParsableCommand {
         print("  phases:      " + phases.sorted { $0.value > $1.value }.map { "\($0.key) \(format($0.value, 1)) s" }.joined(separator: ", "))
         print("  peak RSS:    " + report.processes.map { "\($0.role) \($0.address.split(separator: "/").last ?? "") \(format(Double($0.peakResidentBytes) / 1_048_576, 0)) MiB" }.joined(separator: ", "))
         print("  traffic:     \(ByteSize.describe(report.bytesSent)) sent, \(ByteSize.describe(report.bytesReceived)) received")
+        var byKind: [String: JobReport.Bytes] = [:]
+        for link in report.processes.compactMap(\.traffic) {
+            for (kind, bytes) in link { byKind[kind, default: .init()].sent += bytes.sent; byKind[kind, default: .init()].received += bytes.received }
+        }
+        print("  by request:  " + byKind.sorted { $0.value.total > $1.value.total }
+            .map { "\($0.key) \(ByteSize.describe($0.value.sent)) / \(ByteSize.describe($0.value.received))" }.joined(separator: ", ") + " (sent / received)")
         guard memoryScan else { return }
         print("peak RSS per worker (MiB) as samples and workers vary:")
         for workerCount in [1, 2] {

@@ -30,6 +30,13 @@ public struct Reply: Sendable {
     public let worker: WorkerID
     /// The reply message (its body has the request type's `replyType`); tensors included.
     public let message: Message
+    /// The request's bytes as sent (envelope and frames) and the reply's as received.
+    public let requestBytes: Int
+    public let replyBytes: Int
+
+    public init(worker: WorkerID, message: Message, requestBytes: Int = 0, replyBytes: Int = 0) {
+        (self.worker, self.message, self.requestBytes, self.replyBytes) = (worker, message, requestBytes, replyBytes)
+    }
 }
 
 /// Changes in the pool's membership, in the order they happen.

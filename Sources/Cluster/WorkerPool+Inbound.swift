@@ -28,7 +28,7 @@ extension WorkerPool {
         case .handshaking(let started, let continuation):
             handshakeReply(message, record: record, started: started, continuation: continuation)
         case .live:
-            liveMessage(message, record: record)
+            liveMessage(message, record: record, bytes: inbound.frames.reduce(0) { $0 + $1.bytes.count })
         case .lost:
             break
         }
@@ -62,7 +62,7 @@ extension WorkerPool {
         endHandshake(record, failure)
     }
 
-    func liveMessage(_ message: Message, record: Record) {
+    func liveMessage(_ message: Message, record: Record, bytes: Int) {
         let type = message.type
         guard type.isSentByWorker, type != .welcome else {
             drop(record.id, report: ErrorReport(code: .unexpected, message: "a worker does not send \(type)"), reason: "sent \(type), which a worker never sends")
@@ -101,7 +101,7 @@ extension WorkerPool {
             drop(record.id, report: ErrorReport(code: .unexpected, message: "\(type) does not answer \(pending.requestType)"), reason: "answered \(pending.requestType) with \(type)")
             return
         }
-        pending.continuation.resume(returning: Reply(worker: record.id, message: message))
+        pending.continuation.resume(returning: Reply(worker: record.id, message: message, requestBytes: pending.bytes, replyBytes: bytes))
     }
 
     /// Every heartbeat interval: heartbeats to live workers; losses and handshake timeouts detected.
@@ -153,11 +153,16 @@ extension WorkerPool {
     }
 
     /// Encodes and queues `message` for worker `id`; a worker that cannot be sent to is lost.
-    func send(_ message: Message, to id: WorkerID) {
-        guard let record = records[id] else { return }
-        do { try transport.send(WireCodec.encode(message), to: record.peer) } catch {
+    /// - Returns: the bytes queued (envelope and frames), 0 when nothing was.
+    @discardableResult
+    func send(_ message: Message, to id: WorkerID) -> Int {
+        guard let record = records[id] else { return 0 }
+        let frames = WireCodec.encode(message)
+        do { try transport.send(frames, to: record.peer) } catch {
             lose(id, reason: "cannot send to it: \(error)")
+            return 0
         }
+        return frames.reduce(0) { $0 + $1.bytes.count }
     }
 
     /// Tells the worker why (best effort), then loses it.

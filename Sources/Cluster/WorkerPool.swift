@@ -15,6 +15,8 @@ public actor WorkerPool {
     struct Pending {
         let requestType: MessageType
         let jobID: String
+        /// The request's encoded size (envelope and frames).
+        var bytes = 0
         let continuation: CheckedContinuation<Reply, any Error>
     }
 
@@ -189,7 +191,8 @@ public actor WorkerPool {
             records[worker]?.pending[key] = Pending(requestType: type, jobID: jobID, continuation: continuation)
             var stamped = message
             (stamped.jobID, stamped.taskID, stamped.attempt, stamped.protocolVersion) = (jobID, task, attempt, configuration.protocolVersion)
-            send(stamped, to: worker)
+            let bytes = send(stamped, to: worker)
+            records[worker]?.pending[key]?.bytes = bytes
         }
     }
 

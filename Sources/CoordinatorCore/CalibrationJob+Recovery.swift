@@ -165,12 +165,15 @@ extension CalibrationJob {
             : try CompressedTensorsPacking.unpack(tensors, scheme: scheme, name: module)
     }
 
-    func trafficTotal() async -> Int {
-        var total = 0
-        for worker in workers {
-            let traffic = await worker.traffic()
-            total += traffic.sent + traffic.received
-        }
+    /// Every worker's traffic so far, together.
+    func traffic() async -> WorkerTraffic {
+        var total = WorkerTraffic()
+        for worker in workers { total = total + (await worker.traffic()) }
         return total
+    }
+
+    func trafficTotal() async -> Int {
+        let total = await traffic()
+        return total.sent + total.received
     }
 }

@@ -210,7 +210,11 @@ public final class CalibrationJob {
             while true {
                 do {
                     try await changeWorkers(layer: layer)
-                    let (layerReport, quantized, tensors) = try await calibrate(layer: layer, writer: writer)
+                    let before = await traffic()
+                    let (calibrated, quantized, tensors) = try await calibrate(layer: layer, writer: writer)
+                    var layerReport = calibrated
+                    let crossed = await traffic() - before
+                    if !crossed.byKind.isEmpty { layerReport.traffic = crossed.byPhase }
                     report.layers.append(layerReport)
                     quantizedModules += quantized
                     journal.layers.append(JobJournal.LayerRecord(index: layer, tensors: tensors, events: replayLog[layer].map(JobJournal.Event.init),
@@ -249,10 +253,12 @@ public final class CalibrationJob {
                          + "shows in the bytes (another split, or a lost worker, can change them); give every worker the same "
                          + "OPENBLAS_CORETYPE to pin them")
         }
-        for worker in workers {
+        for (index, worker) in workers.enumerated() {
             let traffic = await worker.traffic()
             report.bytesSent += traffic.sent
             report.bytesReceived += traffic.received
+            // Process 0 is the coordinator.
+            if !traffic.byKind.isEmpty { report.processes[index + 1].traffic = traffic.byPhase }
         }
         for note in notes where !report.notes.contains(note) { report.notes.append(note) }
         let ignored = ignoredModules(quantized: Set(quantizedModules))

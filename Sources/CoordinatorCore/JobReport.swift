@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 
 /// What a finished job did: provenance, per-layer losses and timings, traffic, memory. Written
 /// as `calibrate-report.json` and rendered as `calibrate-report.md`.
@@ -25,6 +26,9 @@ public struct JobReport: Codable, Sendable {
         /// AWQ's loss per candidate ratio (α = i/grid) per scaling group, summed over all workers:
         /// the curve the chosen ratio is the first minimum of.
         public var searchLosses: [String: [Double]]
+        /// Bytes between the coordinator and all workers for this layer, by request kind
+        /// ("load", "capture", "solve", "apply", …); nil in process.
+        public var traffic: [String: Bytes]?
         public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = [], ratios: [String: Double] = [:],
                     searchLosses: [String: [Double]] = [:]) {
             (self.index, self.seconds, self.modules, self.ratios, self.searchLosses) = (index, seconds, modules, ratios, searchLosses)
@@ -38,6 +42,8 @@ public struct JobReport: Codable, Sendable {
         public var peakResidentBytes: Int
         /// OpenBLAS's kernel family and thread count in that process ("Haswell × 2").
         public var blas: String?
+        /// A worker's link to the coordinator over the job, by request kind; nil in process.
+        public var traffic: [String: Bytes]?
         public init(role: String, address: String, samples: Int, peakResidentBytes: Int, blas: String? = nil) {
             (self.role, self.address, self.samples, self.peakResidentBytes, self.blas) = (role, address, samples, peakResidentBytes, blas)
         }
@@ -108,6 +114,10 @@ public struct JobReport: Codable, Sendable {
             (self.worker, self.layer, self.at, self.transfer) = (worker, layer, at, transfer)
         }
     }
+
+    /// Bytes the coordinator sent and received (requests with their envelopes and frames, and
+    /// their replies).
+    public typealias Bytes = WorkerTraffic.Bytes
 
     public struct Shard: Codable, Sendable {
         public var name: String
@@ -217,6 +227,7 @@ public struct JobReport: Codable, Sendable {
         for process in processes {
             lines.append("| \(process.role) | \(process.address) | \(process.samples) | \(ByteSize.describe(process.peakResidentBytes)) | \(process.blas ?? "") |")
         }
+        lines += trafficTable()
         if !losses.isEmpty {
             lines += ["", "## Lost workers", "", "| worker | layer | phase | at | reason | samples → | replayed layers | recovery | bytes |", "|---|---:|---|---:|---|---|---:|---:|---:|"]
             for loss in losses {
@@ -245,6 +256,36 @@ public struct JobReport: Codable, Sendable {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Bytes per worker link and request kind ("sent / received" from the coordinator's side),
+    /// and per layer; nothing when no worker was remote.
+    func trafficTable() -> [String] {
+        let links = processes.filter { $0.traffic != nil }
+        guard !links.isEmpty else { return [] }
+        let kinds = Self.requestKinds.filter { kind in links.contains { $0.traffic?[kind] != nil } || layers.contains { $0.traffic?[kind] != nil } }
+        func cell(_ bytes: Bytes?) -> String { bytes.map { "\(ByteSize.describe($0.sent)) / \(ByteSize.describe($0.received))" } ?? "" }
+        func total(_ traffic: [String: Bytes]) -> Bytes {
+            traffic.values.reduce(Bytes()) { Bytes(sent: $0.sent + $1.sent, received: $0.received + $1.received) }
+        }
+        var lines = ["", "## Traffic", "", "Bytes the coordinator sent / received, requests and replies with their envelopes (heartbeats not counted).", "",
+                     "| link | " + kinds.joined(separator: " | ") + " | total |", "|---|" + kinds.map { _ in "---:" }.joined(separator: "|") + "|---:|"]
+        for process in links {
+            let traffic = process.traffic ?? [:]
+            lines.append("| \(process.address) | " + kinds.map { cell(traffic[$0]) }.joined(separator: " | ") + " | \(cell(total(traffic))) |")
+        }
+        let counted = layers.filter { $0.traffic != nil }
+        if !counted.isEmpty {
+            lines += ["", "| layer (all links) | " + kinds.joined(separator: " | ") + " | total |", "|---:|" + kinds.map { _ in "---:" }.joined(separator: "|") + "|---:|"]
+            for layer in counted {
+                let traffic = layer.traffic ?? [:]
+                lines.append("| \(layer.index) | " + kinds.map { cell(traffic[$0]) }.joined(separator: " | ") + " | \(cell(total(traffic))) |")
+            }
+        }
+        return lines
+    }
+
+    /// Request kinds in the order a job sends them (`WorkerRequest.Kind`'s names).
+    static let requestKinds = ["start", "load", "capture", "search", "fold", "solve", "apply", "rewind", "adopt", "replay", "merge", "release", "finish"]
 
     /// The phases in the order a layer goes through them; the table shows those that took time.
     static let phases = ["load", "capture", "search", "merge", "solve", "apply", "write"]

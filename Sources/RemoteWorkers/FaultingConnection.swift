@@ -66,7 +66,7 @@ public struct FaultingConnection: WorkerConnection {
         return try await inner.send(request)
     }
 
-    public func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
+    public func traffic() async -> WorkerTraffic { await inner.traffic() }
 }
 
 extension JobWorkers {

@@ -13,8 +13,7 @@ public actor RemoteWorker: WorkerConnection {
     private let id: WorkerID
     /// The job this worker runs, from its `.start` request; nil before.
     private var jobID: String?
-    private var sent = 0
-    private var received = 0
+    private var counted = WorkerTraffic()
 
     /// - Parameters:
     ///   - info: the worker, past its handshake.
@@ -30,21 +29,20 @@ public actor RemoteWorker: WorkerConnection {
         if case .start(let job, _) = request { jobID = job.jobID }
         guard let jobID else { throw ClusterError(.invalidRequest, "\(address): \(Body.request(request).type) before the job was started") }
         let message = Message(.request(request))
-        sent += message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
         let reply: Reply
         do {
             reply = try await pool.request(message, to: id, jobID: jobID)
         } catch let error as ClusterError where error.code == .workerLost {
             throw WorkerLost(address: address, reason: error.message)
         }
-        received += reply.message.tensors.reduce(0) { $0 + $1.tensor.byteCount }
+        counted.add(request.kind, sent: reply.requestBytes, received: reply.replyBytes)
         guard case .reply(let value) = reply.message.body else {
             throw ClusterError(.invalidRequest, "\(address) answered \(message.type) with \(reply.message.type)")
         }
         return value
     }
 
-    public func traffic() async -> (sent: Int, received: Int) { (sent, received) }
+    public func traffic() async -> WorkerTraffic { counted }
 
     public func leave(reason: String) async {
         await pool.dismiss(id, reason: reason)

@@ -48,5 +48,5 @@ public final class SerialWorker: WorkerConnection, @unchecked Sendable {
         }
     }
 
-    public func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    public func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }

@@ -21,7 +21,7 @@ final class OtherKernels: WorkerConnection, @unchecked Sendable {
         return .finished(summary)
     }
 
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }
 
 @Suite("BLAS kernels in the report")

@@ -23,7 +23,7 @@ final class HookedWorker: WorkerConnection, @unchecked Sendable {
         return try await worker.send(request)
     }
 
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }
 
 /// A small tmpfs mounted for a test (root only: CI runs as root), unmounted when closed.

@@ -39,7 +39,7 @@ struct RefusingWorker: WorkerConnection {
     let address = "refusing #9"
     let capacity = 1
     func send(_ request: WorkerRequest) async throws -> WorkerReply { throw Refused() }
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }
 
 /// Workers joining a running job (docs/ARCHITECTURE.md, "Joining workers"): the job grows at a

@@ -55,7 +55,7 @@ final class FaultyWorker: WorkerConnection, @unchecked Sendable {
         return reply
     }
 
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 
     /// The request's phase and layer: "start", "load 1", "capture 1", "fold 1", "search 1",
     /// "solve 1", "apply 1", "finish", "rewind 1", "adopt", "replay 0", "merge", "release".

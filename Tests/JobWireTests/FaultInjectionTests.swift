@@ -158,5 +158,5 @@ final class CountingConnection: WorkerConnection {
         return .loaded(layer: index)
     }
 
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }

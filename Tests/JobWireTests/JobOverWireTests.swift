@@ -103,6 +103,19 @@ struct JobOverWireTests {
         let wire = try await Self.run(try await JobWorkers.embedded(count: 2, configuration: Self.pool, makeHandler: { _ in CalibrationHandler() }), recipe: recipe)
         #expect(wire.shards.map(\.sha256) == direct.shards.map(\.sha256))
         #expect(wire.bytesSent > 0 && wire.bytesReceived > 0)
+        // Every byte is counted under the request kind it belonged to, per link and per layer.
+        let links = wire.processes.filter { $0.role == "worker" }.compactMap(\.traffic)
+        #expect(links.count == 2)
+        #expect(links.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.sent } } == wire.bytesSent)
+        #expect(links.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.received } } == wire.bytesReceived)
+        for link in links {
+            #expect(["start", "load", "capture", "apply", "finish"].allSatisfy { link[$0] != nil }, "\(link.keys.sorted())")
+            #expect(link["capture"]!.received > 0 && link["capture"]!.sent > 0)
+        }
+        let layers = wire.layers.compactMap(\.traffic)
+        #expect(layers.count == wire.layers.count)
+        #expect(layers.allSatisfy { $0["capture"]?.received ?? 0 > 0 && $0["start"] == nil && $0["finish"] == nil })
+        #expect(wire.markdown().contains("## Traffic"))
     }
 
     @Test("two real worker processes write the same bytes, also with streamed weights; none is left running")
@@ -271,7 +284,7 @@ actor RecordingWorker: WorkerConnection {
         return reply
     }
 
-    func traffic() async -> (sent: Int, received: Int) { (0, 0) }
+    func traffic() async -> WorkerTraffic { WorkerTraffic() }
 }
 
 /// Passes requests to a worker and, just before request number `at`, does `fault` (SIGKILL or
@@ -313,7 +326,7 @@ actor FaultingWorker: WorkerConnection {
         }
     }
 
-    func traffic() async -> (sent: Int, received: Int) { await inner.traffic() }
+    func traffic() async -> WorkerTraffic { await inner.traffic() }
 
     /// Sends `signal` to the worker process whose command line listens on `endpoint`.
     static func signal(_ signal: Int32, listeningOn endpoint: String) {
