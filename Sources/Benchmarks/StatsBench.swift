@@ -37,6 +37,26 @@ struct StatsBench: ParsableCommand {
             var merged = statistics
             let mergeSeconds = fastest(of: 2) { _ in try? merged.merge(statistics) }
             print("  \(pad(String(k), 8))\(pad(format(seconds, 3), 10))\(pad(format(gflops, 1), 10))\(pad(format(gflops / sgemm * 100, 0) + "%", 9))\(format(mergeSeconds, 3))")
+            try packing(statistics.gramSums, k: k)
         }
+    }
+
+    /// XᵀX's sums as the wire packs them (`FixedPointPacking`): bytes per sum and the packing's
+    /// speed in GB/s of the 16-byte form, next to a memcpy of that form.
+    func packing(_ sums: [Int128], k: Int) throws {
+        let bytes = sums.count * 16
+        var copy = [Int128](repeating: 0, count: sums.count)
+        let copySeconds = fastest(of: 3) { _ in sums.withUnsafeBytes { source in copy.withUnsafeMutableBytes { $0.copyMemory(from: source) } } }
+        var packed: [UInt8] = []
+        let packSeconds = fastest(of: 3) { _ in packed = FixedPointPacking.pack(sums) }
+        var failure: (any Error)?
+        let unpackSeconds = fastest(of: 3) { _ in
+            do { copy = try packed.withUnsafeBytes { try FixedPointPacking.unpack($0, count: sums.count) } } catch { failure = error }
+        }
+        if let failure { throw failure }
+        guard copy == sums else { throw ValidationError("K \(k): packed sums did not come back exactly") }
+        print("    packed XᵀX: \(format(Double(packed.count) / Double(sums.count), 2)) bytes per sum (16 unpacked); "
+              + "pack \(format(Double(bytes) / packSeconds / 1e9, 2)) GB/s, unpack \(format(Double(bytes) / unpackSeconds / 1e9, 2)) GB/s, "
+              + "memcpy \(format(Double(bytes) / copySeconds / 1e9, 2)) GB/s (of the 16-byte form)")
     }
 }

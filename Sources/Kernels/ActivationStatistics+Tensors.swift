@@ -3,12 +3,12 @@ import Tensors
 /// Statistics as `[String: Tensor]`, to travel between machines and be saved and merged later.
 ///
 ///   "token_count"  I64 [1]
-///   "xtx_upper"    I64 [K(K+1)/2, 2]  Σ xxᵀ, upper triangle packed row-major
+///   "xtx_upper"    U8 [bytes]  Σ xxᵀ, K(K+1)/2 sums: the upper triangle packed row-major
 ///   "absmax"       F32 [K]
-///   "sum_abs"      I64 [K, 2]
-///   "sum_squares"  I64 [K, 2]
-/// Sums are `FixedPointSum` integers (units of 2⁻⁴⁸), each as two little-endian 64-bit words
-/// (low, then high, two's complement): the round trip is exact.
+///   "sum_abs"      U8 [bytes]  K sums
+///   "sum_squares"  U8 [bytes]  K sums
+/// Sums are `FixedPointSum` integers (units of 2⁻⁴⁸) in `FixedPointPacking`'s form (the fewest
+/// bytes that keep them exact, per block of 64): the round trip is exact.
 extension ActivationStatistics {
     /// The statistics as named tensors.
     public func tensors() -> [String: Tensor] {
@@ -60,22 +60,24 @@ extension ActivationStatistics {
                   absSums: sumAbs.map(FixedPointSum.fixed), squareSums: sumSquares.map(FixedPointSum.fixed))
     }
 
-    /// Fixed-point sums as an I64 [n, 2] tensor (their memory, copied as it is).
+    /// Fixed-point sums as a U8 [bytes] tensor, packed (`FixedPointPacking`).
     private static func tensor(_ sums: [Int128]) -> Tensor {
-        let storage = sums.withUnsafeBytes { TensorStorage(copying: $0) }
-        // Cannot throw: n Int128 values are exactly n × 2 I64 (little-endian, low word first).
-        return try! Tensor(dtype: .i64, shape: [sums.count, 2], storage: storage)
+        let packed = FixedPointPacking.pack(sums)
+        let storage = packed.withUnsafeBytes { TensorStorage(copying: $0) }
+        // Cannot throw: U8 [n] is n bytes.
+        return try! Tensor(dtype: .u8, shape: [packed.count], storage: storage)
     }
 
-    /// Fixed-point sums read back from an I64 [count, 2] tensor.
+    /// `count` fixed-point sums read back from a packed U8 [bytes] tensor.
     private static func sums(_ reader: TensorReader, _ name: String, count: Int) throws(KernelError) -> [Int128] {
-        let tensor = try reader.tensor(name, dtypes: [.i64])
-        try reader.require(tensor.shape == [count, 2], "tensor \"\(name)\" has shape \(tensor.shape), expected [\(count), 2]")
-        var sums = [Int128](repeating: 0, count: count)
-        sums.withUnsafeMutableBytes { destination in
-            tensor.withUnsafeBytes { destination.copyMemory(from: $0) }
+        let tensor = try reader.tensor(name, dtypes: [.u8])
+        try reader.require(tensor.shape.count == 1, "tensor \"\(name)\" has shape \(tensor.shape), expected [bytes] (packed fixed-point sums)")
+        do {
+            defer { withExtendedLifetime(tensor) {} }
+            return try FixedPointPacking.unpack(tensor.storage.bytes, count: count)
+        } catch {
+            throw KernelError(.malformedTensor, "\(reader.context): tensor \"\(name)\" (\(count) packed sums) \(error.message)")
         }
-        return sums
     }
 }
 

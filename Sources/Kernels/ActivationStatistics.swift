@@ -149,7 +149,11 @@ public struct ActivationStatistics: Sendable, Equatable {
         guard other.columns == columns else {
             throw KernelError(.invalidArgument, "statistics merge: width \(other.columns) into width \(columns)")
         }
-        tokenCount += other.tokenCount
+        let (tokens, overflow) = tokenCount.addingReportingOverflow(other.tokenCount)
+        guard !overflow else {
+            throw KernelError(.invalidArgument, "statistics merge: \(tokenCount) + \(other.tokenCount) tokens overflow")
+        }
+        tokenCount = tokens
         gramSums.withUnsafeMutableBufferPointer { sums in
             other.gramSums.withUnsafeBufferPointer { more in
                 for i in 0..<sums.count { sums[i] &+= more[i] }

@@ -13,6 +13,14 @@ public enum WireSamples {
         let capabilities = Capabilities(cores: 64, memoryBytes: 512 << 30, deviceKind: "cpu", threads: 32, hostname: "node-7", pid: 4242)
         // Cannot throw: valid literals.
         let scheme = try! QuantizationScheme(bits: 3, symmetric: false, groupSize: -1, scaleFormat: .bfloat16)
+        // Packed sums of several widths and shifts (71 columns: blocks cut mid-row), and a zero row.
+        var statistics = ActivationStatistics(columns: 71)
+        var inputs = [Float](repeating: 0, count: 3 * 71)
+        for i in inputs.indices where i % 71 != 9 {
+            let step = Float(i % 13) * 0.37
+            inputs[i] = step - 2 + Float(i) * 0.001
+        }
+        try! statistics.accumulate(inputs, rows: 3, layer: 2, module: "mlp.down_proj")
         let scheme16 = try! QuantizationScheme(bits: 4, symmetric: true, groupSize: 128, scaleFormat: .float16)
         let clipping = try! ClippingSearch(grid: 100, maxShrink: 0.75)
         let job = WorkerJob(jobID: "job-7", modelPath: "/models/llama", configJSON: Array(#"{"hidden_size": 4}"#.utf8),
@@ -52,6 +60,7 @@ public enum WireSamples {
             .reply(.folded(layer: 3)),
             .reply(.losses(ScaleLosses(sums: [0, -1, Int128(1) << 100, -(Int128(3) << 90)], elements: 1 << 40))),
             .reply(.statistics(layer: 5, [])),
+            .reply(.statistics(layer: 2, [statistics])),
             .reply(.solved(layer: 3, [])),
             .reply(.applied(layer: 1, stage: .down)),
             .reply(.finished(WorkerSummary(peakResidentBytes: 123 << 20, forwardSeconds: 12.5, statisticsSeconds: 3.25, solveSeconds: 0.5))),

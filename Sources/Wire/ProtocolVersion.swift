@@ -14,7 +14,8 @@ public enum WireProtocol {
     /// messages — the handshake among them — are framed as in version 2, so the handshake is
     /// where old and new peers refuse each other, naming both versions.
     /// 4: Release / Released (rebalancing when workers join) and Adopt's "states" frame.
-    public static let version: UInt32 = 4
+    /// 5: StatsReport's sums packed (`FixedPointPacking`: U8 frames), not I64 [n, 2].
+    public static let version: UInt32 = 5
 
     /// Message types whose layout is frozen across versions: they decode whatever the sender's
     /// version, so a version mismatch can be detected and reported rather than misread.

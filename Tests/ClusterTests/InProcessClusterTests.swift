@@ -154,7 +154,7 @@ struct InProcessClusterTests {
     @Test("a worker of another protocol version is refused by the coordinator")
     func workerVersionMismatch() async throws {
         let network = InProcessNetwork()
-        let worker = try await Self.startWorker("w", on: network, version: 5)
+        let worker = try await Self.startWorker("w", on: network, version: WireProtocol.version + 1)
         let pool = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(), log: LogLines().log)
         await #expect(throws: ClusterError.self) { try await pool.connect(to: "w") }
         await pool.shutdown(reason: "done", exitProcesses: false)

@@ -88,9 +88,10 @@ struct StatisticsTests {
     @Test("malformed serialized statistics are refused naming the tensor")
     func malformed() {
         var tensors = ActivationStatistics(columns: 3).tensors()
-        tensors["xtx_upper"] = Tensor(floats: [1, 2, 3, 4, 5, 6], shape: [3, 2], dtype: .i64)
+        // Six sums in one segment of 7 bytes, one block: width 1, shift 0, and only five bytes.
+        tensors["xtx_upper"] = Tensor.integers([7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 2, 3, 4, 5] as [UInt8], dtype: .u8, shape: [15])
         let error = #expect(throws: KernelError.self) { try ActivationStatistics(tensors: tensors, name: "layer 0 q,k,v") }
-        #expect(error?.message == "statistics layer 0 q,k,v: tensor \"xtx_upper\" has shape [3, 2], expected [6, 2]")
+        #expect(error?.message == "statistics layer 0 q,k,v: tensor \"xtx_upper\" (6 packed sums) ends inside the block of sums 0..<6 (1 bytes each)")
         tensors = ActivationStatistics(columns: 3).tensors()
         tensors["xtx_upper"] = Tensor(doubles: [1, 2, 3, 4, 5, 6], shape: [6])
         #expect(throws: KernelError.self) { try ActivationStatistics(tensors: tensors, name: "x") }
