@@ -93,6 +93,11 @@ public final class CheckpointReader: Sendable {
         return files[index]
     }
 
+    /// Starts reading tensor `name` from disk in the background (see `SafetensorsFile.prefetch`).
+    public func prefetch(_ name: String) {
+        if let index = location[name] { files[index].prefetch(name) }
+    }
+
     /// Drops tensor `name`'s pages from the resident set (see `SafetensorsFile.release`).
     public func release(_ name: String) {
         if let index = location[name] { files[index].release(name) }

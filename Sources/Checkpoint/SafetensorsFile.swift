@@ -35,6 +35,12 @@ public final class SafetensorsFile: Sendable {
         return try Tensor(dtype: entry.dtype, shape: entry.shape, storage: TensorStorage(viewing: view, owner: mapping))
     }
 
+    /// Starts reading tensor `name` from disk in the background (`MappedFile.willNeed`).
+    public func prefetch(_ name: String) {
+        guard let entry = header.entries[name] else { return }
+        mapping.willNeed((header.dataStart + entry.dataOffsets.lowerBound)..<(header.dataStart + entry.dataOffsets.upperBound))
+    }
+
     /// Drops the pages of tensor `name` from the resident set once the caller has copied what it
     /// needs (see `MappedFile.release`). Views of it stay valid; they read from disk again.
     public func release(_ name: String) {

@@ -13,12 +13,17 @@ public protocol TensorStore: Sendable {
     func tensor(_ name: String) throws -> Tensor
     /// Tells the store that `name` was copied and will not be read again soon.
     func release(_ name: String)
+    /// Tells the store that `name` will be read soon, so it can start reading it from disk in
+    /// the background (a checkpoint does; memory has nothing to do).
+    func prefetch(_ name: String)
     /// The dtype and shape `tensor(name)` returns, read from headers where the store can (nothing
     /// is read or converted): what a model's layout is checked against before anything runs.
     func layout(of name: String) throws -> (dtype: DType, shape: [Int])
 }
 
 extension TensorStore {
+    public func prefetch(_ name: String) {}
+
     /// From the tensor itself: a view for files and memory, so nothing is read.
     public func layout(of name: String) throws -> (dtype: DType, shape: [Int]) {
         let tensor = try tensor(name)

@@ -53,6 +53,8 @@ extension CalibrationJob {
             case .load:
                 currentPhase = (layer, "load")
                 let streamed = inputs.recipe.streamWeights ? try layerTensors(layer) : nil
+                // The next layer's tensors are read from disk while this one is worked on.
+                if inputs.recipe.streamWeights, layer + 1 < config.numHiddenLayers { CheckpointWeightSource.prefetch(layer: layer + 1, of: reader) }
                 _ = try await timing.measure("load") { try await broadcast("load") { _ in .loadLayer(index: layer, weights: streamed) } }
             case .capture(let stages):
                 let parts = try await capture(layer: layer, stages: stages, timing: &timing)

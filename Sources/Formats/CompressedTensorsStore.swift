@@ -115,6 +115,11 @@ public struct CompressedTensorsStore: TensorStore {
         return (.f32, values.map { Int($0) })
     }
 
+    public func prefetch(_ name: String) {
+        guard let module = quantizedModule(name), quantized.contains(module) else { return reader.prefetch(name) }
+        for suffix in ["weight", "weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.prefetch("\(module).\(suffix)") }
+    }
+
     public func release(_ name: String) {
         guard let module = quantizedModule(name), quantized.contains(module) else { return reader.release(name) }
         for suffix in ["weight", "weight_packed", "weight_scale", "weight_zero_point", "weight_g_idx"] { reader.release("\(module).\(suffix)") }

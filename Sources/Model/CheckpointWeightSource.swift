@@ -1,4 +1,5 @@
 import Checkpoint
+import Dispatch
 import Kernels
 import ModelConfiguration
 import Tensors
@@ -89,6 +90,21 @@ public final class CheckpointWeightSource: WeightSource, Sendable {
     public func releaseLayer(_ index: Int) {
         let prefix = "model.layers.\(index)."
         for name in reader.names where name.hasPrefix(prefix) { reader.release(name) }
+    }
+
+    /// Starts reading every tensor of layer `index` (`TensorStore.prefetch`) on a background
+    /// queue, and returns at once; nothing for a layer the model does not have.
+    public func prefetchLayer(_ index: Int) {
+        guard index >= 0, index < config.numHiddenLayers else { return }
+        Self.prefetch(layer: index, of: reader)
+    }
+
+    /// Starts reading layer `layer`'s tensors of `store` on a background queue.
+    public static func prefetch(layer: Int, of store: any TensorStore) {
+        let prefix = "model.layers.\(layer)."
+        DispatchQueue.global(qos: .utility).async {
+            for name in store.names where name.hasPrefix(prefix) { store.prefetch(name) }
+        }
     }
 
     public func outputWeights() throws -> OutputWeights {

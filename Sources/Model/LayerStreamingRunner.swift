@@ -40,6 +40,7 @@ public final class LayerStreamingRunner {
         while nextLayer < last {
             let index = nextLayer
             let weights = try source.layer(index)
+            if index + 1 < last { source.prefetchLayer(index + 1) }
             largestLayerBytes = max(largestLayerBytes, weights.byteCount)
             if let observer {
                 try executor.forward(weights) { try observer(index, $0) }

@@ -22,12 +22,18 @@ public protocol WeightSource {
     /// pages from memory). The default does nothing.
     func releaseLayer(_ index: Int)
 
+    /// Tells the source that layer `index` is read next (a checkpoint starts reading its tensors
+    /// from disk in the background, so the read overlaps the current layer's work). The default
+    /// does nothing.
+    func prefetchLayer(_ index: Int)
+
     /// The final RMSNorm and the output projection (lm_head, or the embedding when tied).
     func outputWeights() throws -> OutputWeights
 }
 
 extension WeightSource {
     public func releaseLayer(_ index: Int) {}
+    public func prefetchLayer(_ index: Int) {}
 }
 
 /// The model's last steps: final RMSNorm, then logits = norm(h)·headᵀ.

@@ -164,6 +164,8 @@ public final class CalibrationWorker {
         } else if let source {
             weights = try source.layer(index)
             source.releaseLayer(index)
+            // Read from disk while this layer is captured, solved and applied.
+            source.prefetchLayer(index + 1)
         } else {
             throw WorkerError("layer \(index): this worker has no model path and no weights were streamed")
         }
