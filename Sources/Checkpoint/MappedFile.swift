@@ -38,12 +38,19 @@ public final class MappedFile: Sendable {
     /// Tells the kernel that `range` will not be needed soon (`madvise(MADV_DONTNEED)`), which
     /// drops its pages from this process's resident set; a later read maps them in again.
     public func release(_ range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
+        guard let (first, bytes) = pages(of: range) else { return }
+        madvise(first, bytes.count, MADV_DONTNEED)
+    }
+
+    /// `range` widened to whole pages and cut at the file's end, from the mapping's start: the
+    /// address of its first page and its byte range; nil when that is empty.
+    private func pages(of range: Range<Int>) -> (UnsafeMutableRawPointer, Range<Int>)? {
+        guard let base, !range.isEmpty else { return nil }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (range.lowerBound / page) * page
+        let start = (max(0, range.lowerBound) / page) * page
         let end = min(count, range.upperBound)
-        guard end > start else { return }
-        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        guard end > start else { return nil }
+        return (UnsafeMutableRawPointer(mutating: base + start), start..<end)
     }
 
     /// Tells the kernel that `range` will be read soon (`madvise(MADV_WILLNEED)`): it starts
@@ -56,14 +63,9 @@ public final class MappedFile: Sendable {
     /// device's max_sectors_kb and read_ahead_kb, 8 MiB on this VM's disk — and silently drops
     /// the rest (`MappedFileTests`: 8 MiB of a 16 MiB request in one call).
     public func willNeed(_ range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        var start = (max(0, range.lowerBound) / page) * page
-        let end = min(count, range.upperBound)
-        while start < end {
-            let length = min(Self.readAheadPiece, end - start)
-            madvise(UnsafeMutableRawPointer(mutating: base + start), length, MADV_WILLNEED)
-            start += length
+        guard let (first, bytes) = pages(of: range) else { return }
+        for offset in stride(from: 0, to: bytes.count, by: Self.readAheadPiece) {
+            madvise(first + offset, min(Self.readAheadPiece, bytes.count - offset), MADV_WILLNEED)
         }
     }
 
@@ -74,15 +76,12 @@ public final class MappedFile: Sendable {
     /// The fraction of `range`'s pages in memory (`mincore`: the page cache, whether or not this
     /// process touched them); 0 for an empty file or range.
     public func residentFraction(_ range: Range<Int>) -> Double {
-        guard let base, !range.isEmpty else { return 0 }
+        guard let (first, bytes) = pages(of: range) else { return 0 }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (max(0, range.lowerBound) / page) * page
-        let end = min(count, range.upperBound)
-        guard end > start else { return 0 }
-        let pages = (end - start + page - 1) / page
-        var vector = [UInt8](repeating: 0, count: pages)
-        guard mincore(UnsafeMutableRawPointer(mutating: base + start), end - start, &vector) == 0 else { return 0 }
-        return Double(vector.reduce(0) { $0 + Int($1 & 1) }) / Double(pages)
+        let count = (bytes.count + page - 1) / page
+        var vector = [UInt8](repeating: 0, count: count)
+        guard mincore(first, bytes.count, &vector) == 0 else { return 0 }
+        return Double(vector.reduce(0) { $0 + Int($1 & 1) }) / Double(count)
     }
 
     deinit {
