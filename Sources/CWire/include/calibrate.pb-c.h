@@ -613,8 +613,11 @@ struct  Calibrate__Wire__CaptureStats
 
 
 /*
- * Frames per stage position i: "i.token_count" (I64 [1]), "i.xtx_upper" (I64 [K(K+1)/2, 2], exact
- * fixed-point sums), "i.absmax" (F32 [K]), "i.sum_abs", "i.sum_squares" (I64 [K, 2]).
+ * Frames per stage position i: "i.token_count" (I64 [1]), "i.xtx_upper" (U8 [bytes]: K(K+1)/2 exact
+ * fixed-point sums, packed), "i.absmax" (F32 [K]), "i.sum_abs", "i.sum_squares" (U8 [bytes]: K sums).
+ * Packed sums (Kernels' FixedPointPacking): segments of 2^18 sums, first each segment's byte length
+ * (UInt64 LE), then the segments; a segment is blocks of 64 sums, each a width byte w (0..16), a
+ * shift byte s (0..127), then every sum >> s in w little-endian two's-complement bytes.
  */
 struct  Calibrate__Wire__StatsReport
 {
