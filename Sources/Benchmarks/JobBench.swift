@@ -48,7 +48,7 @@ struct JobBench: ParsableCommand {
         print("  traffic:     \(ByteSize.describe(report.bytesSent)) sent, \(ByteSize.describe(report.bytesReceived)) received")
         var byKind: [String: JobReport.Bytes] = [:]
         for link in report.processes.compactMap(\.traffic) {
-            for (kind, bytes) in link { byKind[kind, default: .init()].sent += bytes.sent; byKind[kind, default: .init()].received += bytes.received }
+            byKind.merge(link, uniquingKeysWith: +)
         }
         print("  by request:  " + byKind.sorted { $0.value.total > $1.value.total }
             .map { "\($0.key) \(ByteSize.describe($0.value.sent)) / \(ByteSize.describe($0.value.received))" }.joined(separator: ", ") + " (sent / received)")

@@ -262,11 +262,9 @@ public struct JobReport: Codable, Sendable {
     func trafficTable() -> [String] {
         let links = processes.filter { $0.traffic != nil }
         guard !links.isEmpty else { return [] }
-        let kinds = Self.requestKinds.filter { kind in links.contains { $0.traffic?[kind] != nil } || layers.contains { $0.traffic?[kind] != nil } }
+        let kinds = WorkerRequest.Kind.allCases.map(\.rawValue).filter { kind in links.contains { $0.traffic?[kind] != nil } || layers.contains { $0.traffic?[kind] != nil } }
         func cell(_ bytes: Bytes?) -> String { bytes.map { "\(ByteSize.describe($0.sent)) / \(ByteSize.describe($0.received))" } ?? "" }
-        func total(_ traffic: [String: Bytes]) -> Bytes {
-            traffic.values.reduce(Bytes()) { Bytes(sent: $0.sent + $1.sent, received: $0.received + $1.received) }
-        }
+        func total(_ traffic: [String: Bytes]) -> Bytes { traffic.values.reduce(Bytes(), +) }
         var lines = ["", "## Traffic", "", "Bytes the coordinator sent / received, requests and replies with their envelopes (heartbeats not counted).", "",
                      "| link | " + kinds.joined(separator: " | ") + " | total |", "|---|" + kinds.map { _ in "---:" }.joined(separator: "|") + "|---:|"]
         for process in links {
@@ -283,9 +281,6 @@ public struct JobReport: Codable, Sendable {
         }
         return lines
     }
-
-    /// Request kinds in the order a job sends them (`WorkerRequest.Kind`'s names).
-    static let requestKinds = ["start", "load", "capture", "search", "fold", "solve", "apply", "rewind", "adopt", "replay", "merge", "release", "finish"]
 
     /// The phases in the order a layer goes through them; the table shows those that took time.
     static let phases = ["load", "capture", "search", "merge", "solve", "apply", "write"]

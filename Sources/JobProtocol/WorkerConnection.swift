@@ -46,6 +46,8 @@ public struct WorkerTraffic: Sendable, Equatable {
         public var received: Int
         public init(sent: Int = 0, received: Int = 0) { (self.sent, self.received) = (sent, received) }
         public var total: Int { sent + received }
+
+        public static func + (a: Bytes, b: Bytes) -> Bytes { Bytes(sent: a.sent + b.sent, received: a.received + b.received) }
     }
 
     public var byKind: [WorkerRequest.Kind: Bytes]
@@ -57,13 +59,12 @@ public struct WorkerTraffic: Sendable, Equatable {
 
     /// Counts one request of `kind` and its reply.
     public mutating func add(_ kind: WorkerRequest.Kind, sent: Int, received: Int) {
-        byKind[kind, default: Bytes()].sent += sent
-        byKind[kind, default: Bytes()].received += received
+        byKind[kind, default: Bytes()] = byKind[kind, default: Bytes()] + Bytes(sent: sent, received: received)
     }
 
     /// Both links' traffic together (e.g. every worker's).
     public static func + (a: WorkerTraffic, b: WorkerTraffic) -> WorkerTraffic {
-        WorkerTraffic(byKind: a.byKind.merging(b.byKind) { Bytes(sent: $0.sent + $1.sent, received: $0.received + $1.received) })
+        WorkerTraffic(byKind: a.byKind.merging(b.byKind, uniquingKeysWith: +))
     }
 
     /// What crossed since `earlier` (a reading of the same link or links).
