@@ -18,6 +18,15 @@ struct InProcessClusterTests {
         let task: Task<Void, Never>
     }
 
+    /// A bare transport connected to worker `name` that has sent one Hello (heartbeat interval and
+    /// timeout in milliseconds) and nothing else.
+    static func sayHello(to name: String, on network: InProcessNetwork, as coordinator: String, interval: UInt32, timeout: UInt32) async throws -> InProcessTransport {
+        let transport = InProcessTransport(network: network)
+        let peer = try await transport.connect(to: name)
+        try transport.send(WireCodec.encode(Message(.hello(Hello(coordinator: coordinator, heartbeatIntervalMilliseconds: interval, heartbeatTimeoutMilliseconds: timeout)))), to: peer)
+        return transport
+    }
+
     static func startWorker(_ name: String, on network: InProcessNetwork, version: UInt32 = WireProtocol.version) async throws -> RunningWorker {
         let transport = InProcessTransport(network: network)
         _ = try await transport.listen(on: name)
@@ -191,9 +200,7 @@ struct InProcessClusterTests {
         let network = InProcessNetwork()
         let worker = try await Self.startWorker("w", on: network)
         // A bare transport says Hello and then nothing.
-        let coordinator = InProcessTransport(network: network)
-        let peer = try await coordinator.connect(to: "w")
-        try coordinator.send(WireCodec.encode(Message(.hello(Hello(coordinator: "mute", heartbeatIntervalMilliseconds: 20, heartbeatTimeoutMilliseconds: 100)))), to: peer)
+        let coordinator = try await Self.sayHello(to: "w", on: network, as: "mute", interval: 20, timeout: 100)
         for _ in 0..<200 where worker.handler.endings.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         #expect(worker.handler.endings == ["the coordinator fell silent"])
         #expect(worker.logs.contains("mute at"))
@@ -224,9 +231,7 @@ struct InProcessClusterTests {
     func squatterTimeout() async throws {
         let network = InProcessNetwork()
         let worker = try await Self.startWorker("w", on: network)
-        let squatter = InProcessTransport(network: network)
-        let peer = try await squatter.connect(to: "w")
-        try squatter.send(WireCodec.encode(Message(.hello(Hello(coordinator: "squatter", heartbeatIntervalMilliseconds: 1000, heartbeatTimeoutMilliseconds: 3_600_000)))), to: peer)
+        let squatter = try await Self.sayHello(to: "w", on: network, as: "squatter", interval: 1000, timeout: 3_600_000)
         let second = WorkerPool(transport: InProcessTransport(network: network), configuration: fastPool(), log: LogLines().log)
         for _ in 0..<500 where !worker.logs.contains("squatter at") { try await Task.sleep(for: .milliseconds(10)) }
         do {

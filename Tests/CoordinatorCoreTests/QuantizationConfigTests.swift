@@ -16,17 +16,18 @@ struct QuantizationConfigTests {
         return try await InProcessJobTests.run(model: InProcessJobTests.model("llama"), workers: 1, recipe: recipe, samples: samples).1
     }
 
-    /// Rewrites `directory`'s quantization_config with `edit` (its weights args and the whole block).
-    static func edit(_ directory: String, _ edit: (inout [String: Any], inout [String: Any]) -> Void) throws {
+    /// Rewrites `directory`'s quantization_config with `edit` (group_0's `arguments` — "weights"
+    /// or "input_activations" — and the whole block).
+    static func edit(_ directory: String, arguments: String = "weights", _ edit: (inout [String: Any], inout [String: Any]) -> Void) throws {
         let path = directory + "/config.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var quantization = config["quantization_config"] as! [String: Any]
-        var weights = ((quantization["config_groups"] as! [String: Any])["group_0"] as! [String: Any])["weights"] as! [String: Any]
+        var weights = ((quantization["config_groups"] as! [String: Any])["group_0"] as! [String: Any])[arguments] as! [String: Any]
         edit(&weights, &quantization)
-        // The edited weights go into the groups as `edit` left them.
+        // The edited arguments go into the groups as `edit` left them.
         var groups = quantization["config_groups"] as! [String: Any]
         var group = groups["group_0"] as! [String: Any]
-        group["weights"] = weights
+        group[arguments] = weights
         groups["group_0"] = group
         quantization["config_groups"] = groups
         config["quantization_config"] = quantization

@@ -134,17 +134,8 @@ struct ScalingJobTests {
         let configPath = out + "/config.json"
         let original = try Data(contentsOf: URL(fileURLWithPath: configPath))
         for bits in [0, 1, 9, 16, -8] {
-            var config = try JSONSerialization.jsonObject(with: original) as! [String: Any]
-            var quantization = config["quantization_config"] as! [String: Any]
-            var groups = quantization["config_groups"] as! [String: Any]
-            var group = groups["group_0"] as! [String: Any]
-            var activations = group["input_activations"] as! [String: Any]
-            activations["num_bits"] = bits
-            group["input_activations"] = activations
-            groups["group_0"] = group
-            quantization["config_groups"] = groups
-            config["quantization_config"] = quantization
-            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+            try original.write(to: URL(fileURLWithPath: configPath))
+            try QuantizationConfigTests.edit(out, arguments: "input_activations") { activations, _ in activations["num_bits"] = bits }
             do {
                 _ = try CompressedTensorsStore(directory: out)
                 Issue.record("num_bits \(bits) was accepted")
