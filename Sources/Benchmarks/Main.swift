@@ -8,5 +8,5 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate-bench",
         abstract: "Benchmarks of calibrate's kernels against in-run references.",
-        subcommands: [BLASBench.self, ConvertBench.self, ForwardBench.self, StreamingBench.self, TokenizerBench.self, WireBench.self, GPTQBench.self, StatsBench.self, PrefetchBench.self, JobBench.self, RecoveryBench.self, JoinBench.self, AWQBench.self])
+        subcommands: [BLASBench.self, ConvertBench.self, ForwardBench.self, StreamingBench.self, TokenizerBench.self, WireBench.self, GPTQBench.self, StatsBench.self, PrefetchBench.self, JobBench.self, RecoveryBench.self, JoinBench.self, AWQBench.self, PlanBench.self])
 }

@@ -31,31 +31,7 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: "Output directory for the quantized checkpoint.")
     var out: String
 
-    @Option(help: ArgumentHelp("YAML recipe with the fields below (\(Recipe.fields.map(\.key).joined(separator: ", ")))."))
-    var recipe: String?
-
-    // The recipe's fields: names, help and meaning from `Recipe.fields` (makeRecipe maps each to
-    // its key; RecipeFieldTests checks every field against its YAML form).
-    @Option(help: Self.help("method")) var method: String?
-    @Option(help: Self.help("bits")) var bits: Int?
-    @Option(parsing: .unconditional, help: Self.help("group_size")) var groupSize: Int?
-    @Flag(help: Self.help("sym")) var symmetry: Symmetry?
-    @Flag(help: Self.help("act_order")) var actOrder = false
-    @Option(help: Self.help("damp")) var damp: Double?
-    @Option(help: Self.help("samples")) var samples: Int?
-    @Option(help: Self.help("seq_len")) var seqLen: Int?
-    @Option(help: Self.help("seed")) var seed: Int?
-    @Option(help: Self.help("ignore")) var ignore: [String] = []
-    @Option(help: Self.help("max_shard_size")) var maxShardSize: String?
-    @Flag(help: Self.help("true_sequential")) var noTrueSequential = false
-    @Flag(help: Self.help("stream_weights")) var streamWeights = false
-    @Option(help: Self.help("awq_grid")) var awqGrid: Int?
-    @Flag(help: Self.help("awq_gptq")) var awqGptq = false
-    @Option(help: Self.help("awq_output_loss")) var awqOutputLoss: String?
-    @Flag(help: Self.help("awq_duo_scaling")) var noAwqDuoScaling = false
-    @Flag(help: Self.help("awq_clip")) var noAwqClip = false
-    @Option(help: Self.help("smoothquant")) var smoothquant: Double?
-    @Option(help: Self.help("act_bits")) var actBits: Int?
+    @OptionGroup var recipeOptions: RecipeOptions
 
     @Flag(help: "Go on with the unfinished job in --out (its coordinator was stopped or lost): the same command, plus --resume. Refused when the model, data or recipe differ.")
     var resume = false
@@ -76,53 +52,9 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: ArgumentHelp(visibility: .private), transform: { try CoordinatorFault(parsing: $0) })
     var fault: CoordinatorFault?
 
-    enum Symmetry: String, EnumerableFlag {
-        case sym, asym
-    }
-
-    static func help(_ key: String) -> ArgumentHelp {
-        ArgumentHelp(Recipe.field(key)?.help ?? "")
-    }
-
-    /// The recipe fields given on the command line, as (YAML key, value).
-    func givenFields() throws -> [(String, RecipeValue)] {
-        var given: [(String, RecipeValue)] = []
-        func add(_ key: String, _ value: RecipeValue?) { if let value { given.append((key, value)) } }
-        add("method", method.map(RecipeValue.text))
-        add("bits", bits.map(RecipeValue.integer))
-        add("group_size", groupSize.map(RecipeValue.integer))
-        add("sym", symmetry.map { .flag($0 == .sym) })
-        add("act_order", actOrder ? .flag(true) : nil)
-        add("damp", damp.map(RecipeValue.number))
-        add("samples", samples.map(RecipeValue.integer))
-        add("seq_len", seqLen.map(RecipeValue.integer))
-        add("seed", seed.map(RecipeValue.integer))
-        add("ignore", ignore.isEmpty ? nil : .list(ignore))
-        add("max_shard_size", try maxShardSize.map { .integer(try ByteSize.parse($0)) })
-        add("true_sequential", noTrueSequential ? .flag(false) : nil)
-        add("stream_weights", streamWeights ? .flag(true) : nil)
-        add("awq_grid", awqGrid.map(RecipeValue.integer))
-        add("awq_gptq", awqGptq ? .flag(true) : nil)
-        add("awq_output_loss", awqOutputLoss.map(RecipeValue.text))
-        add("awq_duo_scaling", noAwqDuoScaling ? .flag(false) : nil)
-        add("awq_clip", noAwqClip ? .flag(false) : nil)
-        add("smoothquant", smoothquant.map(RecipeValue.number))
-        add("act_bits", actBits.map(RecipeValue.integer))
-        return given
-    }
-
-    /// The recipe: defaults, then the YAML file, then the flags given.
-    func makeRecipe() throws -> Recipe {
-        var recipe = Recipe()
-        if let path = self.recipe { try recipe.apply(yamlFile: path) }
-        for (key, value) in try givenFields() { try recipe.set(key, value, source: "the command line") }
-        try recipe.validate()
-        return recipe
-    }
-
     func run() async throws {
         if resume && overwrite { throw ValidationError("--resume goes on with the job in --out, --overwrite starts it again: give one") }
-        let recipe = try makeRecipe()
+        let recipe = try recipeOptions.makeRecipe()
         let tokenizer = try ModelInputs.tokenizer(model)
         let sequences = try CalibrationData.load(path: calib, tokenizer: tokenizer, samples: recipe.samples,
                                                  sequenceLength: recipe.sequenceLength, seed: recipe.seed)

@@ -24,6 +24,22 @@ public enum ByteSize {
         return Int(value * scale)
     }
 
+    /// The bytes per second `text` denotes: a size per second (`1.2GB/s`, `500MB`; the `/s` may
+    /// be left out) or a bit rate (`25Gbit`, `100Mbit/s`, decimal: 1 Gbit = 10⁹ bits).
+    /// - Throws: `JobError` when the text is neither.
+    public static func parseRate(_ text: String) throws -> Double {
+        var trimmed = text.trimmingWhitespace()
+        if trimmed.lowercased().hasSuffix("/s") { trimmed = String(trimmed.dropLast(2)) }
+        let bits: [(String, Double)] = [("tbit", 1e12), ("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1)]
+        for (suffix, factor) in bits where trimmed.lowercased().hasSuffix(suffix) {
+            guard let value = Double(String(trimmed.dropLast(suffix.count)).trimmingWhitespace()), value > 0, value.isFinite else { break }
+            return value * factor / 8
+        }
+        do { return Double(try parse(trimmed)) } catch {
+            throw JobError("rate \"\(text)\" is not a rate such as 25Gbit, 100Mbit/s or 1.2GB/s")
+        }
+    }
+
     /// `bytes` in the largest decimal unit that keeps the number ≥ 1 (e.g. `1.23 GB`).
     public static func describe(_ bytes: Int) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]

@@ -39,7 +39,7 @@ struct RecipeFieldTests {
     static func commandLine(_ arguments: [String]) throws -> Recipe {
         let command = try Quantize.parse(required + arguments)
         var recipe = Recipe()
-        for (key, value) in try command.givenFields() { try recipe.set(key, value, source: "the command line") }
+        for (key, value) in try command.recipeOptions.givenFields() { try recipe.set(key, value, source: "the command line") }
         return recipe
     }
 
