@@ -81,27 +81,9 @@ struct JobBench: ParsableCommand {
 
     /// sgemm GFLOP/s over the model's linear shapes at 512 rows, weighted by their FLOPs in a layer.
     private func sgemmRate(_ config: ModelConfig) -> Double {
-        let rows = 512
-        let shapes = [(config.queryWidth, config.hiddenSize, 2), (config.keyValueWidth, config.hiddenSize, 2),
-                      (config.intermediateSize, config.hiddenSize, 2), (config.hiddenSize, config.intermediateSize, 1)]
-        let widest = shapes.map { max($0.0, $0.1) }.max()!
-        var random = BenchRandom(seed: 3)
-        var a = [Float](repeating: 0, count: rows * widest)
-        var b = [Float](repeating: 0, count: widest * widest)
-        random.fill(&a, scale: 1)
-        random.fill(&b, scale: 1)
-        var c = [Float](repeating: 0, count: rows * widest)
-        var (flops, seconds) = (0.0, 0.0)
-        for (n, k, count) in shapes {
-            let time = fastest(of: 5) { r in
-                a[r] += 1
-                BLAS.sgemm(transposeB: true, m: rows, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: n)
-            }
-            flops += Double(count) * 2 * Double(rows * n * k)
-            seconds += Double(count) * time
-        }
-        if c[rows].isNaN { print("") }
-        return flops / seconds / 1e9
+        KernelRates.sgemm(shapes: [(config.queryWidth, config.hiddenSize, 2), (config.keyValueWidth, config.hiddenSize, 2),
+                                   (config.intermediateSize, config.hiddenSize, 2), (config.hiddenSize, config.intermediateSize, 1)],
+                          repetitions: 5)
     }
 }
 
