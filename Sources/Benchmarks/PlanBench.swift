@@ -74,7 +74,7 @@ struct PlanBench: ParsableCommand {
         defer { _ = try? launch(["/bin/bash", "deploy/netns-cluster.sh", "down", name]) }
         var hosts: [String] = []
         for host in 1...netnsWorkers {
-            let address = "10.\(Self.network(name)).0.\(10 + host)"
+            let address = Self.address(of: String(host), in: name)
             let worker = Process()
             worker.executableURL = URL(fileURLWithPath: "/bin/bash")
             worker.arguments = ["deploy/netns-cluster.sh", "exec", name, String(host), directory.appendingPathComponent("worker").path,
@@ -90,17 +90,17 @@ struct PlanBench: ParsableCommand {
         return try runJob(["--workers", file], host: name)
     }
 
-    /// netns-cluster.sh's network number for `name` (100 + cksum % 128).
-    private static func network(_ name: String) -> Int {
+    /// Host `host`'s address in cluster `name`, as netns-cluster.sh gives it.
+    private static func address(of host: String, in name: String) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["deploy/netns-cluster.sh", "address", name, "c"]
+        process.arguments = ["deploy/netns-cluster.sh", "address", name, host]
         let output = Pipe()
         process.standardOutput = output
         try? process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return Int(text.split(separator: ".").dropFirst().first ?? "") ?? 0
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `coordinator plan --json` for the same job, rates measured now.
