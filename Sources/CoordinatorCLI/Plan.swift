@@ -13,7 +13,7 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print what a calibration run will cost before any work: time per phase of a layer and in all, bytes per link, memory per process, the critical path.",
         discussion: """
-            Rates are measured on this machine (sgemm, XᵀX, the GPTQ factor and solve, packing, \
+            Rates are measured on this machine (a random layer's forward, XᵀX, the GPTQ factor and solve, packing, \
             memory, a loopback TCP transfer, a disk write; a few seconds) unless given: plan for \
             other hardware with --worker-rate, --coordinator-rate, --link and --disk. Example, a \
             70B model on 8 GPU workers behind 100 Gbit/s:
@@ -68,7 +68,7 @@ struct Plan: ParsableCommand {
         let recipe = try recipeOptions.makeRecipe()
         let config = try Self.config(model)
         let count = try workerCount()
-        let rates = try measuredRates(config: config, sharedBy: local ? count : 1)
+        let rates = try measuredRates(config: config, sequenceLength: recipe.sequenceLength, sharedBy: local ? count : 1)
         let sourceBytes: Double = config.torchDtype == .f32 ? 4 : 2
         let plan = JobPlan(config: config, recipe: recipe, workers: count, rates: rates, sourceBytesPerWeight: sourceBytes)
         if json {
@@ -100,13 +100,11 @@ struct Plan: ParsableCommand {
 
     /// The rates: measured here (a worker's divided by `sharedBy`, the workers sharing this
     /// machine), then overridden by the flags given.
-    func measuredRates(config: ModelConfig, sharedBy: Int) throws -> JobPlan.Rates {
+    func measuredRates(config: ModelConfig, sequenceLength: Int, sharedBy: Int) throws -> JobPlan.Rates {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreadCount(workerThreads ?? cores)
-        let cap = { (n: Int) in min(n, 4096) }
-        let (h, q, kv, m) = (cap(config.hiddenSize), cap(config.queryWidth), cap(config.keyValueWidth), cap(config.intermediateSize))
-        let forward = KernelRates.sgemm(shapes: [(q, h, 2), (kv, h, 2), (m, h, 2), (h, m, 1)])
-        let (statistics, probe) = try KernelRates.statistics(columns: min(cap(config.intermediateSize), 2048), rows: 1024)
+        let forward = try ForwardRate.measure(config: config, sequenceLength: sequenceLength)
+        let (statistics, probe) = try KernelRates.statistics(columns: min(config.intermediateSize, 2048), rows: 1024)
         let (_, small) = try KernelRates.statistics(columns: 1024, rows: 2048)
         BLAS.setThreadCount(cores)
         let (factor, factored) = try KernelRates.factor(small)

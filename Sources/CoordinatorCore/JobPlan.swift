@@ -26,7 +26,7 @@ import ModelConfiguration
 public struct JobPlan: Sendable {
     /// The rates the plan divides by. Worker rates are one worker's (all its threads).
     public struct Rates: Sendable, Codable, Equatable {
-        /// The forward pass's linears (sgemm on the model's shapes), GFLOP/s.
+        /// The forward pass, GFLOP/s counting `ForwardRate.flops` (measured on the forward's own code).
         public var forwardGFLOPS: Double
         /// XᵀX accumulation, GFLOP/s counting K² per row (`JobCost`'s convention).
         public var statisticsGFLOPS: Double
@@ -128,7 +128,7 @@ public struct JobPlan: Sendable {
         let w = Double(workers)
         samplesPerWorker = (recipe.samples + workers - 1) / workers
         let t = Double(samplesPerWorker * recipe.sequenceLength)
-        let (h, q, kv, m) = (Double(config.hiddenSize), Double(config.queryWidth), Double(config.keyValueWidth), Double(config.intermediateSize))
+        let (h, q, kv) = (Double(config.hiddenSize), Double(config.queryWidth), Double(config.keyValueWidth))
         let link = rates.coordinatorLinkBytesPerSecond
         let shareOfLink = { (bytes: Double) in max(w * bytes / link, bytes / rates.workerLinkBytesPerSecond) }
         let weightsPerLayer = LayerStage.allCases.reduce(0.0) { sum, stage in
@@ -206,12 +206,7 @@ public struct JobPlan: Sendable {
             move("solve", sent: solvers * factorBytes, received: codes)
 
             // Apply: the quantized weights to every worker, then the stage's forward pass.
-            let forward: Double = switch stage {
-            case .qkv: 2 * t * h * (q + 2 * kv) + 4 * q * Double(recipe.sequenceLength + 1) / 2 * t   // + causal attention
-            case .o: 2 * t * q * h
-            case .gateUp: 2 * t * h * 2 * m
-            case .down: 2 * t * m * h
-            }
+            let forward = ForwardRate.flops(stage, config: config, tokens: t, sequenceLength: Double(recipe.sequenceLength))
             let quantized = stageWeights * wireBytesPerWeight
             add("apply", [.link: shareOfLink(quantized), .workers: forward / (rates.forwardGFLOPS * 1e9), .latency: rates.roundTripSeconds])
             move("apply", sent: w * quantized)
@@ -230,10 +225,10 @@ public struct JobPlan: Sendable {
         let outside = outsideLayerBytes ?? vocabularyBytes * (config.tieWordEmbeddings ? 1 : 2) + h * sourceBytesPerWeight
         finishSeconds = outside / rates.diskBytesPerSecond
 
-        // Memory. A worker: its hidden states (the residual and the widest stage buffer, the MLP's:
-        // 4·(h + m) bytes a token, measured on SmolLM2 as the slope of RSS against samples), the
-        // layer in Float, the 16-byte sums of what it captures at once and their packed copy.
-        workerPeakBytes = Self.processBytes + t * 4 * (h + m) + weightsPerLayer * 4
+        // Memory. A worker: what it holds per token (`LayerExecutor.calibrationBytes`: the hidden
+        // states, their saved copy — the layer's input, for replay and AWQ — and the widest stage
+        // buffer), the layer in Float, the 16-byte sums of what it captures at once and their packed copy.
+        workerPeakBytes = Self.processBytes + t * LayerExecutor.calibrationBytesPerToken(config: config) + weightsPerLayer * 4
             + largestCapture * (16 + rates.packedBytesPerSum)
         // The coordinator: every worker's reply decoded (16-byte sums) and the merged sums, the
         // Hessian in Double and the factor (full and packed) of the widest stage, the layer's

@@ -101,10 +101,15 @@ public final class LayerExecutor {
     /// weights and statistics: the hidden states, their saved copy (a layer's input, for replay)
     /// and the stage buffer. Nil when the product overflows an Int (more than any machine has).
     public static func calibrationBytes(config: ModelConfig, tokens: Int) -> Int? {
-        let width = max(config.hiddenSize, config.queryWidth, config.intermediateSize)
-        let (perToken, overflow) = (2 * config.hiddenSize + width).multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        let (perToken, overflow) = (2 * config.hiddenSize + max(config.hiddenSize, config.queryWidth, config.intermediateSize))
+            .multipliedReportingOverflow(by: MemoryLayout<Float>.size)
         let (total, overflowTotal) = perToken.multipliedReportingOverflow(by: tokens)
         return overflow || overflowTotal ? nil : total
+    }
+
+    /// `calibrationBytes` per token, as a Double (for plans of any size).
+    public static func calibrationBytesPerToken(config: ModelConfig) -> Double {
+        4 * Double(2 * config.hiddenSize + max(config.hiddenSize, config.queryWidth, config.intermediateSize))
     }
 
     /// Runs one whole decoder layer on the hidden states.
