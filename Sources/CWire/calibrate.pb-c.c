@@ -1087,6 +1087,96 @@ void   calibrate__wire__solve_request__free_unpacked
   assert(message->base.descriptor == &calibrate__wire__solve_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   calibrate__wire__factor_options__init
+                     (Calibrate__Wire__FactorOptions         *message)
+{
+  static const Calibrate__Wire__FactorOptions init_value = CALIBRATE__WIRE__FACTOR_OPTIONS__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__factor_options__get_packed_size
+                     (const Calibrate__Wire__FactorOptions *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_options__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__factor_options__pack
+                     (const Calibrate__Wire__FactorOptions *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_options__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__factor_options__pack_to_buffer
+                     (const Calibrate__Wire__FactorOptions *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_options__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__FactorOptions *
+       calibrate__wire__factor_options__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__FactorOptions *)
+     protobuf_c_message_unpack (&calibrate__wire__factor_options__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__factor_options__free_unpacked
+                     (Calibrate__Wire__FactorOptions *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__factor_options__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   calibrate__wire__factor_report__init
+                     (Calibrate__Wire__FactorReport         *message)
+{
+  static const Calibrate__Wire__FactorReport init_value = CALIBRATE__WIRE__FACTOR_REPORT__INIT;
+  *message = init_value;
+}
+size_t calibrate__wire__factor_report__get_packed_size
+                     (const Calibrate__Wire__FactorReport *message)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t calibrate__wire__factor_report__pack
+                     (const Calibrate__Wire__FactorReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t calibrate__wire__factor_report__pack_to_buffer
+                     (const Calibrate__Wire__FactorReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &calibrate__wire__factor_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Calibrate__Wire__FactorReport *
+       calibrate__wire__factor_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Calibrate__Wire__FactorReport *)
+     protobuf_c_message_unpack (&calibrate__wire__factor_report__descriptor,
+                                allocator, len, data);
+}
+void   calibrate__wire__factor_report__free_unpacked
+                     (Calibrate__Wire__FactorReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &calibrate__wire__factor_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   calibrate__wire__solve_result__init
                      (Calibrate__Wire__SolveResult         *message)
 {
@@ -3738,7 +3828,7 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_options__descriptor =
   (ProtobufCMessageInit) calibrate__wire__solve_options__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__solve_piece__field_descriptors[4] =
+static const ProtobufCFieldDescriptor calibrate__wire__solve_piece__field_descriptors[5] =
 {
   {
     "linear",
@@ -3788,17 +3878,30 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_piece__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "seconds",
+    5,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__SolvePiece, has_seconds),
+    offsetof(Calibrate__Wire__SolvePiece, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__solve_piece__field_indices_by_name[] = {
   3,   /* field[3] = clip */
   0,   /* field[0] = linear */
   1,   /* field[1] = row_begin */
   2,   /* field[2] = row_end */
+  4,   /* field[4] = seconds */
 };
 static const ProtobufCIntRange calibrate__wire__solve_piece__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__solve_piece__descriptor =
 {
@@ -3808,14 +3911,14 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_piece__descriptor =
   "Calibrate__Wire__SolvePiece",
   "calibrate.wire",
   sizeof(Calibrate__Wire__SolvePiece),
-  4,
+  5,
   calibrate__wire__solve_piece__field_descriptors,
   calibrate__wire__solve_piece__field_indices_by_name,
   1,  calibrate__wire__solve_piece__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__solve_piece__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_descriptors[6] =
 {
   {
     "layer",
@@ -3877,8 +3980,21 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "factor_options",
+    6,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__SolveRequest, factor_options),
+    &calibrate__wire__factor_options__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__solve_request__field_indices_by_name[] = {
+  5,   /* field[5] = factor_options */
   0,   /* field[0] = layer */
   2,   /* field[2] = method */
   3,   /* field[3] = options */
@@ -3888,7 +4004,7 @@ static const unsigned calibrate__wire__solve_request__field_indices_by_name[] = 
 static const ProtobufCIntRange calibrate__wire__solve_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor =
 {
@@ -3898,14 +4014,155 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor =
   "Calibrate__Wire__SolveRequest",
   "calibrate.wire",
   sizeof(Calibrate__Wire__SolveRequest),
-  5,
+  6,
   calibrate__wire__solve_request__field_descriptors,
   calibrate__wire__solve_request__field_indices_by_name,
   1,  calibrate__wire__solve_request__number_ranges,
   (ProtobufCMessageInit) calibrate__wire__solve_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descriptors[2] =
+static const ProtobufCFieldDescriptor calibrate__wire__factor_options__field_descriptors[4] =
+{
+  {
+    "damp_percent",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__FactorOptions, has_damp_percent),
+    offsetof(Calibrate__Wire__FactorOptions, damp_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "act_order",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Calibrate__Wire__FactorOptions, has_act_order),
+    offsetof(Calibrate__Wire__FactorOptions, act_order),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_retries",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__FactorOptions, has_max_retries),
+    offsetof(Calibrate__Wire__FactorOptions, max_retries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "growth",
+    4,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__FactorOptions, has_growth),
+    offsetof(Calibrate__Wire__FactorOptions, growth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__factor_options__field_indices_by_name[] = {
+  1,   /* field[1] = act_order */
+  0,   /* field[0] = damp_percent */
+  3,   /* field[3] = growth */
+  2,   /* field[2] = max_retries */
+};
+static const ProtobufCIntRange calibrate__wire__factor_options__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__factor_options__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.FactorOptions",
+  "FactorOptions",
+  "Calibrate__Wire__FactorOptions",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__FactorOptions),
+  4,
+  calibrate__wire__factor_options__field_descriptors,
+  calibrate__wire__factor_options__field_indices_by_name,
+  1,  calibrate__wire__factor_options__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__factor_options__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__factor_report__field_descriptors[3] =
+{
+  {
+    "damp_percent",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__FactorReport, has_damp_percent),
+    offsetof(Calibrate__Wire__FactorReport, damp_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "damp_retries",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Calibrate__Wire__FactorReport, has_damp_retries),
+    offsetof(Calibrate__Wire__FactorReport, damp_retries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Calibrate__Wire__FactorReport, has_seconds),
+    offsetof(Calibrate__Wire__FactorReport, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned calibrate__wire__factor_report__field_indices_by_name[] = {
+  0,   /* field[0] = damp_percent */
+  1,   /* field[1] = damp_retries */
+  2,   /* field[2] = seconds */
+};
+static const ProtobufCIntRange calibrate__wire__factor_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor calibrate__wire__factor_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "calibrate.wire.FactorReport",
+  "FactorReport",
+  "Calibrate__Wire__FactorReport",
+  "calibrate.wire",
+  sizeof(Calibrate__Wire__FactorReport),
+  3,
+  calibrate__wire__factor_report__field_descriptors,
+  calibrate__wire__factor_report__field_indices_by_name,
+  1,  calibrate__wire__factor_report__number_ranges,
+  (ProtobufCMessageInit) calibrate__wire__factor_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descriptors[3] =
 {
   {
     "layer",
@@ -3931,15 +4188,28 @@ static const ProtobufCFieldDescriptor calibrate__wire__solve_result__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "factor",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Calibrate__Wire__SolveResult, factor),
+    &calibrate__wire__factor_report__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned calibrate__wire__solve_result__field_indices_by_name[] = {
+  2,   /* field[2] = factor */
   0,   /* field[0] = layer */
   1,   /* field[1] = pieces */
 };
 static const ProtobufCIntRange calibrate__wire__solve_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor =
 {
@@ -3949,7 +4219,7 @@ const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor =
   "Calibrate__Wire__SolveResult",
   "calibrate.wire",
   sizeof(Calibrate__Wire__SolveResult),
-  2,
+  3,
   calibrate__wire__solve_result__field_descriptors,
   calibrate__wire__solve_result__field_indices_by_name,
   1,  calibrate__wire__solve_result__number_ranges,

@@ -34,7 +34,7 @@ public struct DiagnosticHandler: WorkerHandler {
         case .capture(let layer, _): .statistics(layer: layer, [])
         case .fold(let layer, _): .folded(layer: layer)
         case .evaluateScales(let search): .losses(ScaleLosses(sums: Array(repeating: 0, count: search.candidates.count), elements: 0))
-        case .solve(let task): .solved(layer: task.layer, [])
+        case .solve(let task): .solved(layer: task.layer, [], factor: nil)
         case .apply(let layer, let stage, _): .applied(layer: layer, stage: stage)
         case .finish: .finished(WorkerSummary(peakResidentBytes: 0, forwardSeconds: 0, statisticsSeconds: 0, solveSeconds: 0))
         case .rewind(let layer): .rewound(layer: layer)

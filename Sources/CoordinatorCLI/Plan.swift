@@ -37,6 +37,15 @@ struct Plan: ParsableCommand {
     @Option(help: "Each worker's forward-pass rate in GFLOP/s (XᵀX and the solve scale with it from the measured ratios).")
     var workerRate: Double?
 
+    @Option(help: "Each worker's XᵀX rate in GFLOP/s counting K² per token (default: the measured ratio to the forward).")
+    var statisticsRate: Double?
+
+    @Option(help: "Each worker's GPTQ solve rate in GFLOP/s counting K² per row (default: the measured ratio to the forward).")
+    var solveRate: Double?
+
+    @Option(help: "Each worker's GPTQ factor rate in GFLOP/s counting K³ (default: the measured factor rate, scaled as the worker's forward).")
+    var workerFactorRate: Double?
+
     @Option(help: "The coordinator's factor rate in GFLOP/s (unpacking and merging scale with it).")
     var coordinatorRate: Double?
 
@@ -52,13 +61,19 @@ struct Plan: ParsableCommand {
     @Option(help: "Packed statistics, bytes per sum (5.1 measured on SmolLM2's activations).")
     var bytesPerSum = 5.1
 
+    @Option(help: "Workers a stage's solve is spread over, as the job's --solve-workers: auto, all or at most N.")
+    var solveWorkers: SolveWorkers = .auto
+
+    @Option(help: "Where GPTQ's factors are made, as the job's --factor-on: auto (where the rates say it is faster), coordinator or workers.")
+    var factorOn: FactorPlace = .auto
+
     @Flag(help: "Print the plan as JSON.")
     var json = false
 
     func validate() throws {
         if let workerThreads, workerThreads < 1 { throw ValidationError("--worker-threads must be at least 1, found \(workerThreads)") }
         if local && workerThreads != nil { throw ValidationError("--local divides this machine's cores among the workers: give it or --worker-threads") }
-        for (flag, value) in [("--worker-rate", workerRate), ("--coordinator-rate", coordinatorRate)] {
+        for (flag, value) in [("--worker-rate", workerRate), ("--statistics-rate", statisticsRate), ("--solve-rate", solveRate), ("--worker-factor-rate", workerFactorRate), ("--coordinator-rate", coordinatorRate)] {
             if let value, !(value > 0 && value.isFinite) { throw ValidationError("\(flag) must be a positive number of GFLOP/s, found \(value)") }
         }
         guard bytesPerSum > 0, bytesPerSum <= 16 else { throw ValidationError("--bytes-per-sum must be in (0, 16], found \(bytesPerSum)") }
@@ -70,7 +85,7 @@ struct Plan: ParsableCommand {
         let count = try workerCount()
         let rates = try measuredRates(config: config, sequenceLength: recipe.sequenceLength, sharedBy: local ? count : 1)
         let sourceBytes: Double = config.torchDtype == .f32 ? 4 : 2
-        let plan = JobPlan(config: config, recipe: recipe, workers: count, rates: rates, sourceBytesPerWeight: sourceBytes)
+        let plan = JobPlan(config: config, recipe: recipe, workers: count, rates: rates, sourceBytesPerWeight: sourceBytes, solveWorkers: solveWorkers.limit, factorOn: factorOn)
         if json {
             let data = try JSONSerialization.data(withJSONObject: Self.summary(plan), options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -118,11 +133,12 @@ struct Plan: ParsableCommand {
         let coordinatorScale = coordinatorRate.map { $0 / factor } ?? 1
         let linkRate = try link.map(ByteSize.parseRate) ?? Self.loopbackRate()
         return JobPlan.Rates(
-            forwardGFLOPS: forward * scale, statisticsGFLOPS: statistics * scale, solveGFLOPS: solve * scale, factorGFLOPS: factor * coordinatorScale,
+            forwardGFLOPS: forward * scale, statisticsGFLOPS: statisticsRate ?? statistics * scale, solveGFLOPS: solveRate ?? solve * scale, factorGFLOPS: coordinatorRate ?? factor,
             packBytesPerSecond: pack * scale, unpackBytesPerSecond: coordinator.unpack * coordinatorScale, mergeBytesPerSecond: coordinator.merge * coordinatorScale,
             memoryBytesPerSecond: memory * scale, workerLinkBytesPerSecond: linkRate,
             coordinatorLinkBytesPerSecond: try coordinatorLink.map(ByteSize.parseRate) ?? linkRate,
-            diskBytesPerSecond: try disk.map(ByteSize.parseRate) ?? Self.diskRate(), packedBytesPerSum: bytesPerSum)
+            diskBytesPerSecond: try disk.map(ByteSize.parseRate) ?? Self.diskRate(), packedBytesPerSum: bytesPerSum,
+            workerFactorGFLOPS: workerFactorRate ?? factor * scale)
     }
 
     /// 256 MiB through a loopback TCP connection, one thread each side, bytes per second.
@@ -209,6 +225,8 @@ struct Plan: ParsableCommand {
             "layer_bytes_received": plan.layerTraffic.received,
             "start_bytes": plan.startBytes,
             "worker_peak_bytes": plan.workerPeakBytes,
+            "solvers": Dictionary(uniqueKeysWithValues: plan.solvers.map { ($0.key.description, $0.value) }),
+            "factored_on_workers": plan.factoredOnWorkers.map(\.description).sorted(),
             "coordinator_peak_bytes": plan.coordinatorPeakBytes,
             "rates": [
                 "forward_gflops": plan.rates.forwardGFLOPS, "statistics_gflops": plan.rates.statisticsGFLOPS,

@@ -47,6 +47,12 @@ struct Quantize: AsyncParsableCommand {
     @Option(help: "How a worker that joins mid-job (added to the hosts file, or SIGHUP) gets its samples' hidden states: move (sent by the workers that held them) or replay (rebuilt from the embeddings through the layers done).")
     var joinTransfer: JoinTransfer = .move
 
+    @Option(help: "Workers each stage's solve is spread over: auto (as many as pay for their copy of the factor, from the link and solve rates the job's solves measure; every worker until then), all, or at most N. The output is the same bytes whichever.")
+    var solveWorkers: SolveWorkers = .auto
+
+    @Option(help: "Where GPTQ's factors are made: auto (the coordinator first, the solving workers once, then wherever it ran faster), coordinator, or workers (each solving worker makes it from H, sent as the same bytes the factor would be). The output is the same bytes whichever.")
+    var factorOn: FactorPlace = .auto
+
     /// kill:PHASE:LAYER (SIGKILL this process just before it sends the first matching request to
     /// a worker): tests of --resume on real processes; never shown in --help.
     @Option(help: ArgumentHelp(visibility: .private), transform: { try CoordinatorFault(parsing: $0) })
@@ -82,6 +88,8 @@ struct Quantize: AsyncParsableCommand {
                                    workerThreads: workerOptions.workerThreads ?? 0, minWorkers: workerOptions.minWorkers, resume: resume,
                                    joinTransfer: joinTransfer)
             inputs.checkSpace = !noSpaceCheck
+            inputs.solveWorkers = solveWorkers.limit
+            inputs.factorOn = factorOn
             let job = try CalibrationJob(
                 inputs: inputs,
                 workers: workers.connections, joining: workers.joining, progress: progress)
@@ -110,3 +118,32 @@ struct Quantize: AsyncParsableCommand {
 }
 
 extension JoinTransfer: ExpressibleByArgument {}
+
+/// `--solve-workers`: auto, all or a count.
+enum SolveWorkers: ExpressibleByArgument, Equatable {
+    case auto, all
+    case atMost(Int)
+
+    init?(argument: String) {
+        switch argument {
+        case "auto": self = .auto
+        case "all": self = .all
+        default:
+            guard let count = Int(argument), count >= 1 else { return nil }
+            self = .atMost(count)
+        }
+    }
+
+    /// `JobInputs.solveWorkers`.
+    var limit: Int? {
+        switch self {
+        case .auto: nil
+        case .all: Int.max
+        case .atMost(let count): count
+        }
+    }
+
+    var defaultValueDescription: String { "auto" }
+}
+
+extension FactorPlace: ExpressibleByArgument {}

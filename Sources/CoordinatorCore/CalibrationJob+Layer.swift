@@ -13,6 +13,9 @@ extension CalibrationJob {
     struct StageResult {
         var weights: [QuantizedWeights?]
         var modules: [JobReport.Module]
+        /// Workers the stage was solved on (0: nothing to solve), and whether they made its factor.
+        var solvers = 0
+        var factoredOnWorkers = false
     }
 
     /// What the coordinator knows of the layer being calibrated: its original weights (loaded only
@@ -84,8 +87,14 @@ extension CalibrationJob {
             }
         }
         let modules = LayerStage.allCases.flatMap { state.results[$0]?.modules ?? [] }
-        return (JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios,
-                                 searchLosses: state.searchLosses), written.quantized, written.tensors)
+        var report = JobReport.Layer(index: layer, seconds: timing.seconds, modules: modules, ratios: state.ratios, searchLosses: state.searchLosses)
+        let solvers = state.results.filter { $0.value.solvers > 0 }
+        if !solvers.isEmpty {
+            report.solvers = Dictionary(uniqueKeysWithValues: solvers.map { ($0.key.description, $0.value.solvers) })
+            let onWorkers = solvers.filter { $0.value.factoredOnWorkers }
+            if !onWorkers.isEmpty { report.factoredOnWorkers = onWorkers.keys.map(\.description).sorted() }
+        }
+        return (report, written.quantized, written.tensors)
     }
 
     /// Statistics of `stages`' inputs, merged over the workers in worker order.
@@ -118,19 +127,39 @@ extension CalibrationJob {
         let context = "layer \(layer) \(stage)"
         let options = GPTQSolveOptions(scheme: try scheme(), staticGroups: inputs.recipe.actOrder)
         var factor: GPTQFactor?
+        var factorFrom: FactorRequest?
         var hessian: [Float]?
+        let k = stage.inputWidth(config)
         try timing.measureSync("solve") {
             switch method {
             case .gptq:
-                factor = try GPTQ.prepareFactor(
-                    statistics: statistics, options: GPTQFactorOptions(dampingPercent: inputs.recipe.damp, activationOrder: inputs.recipe.actOrder), name: context)
+                let factorOptions = GPTQFactorOptions(dampingPercent: inputs.recipe.damp, activationOrder: inputs.recipe.actOrder)
+                let onWorkers = switch inputs.factorOn {
+                case .auto: solveObservations.factorOnWorkers
+                case .coordinator: false
+                case .workers: true
+                }
+                if onWorkers {
+                    factorFrom = FactorRequest(hessian: try statistics.gptqHessian(), options: factorOptions)
+                } else {
+                    let start = ContinuousClock.now
+                    factor = try GPTQ.prepareFactor(statistics: statistics, options: factorOptions, name: context)
+                    let d = ContinuousClock.now - start
+                    solveObservations.addFactor(columns: k, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, byWorkers: false)
+                }
             case .rtn:
                 hessian = try statistics.hessian()
             }
         }
+        result.factoredOnWorkers = factorFrom != nil
         let live = liveWorkers
-        let plan = SolvePlan(matrices: active.map { SolvePlan.Matrix(rows: shapes[$0].rows, columns: shapes[$0].columns) },
-                             workers: live.count, rowAlignment: options.rowTile)
+        let placement = SolvePlacement(matrices: active.map { SolvePlan.Matrix(rows: shapes[$0].rows, columns: shapes[$0].columns) },
+                                       workers: live.count, bytesPerSolver: SolvePlacement.bytesPerSolver(columns: stage.inputWidth(config), gptq: method == .gptq),
+                                       rowAlignment: options.rowTile, rates: solveObservations.rates(stage), limit: inputs.solveWorkers)
+        let plan = placement.plan
+        result.solvers = placement.solvers
+        let trafficBefore = await traffic()
+        let started = ContinuousClock.now
         let replies = try await timing.measure("solve") {
             try await broadcast("solve") { index in
                 let position = live.firstIndex(of: index)
@@ -138,22 +167,45 @@ extension CalibrationJob {
                     SolveTask.Piece(linear: active[$0.matrix], rows: $0.rows, clip: clip.contains(active[$0.matrix]))
                 }
                 guard !pieces.isEmpty else { return nil }
-                return .solve(SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor, hessian: hessian, pieces: pieces))
+                var task = SolveTask(layer: layer, stage: stage, method: method, options: options, factor: factor, hessian: hessian, pieces: pieces)
+                task.factorFrom = factorFrom
+                return .solve(task)
             }
         }
+        let wall = ContinuousClock.now - started
+        let moved = await traffic() - trafficBefore
         var parts: [Int: [GPTQSolveResult]] = [:]
-        for reply in replies {
+        var load = [(cost: Double, seconds: Double)](repeating: (0, 0), count: live.count)
+        for piece in plan.pieces { load[piece.worker].cost += piece.cost }
+        var damping = factor.map { (percent: $0.dampingPercent, retries: $0.dampingRetries) }
+        var slowestFactor = 0.0
+        for (index, reply) in replies.enumerated() {
             guard let reply else { continue }
-            guard case .solved(_, let pieces) = reply else { throw JobError("\(context): a worker answered solve with \(reply)") }
+            guard case .solved(_, let pieces, let made) = reply else { throw JobError("\(context): a worker answered solve with \(reply)") }
             for piece in pieces { parts[piece.linear, default: []].append(piece.result) }
+            if factorFrom != nil {
+                // Every solving worker made the same factor from the same H: the same damping.
+                guard let made else { throw JobError("\(context): worker \(workers[index].address) was sent H to factor and reported no factor") }
+                if let damping, damping != (made.dampingPercent, made.dampingRetries) {
+                    throw JobError("\(context): workers made different factors of one H (damping \(damping.percent) after \(damping.retries) retries, and \(made.dampingPercent) after \(made.dampingRetries) at \(workers[index].address))")
+                }
+                damping = (made.dampingPercent, made.dampingRetries)
+                slowestFactor = max(slowestFactor, made.seconds)
+            }
+            if let position = live.firstIndex(of: index), position < load.count {
+                load[position].seconds += pieces.reduce(0) { $0 + $1.seconds } + (made?.seconds ?? 0)
+            }
         }
+        if factorFrom != nil { solveObservations.addFactor(columns: k, seconds: slowestFactor, byWorkers: true) }
+        solveObservations.add(stage, wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18,
+                              bytes: moved.sent + moved.received, workers: load.filter { $0.cost > 0 })
         for linear in active {
             let (weights, losses) = try Self.assemble(parts[linear] ?? [], rows: shapes[linear].rows, name: names[linear])
             result.weights[linear] = weights
-            result.modules.append(JobReport.Module(name: names[linear], loss: losses.reduce(0, +), damp: factor?.dampingPercent, dampRetries: factor?.dampingRetries ?? 0))
+            result.modules.append(JobReport.Module(name: names[linear], loss: losses.reduce(0, +), damp: damping?.percent, dampRetries: damping?.retries ?? 0))
         }
-        if let factor, factor.dampingRetries > 0 {
-            progress?.log("\(context): Cholesky failed at damp \(inputs.recipe.damp); succeeded at \(factor.dampingPercent) after \(factor.dampingRetries) retries")
+        if let damping, damping.retries > 0 {
+            progress?.log("\(context): Cholesky failed at damp \(inputs.recipe.damp); succeeded at \(damping.percent) after \(damping.retries) retries")
         }
         return result
     }

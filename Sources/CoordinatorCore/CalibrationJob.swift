@@ -29,6 +29,11 @@ public struct JobInputs: Sendable {
     public var joinTransfer: JoinTransfer
     /// Refuse to start when the output's filesystem cannot hold the checkpoint (`OutputSpace`).
     public var checkSpace = true
+    /// Solve every stage on at most this many workers; nil: as many as pay for their copy of the
+    /// factor, from the rates the job's solves so far measured (`SolvePlacement`).
+    public var solveWorkers: Int?
+    /// Where GPTQ's factors are made.
+    public var factorOn: FactorPlace = .auto
 
     public init(modelPath: String, outputPath: String, overwrite: Bool, recipe: Recipe, sequences: [[Int32]], workerThreads: Int = 0,
                 statisticsBatchTokens: Int = 2048, minWorkers: Int = 1, resume: Bool = false, joinTransfer: JoinTransfer = .move) {
@@ -43,6 +48,17 @@ public struct JobInputs: Sendable {
         self.resume = resume
         self.joinTransfer = joinTransfer
     }
+}
+
+/// Where a stage's GPTQ factor is made. The coordinator sends the solving workers either the
+/// factor or H (as a Float upper triangle: the same bytes), so the choice costs no traffic; it is
+/// where the K³ runs, and the output's bytes do not depend on it (`GPTQHessian`).
+public enum FactorPlace: String, Sendable, CaseIterable {
+    /// Where it ran faster so far: the coordinator first, the workers once, then the faster.
+    case auto
+    case coordinator
+    /// Every solving worker makes it (in parallel; the coordinator's CPU is off the critical path).
+    case workers
 }
 
 /// How a worker that joins a running job gets the hidden states of the samples it takes over.
@@ -91,6 +107,8 @@ public final class CalibrationJob {
     var replayLog: [[ReplayEvent]] = []
     /// The layer in progress's events so far.
     var layerEvents: [ReplayEvent] = []
+    /// The solves' measured link and solve rates, which spread the later solves.
+    var solveObservations = SolveObservations()
     var losses: [JobReport.Loss] = []
     var joins: [JobReport.Join] = []
     /// Joined workers whose start failed: never given samples.

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import ModelConfiguration
 
 /// The plan as `coordinator plan` prints it.
@@ -33,6 +34,8 @@ extension JobPlan {
         let shares = byResource.sorted { $0.value > $1.value }.filter { $0.value > 0 }
             .map { "\($0.key.rawValue) \(Int(($0.value / max(layerSeconds, 1e-12) * 100).rounded())) %" }
         lines.append("critical path: every step waits for all workers, so a layer is the sum of its phases: " + shares.joined(separator: ", "))
+        lines.append("solves: " + LayerStage.allCases.compactMap { stage in solvers[stage].map { "\(stage) on \($0)" + (factoredOnWorkers.contains(stage) ? " (factor there)" : "") } }.joined(separator: ", ")
+            + " of \(workers) worker\(workers == 1 ? "" : "s") (as many as pay for their copy of the factor on the coordinator's link; the job decides the same from the rates its first layer's solves measure)")
         let t = layerTraffic
         func kinds(_ bytes: [String: Double]) -> String {
             bytes.filter { $0.value > 0 }.sorted { $0.value > $1.value }.map { "\($0.key) \(Self.bytes($0.value))" }.joined(separator: ", ")

@@ -15,7 +15,7 @@ import ModelConfiguration
 /// | load    | the layer's weights to Float (memory rate)    | W × the layer's bytes when streamed         |                                      |
 /// | capture | XᵀX of the stage input: K²·t; packing         | W × packed statistics (bytes per sum below) | unpacking W replies, one after another |
 /// | merge   |                                               |                                             | W × the 16-byte sums (merge rate)    |
-/// | solve   | GPTQ rows·K² of the largest piece set         | a factor per solving worker; the codes back | the factor: K³ (GPTQ only)           |
+/// | solve   | GPTQ rows·K² of the largest piece set (and K³ when they make the factor) | a factor (or H) per solving worker; the codes back | the factor: K³ (GPTQ, made here) |
 /// | apply   | the stage's forward pass on t tokens          | W × the quantized weights                   |                                      |
 /// | write   |                                               |                                             | the layer's output bytes (disk rate) |
 ///
@@ -34,6 +34,8 @@ public struct JobPlan: Sendable {
         public var solveGFLOPS: Double
         /// GPTQ's factor on the coordinator (Cholesky, inverse, Cholesky), GFLOP/s counting K³.
         public var factorGFLOPS: Double
+        /// The same on one worker (nil: the coordinator's).
+        public var workerFactorGFLOPS: Double?
         /// Bytes per second of the 16-byte sums: packed on a worker, unpacked and merged on the coordinator.
         public var packBytesPerSecond: Double
         public var unpackBytesPerSecond: Double
@@ -54,7 +56,8 @@ public struct JobPlan: Sendable {
         public init(forwardGFLOPS: Double, statisticsGFLOPS: Double, solveGFLOPS: Double, factorGFLOPS: Double,
                     packBytesPerSecond: Double, unpackBytesPerSecond: Double, mergeBytesPerSecond: Double, memoryBytesPerSecond: Double,
                     workerLinkBytesPerSecond: Double, coordinatorLinkBytesPerSecond: Double, diskBytesPerSecond: Double,
-                    roundTripSeconds: Double = 200e-6, packedBytesPerSum: Double = 5.1) {
+                    roundTripSeconds: Double = 200e-6, packedBytesPerSum: Double = 5.1, workerFactorGFLOPS: Double? = nil) {
+            self.workerFactorGFLOPS = workerFactorGFLOPS
             (self.forwardGFLOPS, self.statisticsGFLOPS, self.solveGFLOPS, self.factorGFLOPS) = (forwardGFLOPS, statisticsGFLOPS, solveGFLOPS, factorGFLOPS)
             (self.packBytesPerSecond, self.unpackBytesPerSecond, self.mergeBytesPerSecond, self.memoryBytesPerSecond) =
                 (packBytesPerSecond, unpackBytesPerSecond, mergeBytesPerSecond, memoryBytesPerSecond)
@@ -108,6 +111,9 @@ public struct JobPlan: Sendable {
     public private(set) var coordinatorPeakBytes = 0.0
     /// What the model leaves out, for the printout.
     public private(set) var notes: [String] = []
+    /// Workers each stage is solved on (`SolvePlacement`), and the stages whose factor they make.
+    public private(set) var solvers: [LayerStage: Int] = [:]
+    public private(set) var factoredOnWorkers: Set<LayerStage> = []
 
     /// A process's memory before any data (runtime, libraries, tokenizer): ≈ 100 MiB measured
     /// for a SmolLM2 worker (its peak RSS at 64, 128 and 256 samples, less what they hold).
@@ -121,8 +127,10 @@ public struct JobPlan: Sendable {
     /// - Parameters:
     ///   - sourceBytesPerWeight: bytes of a weight in the checkpoint read (2 for bf16/f16).
     ///   - outsideLayerBytes: bytes of the tensors outside the layers (embeddings, final norm, head).
+    ///   - solveWorkers: at most this many workers per solve (`JobInputs.solveWorkers`; nil: as the rates pay).
+    ///   - factorOn: where GPTQ's factors are made (`.auto`: where the rates say it is faster, ties to the workers).
     public init(config: ModelConfig, recipe: Recipe, workers: Int, rates: Rates,
-                sourceBytesPerWeight: Double = 2, outsideLayerBytes: Double? = nil) {
+                sourceBytesPerWeight: Double = 2, outsideLayerBytes: Double? = nil, solveWorkers: Int? = nil, factorOn: FactorPlace = .auto) {
         precondition(workers > 0, "a plan needs a worker")
         (self.config, self.recipe, self.workers, self.rates) = (config, recipe, workers, rates)
         let w = Double(workers)
@@ -187,23 +195,33 @@ public struct JobPlan: Sendable {
             move("capture", received: w * packed)
             add("merge", [.coordinator: w * sixteen / rates.mergeBytesPerSecond])
 
-            // The solve: the factor once on the coordinator (GPTQ), then the row pieces of
-            // `SolvePlan`, each solving worker receiving the factor (its upper triangle in Float).
+            // The solve: the factor (GPTQ; below, where), then the row pieces over
+            // as many workers as pay for their copy of the factor (`SolvePlacement`, from these
+            // rates, as the job decides from the rates its solves measure).
             let matrices = shapes.map { SolvePlan.Matrix(rows: $0.rows, columns: $0.columns) }
-            let pieces = SolvePlan(matrices: matrices, workers: workers, rowAlignment: 256).pieces
-            var rowsByWorker: [Int: Double] = [:]
-            for piece in pieces { rowsByWorker[piece.worker, default: 0] += Double(piece.rows.count) }
-            let solvers = Double(rowsByWorker.count)
             let gptq = method == .gptq || (method == .awq && recipe.awqGPTQ)
-            let factorBytes = gptq ? 4 * sums + 12 * k : 4 * k * k   // RTN sends the Hessian
+            let factorBytes = SolvePlacement.bytesPerSolver(columns: stage.inputWidth(config), gptq: gptq)   // RTN sends the Hessian
+            let placement = SolvePlacement(matrices: matrices, workers: workers, bytesPerSolver: factorBytes, rowAlignment: 256,
+                                           rates: SolvePlacement.Rates(secondsPerByte: 1 / link, secondsPerCost: 1 / (rates.solveGFLOPS * 1e9)),
+                                           limit: solveWorkers)
+            solvers[stage] = placement.solvers
+            var rowsByWorker: [Int: Double] = [:]
+            for piece in placement.plan.pieces { rowsByWorker[piece.worker, default: 0] += Double(piece.rows.count) }
+            let solverCount = Double(rowsByWorker.count)
             let maxRows = rowsByWorker.values.max() ?? 0
             let stageWeights = shapes.reduce(0.0) { $0 + Double($1.rows * $1.columns) }
             layerWireWeights += stageWeights
             let codes = stageWeights * wireBytesPerWeight + 8 * Double(shapes.reduce(0) { $0 + $1.rows })
-            add("solve", [.coordinator: gptq ? k * k * k / (rates.factorGFLOPS * 1e9) : 0,
-                          .link: max(solvers * factorBytes / link, factorBytes / rates.workerLinkBytesPerSecond) + codes / link,
-                          .workers: maxRows * k * k / (rates.solveGFLOPS * 1e9), .latency: rates.roundTripSeconds])
-            move("solve", sent: solvers * factorBytes, received: codes)
+            // The factor: on the coordinator, or on every solving worker at once (H sent instead,
+            // the same bytes) — where it is faster unless told.
+            let workerFactor = rates.workerFactorGFLOPS ?? rates.factorGFLOPS
+            let onWorkers = gptq && (factorOn == .workers || (factorOn == .auto && workerFactor >= rates.factorGFLOPS))
+            if onWorkers { factoredOnWorkers.insert(stage) }
+            let factorSeconds = gptq ? k * k * k / ((onWorkers ? workerFactor : rates.factorGFLOPS) * 1e9) : 0
+            add("solve", [.coordinator: onWorkers ? 0 : factorSeconds,
+                          .link: max(solverCount * factorBytes / link, factorBytes / rates.workerLinkBytesPerSecond) + codes / link,
+                          .workers: maxRows * k * k / (rates.solveGFLOPS * 1e9) + (onWorkers ? factorSeconds : 0), .latency: rates.roundTripSeconds])
+            move("solve", sent: solverCount * factorBytes, received: codes)
 
             // Apply: the quantized weights to every worker, then the stage's forward pass.
             let forward = ForwardRate.flops(stage, config: config, tokens: t, sequenceLength: Double(recipe.sequenceLength))
@@ -230,12 +248,14 @@ public struct JobPlan: Sendable {
         // buffer), the layer in Float, the 16-byte sums of what it captures at once and their packed copy.
         workerPeakBytes = Self.processBytes + t * LayerExecutor.calibrationBytesPerToken(config: config) + weightsPerLayer * 4
             + largestCapture * (16 + rates.packedBytesPerSum)
-        // The coordinator: every worker's reply decoded (16-byte sums) and the merged sums, the
-        // Hessian in Double and the factor (full and packed) of the widest stage, the layer's
-        // quantized weights, and the output the shard writer buffers (up to the shard size).
+        // The coordinator: every worker's reply decoded (16-byte sums) and the merged sums; for
+        // the widest stage the factor's K×K Float working matrix and its packed triangle (6·K²
+        // bytes), or only H's packed Float triangle (2·K²) when the workers make the factor; the
+        // layer's quantized weights, and the output the shard writer buffers (up to the shard size).
         let k = largestFactorColumns
+        let widestOnWorkers = LayerStage.allCases.contains { Double($0.inputWidth(config)) == k && factoredOnWorkers.contains($0) }
         let modelOutput = Double(config.numHiddenLayers) * (outputBytes) + outside
-        coordinatorPeakBytes = Self.processBytes + (w + 1) * 16 * largestCapture + 8 * k * k + 6 * k * k
+        coordinatorPeakBytes = Self.processBytes + (w + 1) * 16 * largestCapture + (widestOnWorkers ? 2 : 6) * k * k
             + layerWireWeights * wireBytesPerWeight + min(Double(recipe.maxShardSize), modelOutput)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JobProtocol
+import Model
 
 /// What a finished job did: provenance, per-layer losses and timings, traffic, memory. Written
 /// as `calibrate-report.json` and rendered as `calibrate-report.md`.
@@ -29,6 +30,10 @@ public struct JobReport: Codable, Sendable {
         /// Bytes between the coordinator and all workers for this layer, by request kind
         /// ("load", "capture", "solve", "apply", …); nil in process.
         public var traffic: [String: Bytes]?
+        /// Workers each stage was solved on ("qkv": 1, …: `SolvePlacement`); how, not what: not in the manifest.
+        public var solvers: [String: Int]?
+        /// Stages whose GPTQ factor the solving workers made (the others': the coordinator).
+        public var factoredOnWorkers: [String]?
         public init(index: Int, seconds: [String: Double] = [:], modules: [Module] = [], ratios: [String: Double] = [:],
                     searchLosses: [String: [Double]] = [:]) {
             (self.index, self.seconds, self.modules, self.ratios, self.searchLosses) = (index, seconds, modules, ratios, searchLosses)
@@ -217,11 +222,16 @@ public struct JobReport: Codable, Sendable {
         if let resumedAt { lines.append("- resumed at layer \(resumedAt) (layers before it replayed from the shards written)") }
         lines.append("- tool: \(tool) \(toolVersion); total \(Self.seconds(totalSeconds)); moved \(ByteSize.describe(bytesSent)) out, \(ByteSize.describe(bytesReceived)) in")
         let phases = Self.phases.filter { phase in layers.contains { $0.seconds[phase] != nil } }
-        lines += ["", "## Layers", "", "| layer | " + phases.joined(separator: " | ") + " | modules (loss) |", "|---|" + phases.map { _ in "---:" }.joined(separator: "|") + "|---|"]
+        let placed = layers.contains { $0.solvers != nil }
+        lines += ["", "## Layers", "", "| layer | " + phases.joined(separator: " | ") + (placed ? " | solved on (workers) " : "") + " | modules (loss) |",
+                  "|---|" + phases.map { _ in "---:" }.joined(separator: "|") + (placed ? "|---" : "") + "|---|"]
         for layer in layers {
             let times = phases.map { layer.seconds[$0].map { Self.seconds($0) } ?? "" }
             let losses = layer.modules.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \(Self.scientific($0.loss))" }
-            lines.append("| \(layer.index) | " + times.joined(separator: " | ") + " | " + losses.joined(separator: ", ") + " |")
+            let solvers = LayerStage.allCases.compactMap { stage in
+                layer.solvers?[stage.description].map { "\(stage) \($0)" + (layer.factoredOnWorkers?.contains(stage.description) == true ? " (factor there)" : "") }
+            }.joined(separator: ", ")
+            lines.append("| \(layer.index) | " + times.joined(separator: " | ") + (placed ? " | \(solvers)" : "") + " | " + losses.joined(separator: ", ") + " |")
         }
         lines += ["", "## Processes", "", "| role | address | samples | peak RSS | BLAS |", "|---|---|---:|---:|---|"]
         for process in processes {

@@ -67,8 +67,10 @@ public struct SolveTask: Sendable, Equatable {
     public var stage: LayerStage
     public var method: Method
     public var options: GPTQSolveOptions
-    /// GPTQ: the shared factor of the stage's Hessian.
+    /// GPTQ: the shared factor of the stage's Hessian, made by the coordinator…
     public var factor: GPTQFactor?
+    /// …or the Hessian and options for the worker to make it itself (`JobInputs.factorOn`).
+    public var factorFrom: FactorRequest?
     /// RTN: H = 2·XᵀX/n (K×K, row-major), for each row's Hessian-weighted loss and the clip search.
     public var hessian: [Float]?
     public var pieces: [Piece]
@@ -84,13 +86,37 @@ public struct SolveTask: Sendable, Equatable {
     }
 }
 
+/// What a worker needs to make a stage's GPTQ factor itself: H in Float and GPTQ's options.
+public struct FactorRequest: Sendable, Equatable {
+    public var hessian: GPTQHessian
+    public var options: GPTQFactorOptions
+    public init(hessian: GPTQHessian, options: GPTQFactorOptions) {
+        (self.hessian, self.options) = (hessian, options)
+    }
+}
+
+/// What a worker that made the stage's factor reports of it: the damping that succeeded (for the
+/// report) and its seconds (for where the next factor is made).
+public struct FactorReport: Sendable, Equatable {
+    public var dampingPercent: Double
+    public var dampingRetries: Int
+    public var seconds: Double
+    public init(dampingPercent: Double, dampingRetries: Int, seconds: Double) {
+        (self.dampingPercent, self.dampingRetries, self.seconds) = (dampingPercent, dampingRetries, seconds)
+    }
+}
+
 /// The result of one piece: the quantized rows and each row's loss.
 public struct SolvedPiece: Sendable, Equatable {
     public var linear: Int
     public var result: GPTQSolveResult
-    public init(linear: Int, result: GPTQSolveResult) {
+    /// The worker's seconds solving it: what the coordinator spreads later solves by
+    /// (`SolvePlacement`); never part of the result.
+    public var seconds: Double
+    public init(linear: Int, result: GPTQSolveResult, seconds: Double = 0) {
         self.linear = linear
         self.result = result
+        self.seconds = seconds
     }
 }
 

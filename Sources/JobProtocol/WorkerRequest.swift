@@ -58,7 +58,8 @@ public enum WorkerReply: Sendable, Equatable {
     case losses(ScaleLosses)
     /// One part per requested stage, in the request's order.
     case statistics(layer: Int, [ActivationStatistics])
-    case solved(layer: Int, [SolvedPiece])
+    /// `factor`: the factor the worker made itself, when it was sent the Hessian.
+    case solved(layer: Int, [SolvedPiece], factor: FactorReport?)
     case applied(layer: Int, stage: LayerStage)
     case finished(WorkerSummary)
     case rewound(layer: Int)
@@ -82,7 +83,7 @@ extension WorkerReply {
         case (.release(_, let asked), .released(_, let states)): asked == (states != nil)
         case (.loadLayer(let asked, _), .loaded(let layer)), (.fold(let asked, _), .folded(let layer)): asked == layer
         case (.capture(let asked, let stages), .statistics(let layer, let parts)): asked == layer && parts.count == stages.count
-        case (.solve(let task), .solved(let layer, _)): task.layer == layer
+        case (.solve(let task), .solved(let layer, _, _)): task.layer == layer
         case (.apply(let asked, let askedStage, _), .applied(let layer, let stage)): asked == layer && askedStage == stage
         default: false
         }
@@ -96,7 +97,7 @@ extension WorkerReply {
         case .folded(let layer): "folded layer \(layer)"
         case .losses(let losses): "losses of \(losses.sums.count) candidates"
         case .statistics(let layer, let parts): "statistics of layer \(layer) (\(parts.count) stage(s))"
-        case .solved(let layer, let pieces): "\(pieces.count) solved piece(s) of layer \(layer)"
+        case .solved(let layer, let pieces, _): "\(pieces.count) solved piece(s) of layer \(layer)"
         case .applied(let layer, let stage): "applied layer \(layer) stage \(stage)"
         case .finished: "finished"
         case .rewound(let layer): "rewound to layer \(layer)"

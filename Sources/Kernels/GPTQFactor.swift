@@ -120,15 +120,48 @@ extension GPTQ {
     ///   last damping tried and what to change.
     public static func prepareFactor(statistics: ActivationStatistics, options: GPTQFactorOptions = GPTQFactorOptions(),
                                      name: String = "") throws(KernelError) -> GPTQFactor {
-        let k = statistics.columns
         let context = name.isEmpty ? "GPTQ" : "GPTQ \(name)"
         guard statistics.tokenCount > 0 else { throw KernelError(.invalidArgument, "\(context): the statistics hold no tokens") }
+        let scaleFactor = 2 / Double(statistics.tokenCount)
+        return try prepareFactor(.sums(statistics, scale: scaleFactor), columns: statistics.columns, tokenCount: statistics.tokenCount,
+                                 diagonal: Self.hessianDiagonal(statistics, scale: scaleFactor), options: options, context: context)
+    }
+
+    /// The same factor from H in Float (`GPTQHessian`, what a worker that factors is sent): the
+    /// same bits as from the statistics it was made of, in float32 arithmetic (the default).
+    /// - Throws: as the other form; `.invalidArgument` for float64 precision (a Float H would
+    ///   not give float64's factor).
+    public static func prepareFactor(hessian: GPTQHessian, options: GPTQFactorOptions = GPTQFactorOptions(),
+                                     name: String = "") throws(KernelError) -> GPTQFactor {
+        let context = name.isEmpty ? "GPTQ" : "GPTQ \(name)"
+        guard options.precision == .float32 else {
+            throw KernelError(.invalidArgument, "\(context): a factor from H in Float is made in float32 arithmetic only, not \(options.precision)")
+        }
+        return try prepareFactor(.floats(hessian), columns: hessian.columns, tokenCount: hessian.tokenCount,
+                                 diagonal: hessian.diagonal, options: options, context: context)
+    }
+
+    /// diag H = 2·diag(XᵀX)/n in Double, before dead columns are set to 1.
+    static func hessianDiagonal(_ statistics: ActivationStatistics, scale: Double) -> [Double] {
+        (0..<statistics.columns).map { FixedPointSum.double(statistics.gramSums[ActivationStatistics.packedRowStart($0, columns: statistics.columns)]) * scale }
+    }
+
+    /// Where H's upper triangle is read from.
+    enum HessianSource {
+        /// The exact sums, scaled by 2/n.
+        case sums(ActivationStatistics, scale: Double)
+        /// H already in Float (each entry Float(sum · 2/n)).
+        case floats(GPTQHessian)
+    }
+
+    private static func prepareFactor(_ source: HessianSource, columns k: Int, tokenCount: Int, diagonal exact: [Double],
+                                      options: GPTQFactorOptions, context: String) throws(KernelError) -> GPTQFactor {
+        guard tokenCount > 0 else { throw KernelError(.invalidArgument, "\(context): the statistics hold no tokens") }
         guard options.dampingPercent >= 0, options.dampingPercent.isFinite, options.maxDampingRetries >= 0, options.dampingGrowth > 1 else {
             throw KernelError(.invalidArgument, "\(context): damping \(options.dampingPercent), retries \(options.maxDampingRetries), growth \(options.dampingGrowth): need damping ≥ 0, retries ≥ 0, growth > 1")
         }
-        let scaleFactor = 2 / Double(statistics.tokenCount)
         // diag H, dead columns set to 1 (GPTQ: H[dead, dead] = 1, W[:, dead] = 0).
-        var diagonal = (0..<k).map { FixedPointSum.double(statistics.gramSums[ActivationStatistics.packedRowStart($0, columns: k)]) * scaleFactor }
+        var diagonal = exact
         let dead = (0..<k).filter { diagonal[$0] == 0 }.map(Int32.init)
         for d in dead { diagonal[Int(d)] = 1 }
         // act-order: decreasing diag H, ties by column index (a stable order, reproducible anywhere).
@@ -146,13 +179,13 @@ extension GPTQ {
             lastPercent = percent
             let factor: [Float]?
             switch options.precision {
-            case .float32: factor = inverseCholeskyFactor(Float.self, statistics, scale: scaleFactor, order: order, dead: dead, damping: lambda, failure: &lastFailure)
-            case .float64: factor = inverseCholeskyFactor(Double.self, statistics, scale: scaleFactor, order: order, dead: dead, damping: lambda, failure: &lastFailure)
+            case .float32: factor = inverseCholeskyFactor(Float.self, source, columns: k, order: order, dead: dead, damping: lambda, failure: &lastFailure)
+            case .float64: factor = inverseCholeskyFactor(Double.self, source, columns: k, order: order, dead: dead, damping: lambda, failure: &lastFailure)
             }
             if let factor {
                 return GPTQFactor(unchecked: k, permutation: permutation, deadColumns: dead,
                                   hessianDiagonal: order.map { Float(diagonal[$0]) }, inverseFactor: factor,
-                                  dampingPercent: percent, damping: lambda, dampingRetries: retry, tokenCount: statistics.tokenCount)
+                                  dampingPercent: percent, damping: lambda, dampingRetries: retry, tokenCount: tokenCount)
             }
             percent = percent > 0 ? percent * options.dampingGrowth : 0.01
         }
@@ -161,14 +194,13 @@ extension GPTQ {
 
     /// U for one damping, or nil (with `failure` set) when the factorization fails.
     static func inverseCholeskyFactor<T: BLASScalar>(
-        _: T.Type, _ statistics: ActivationStatistics, scale: Double, order: [Int], dead: [Int32], damping: Double,
+        _: T.Type, _ source: HessianSource, columns k: Int, order: [Int], dead: [Int32], damping: Double,
         failure: inout String
     ) -> [Float]? {
-        let k = statistics.columns
         var a = [T](repeating: 0, count: k * k)
         let ok: Bool = a.withUnsafeMutableBufferPointer { buffer in
             let a = buffer.baseAddress!
-            fillReversedHessian(a, statistics, scale: scale, order: order)
+            fillReversedHessian(a, source, columns: k, order: order)
             for d in dead {
                 // Processing position of dead original column d, then its reversed position.
                 let position = k - 1 - order.firstIndex(of: Int(d))!
@@ -213,13 +245,22 @@ extension GPTQ {
     /// a ← J P H Pᵀ J, the full symmetric K×K Hessian in reversed processing order, from the
     /// packed upper triangle: fill by rows (contiguous reads), mirror by tiles, then permute rows
     /// and columns.
-    static func fillReversedHessian<T: BinaryFloatingPoint>(_ a: UnsafeMutablePointer<T>, _ statistics: ActivationStatistics,
-                                                           scale: Double, order: [Int]) {
-        let k = statistics.columns
-        statistics.gramSums.withUnsafeBufferPointer { gram in
-            for i in 0..<k {
-                let source = gram.baseAddress! + ActivationStatistics.packedRowStart(i, columns: k) - i
-                for j in i..<k { a[i * k + j] = T(FixedPointSum.double(source[j]) * scale) }
+    static func fillReversedHessian<T: BinaryFloatingPoint>(_ a: UnsafeMutablePointer<T>, _ hessian: HessianSource,
+                                                           columns k: Int, order: [Int]) {
+        switch hessian {
+        case .sums(let statistics, let scale):
+            statistics.gramSums.withUnsafeBufferPointer { gram in
+                for i in 0..<k {
+                    let source = gram.baseAddress! + ActivationStatistics.packedRowStart(i, columns: k) - i
+                    for j in i..<k { a[i * k + j] = T(FixedPointSum.double(source[j]) * scale) }
+                }
+            }
+        case .floats(let h):
+            h.upper.withUnsafeBufferPointer { upper in
+                for i in 0..<k {
+                    let source = upper.baseAddress! + ActivationStatistics.packedRowStart(i, columns: k) - i
+                    for j in i..<k { a[i * k + j] = T(source[j]) }
+                }
             }
         }
         let tile = 64

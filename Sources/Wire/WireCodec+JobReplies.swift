@@ -21,7 +21,7 @@ extension WireCodec {
             return [NamedTensor("sums", Tensor.integers(sums, dtype: .i64, shape: [losses.sums.count, 2]))]
         case .statistics(_, let parts):
             return parts.enumerated().flatMap { position, part in prefixed("\(position).", part.tensors()) }
-        case .solved(_, let pieces):
+        case .solved(_, let pieces, _):
             return pieces.enumerated().flatMap { position, piece in prefixed("\(position).", piece.result.tensors()) }
         }
     }
@@ -56,11 +56,19 @@ extension WireCodec {
             (m.has_layer, m.layer) = (1, UInt32(layer))
             (m.has_stage_count, m.stage_count) = (1, UInt32(parts.count))
             envelope.stats_report = arena.object(m)
-        case .solved(let layer, let pieces):
+        case .solved(let layer, let pieces, let factor):
             var m = Calibrate__Wire__SolveResult()
             calibrate__wire__solve_result__init(&m)
             (m.has_layer, m.layer) = (1, UInt32(layer))
-            let encoded = pieces.map { Optional(arena.object(encodePiece(linear: $0.linear, rows: $0.result.rows, clip: false))) }
+            if let factor {
+                var f = Calibrate__Wire__FactorReport()
+                calibrate__wire__factor_report__init(&f)
+                (f.has_damp_percent, f.damp_percent) = (1, factor.dampingPercent)
+                (f.has_damp_retries, f.damp_retries) = (1, UInt32(factor.dampingRetries))
+                (f.has_seconds, f.seconds) = (1, factor.seconds)
+                m.factor = arena.object(f)
+            }
+            let encoded = pieces.map { Optional(arena.object(encodePiece(linear: $0.linear, rows: $0.result.rows, clip: false, seconds: $0.seconds))) }
             (m.n_pieces, m.pieces) = (encoded.count, arena.array(encoded))
             envelope.solve_result = arena.object(m)
         case .applied(let layer, let stage):
@@ -129,10 +137,17 @@ extension WireCodec {
                     guard solved.rows == header.rows else {
                         throw WireError(.invalidArgument, "SolveResult: piece \(position) holds rows \(solved.rows), its header says \(header.rows)")
                     }
-                    return SolvedPiece(linear: header.linear, result: solved)
+                    return SolvedPiece(linear: header.linear, result: solved, seconds: header.seconds)
                 }
             }
-            return .solved(layer: layer, pieces)
+            let factor = try m.factor.map { pointer throws(WireError) -> FactorReport in
+                let f = pointer.pointee
+                let percent = try required(f.has_damp_percent, f.damp_percent, "SolveResult.factor.damp_percent")
+                guard percent.isFinite, percent >= 0 else { throw WireError(.malformed, "SolveResult.factor.damp_percent is \(percent)") }
+                let seconds = f.has_seconds != 0 && f.seconds.isFinite && f.seconds >= 0 ? f.seconds : 0
+                return FactorReport(dampingPercent: percent, dampingRetries: Int(f.has_damp_retries != 0 ? f.damp_retries : 0), seconds: seconds)
+            }
+            return .solved(layer: layer, pieces, factor: factor)
         case .applied:
             let m = envelope.applied.pointee
             return .applied(layer: Int(try required(m.has_layer, m.layer, "Applied.layer")), stage: try stage(m.has_stage, m.stage, "Applied.stage"))

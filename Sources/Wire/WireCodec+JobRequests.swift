@@ -34,6 +34,7 @@ extension WireCodec {
         case .solve(let task):
             var frames: [NamedTensor] = []
             if let factor = task.factor { frames += prefixed("factor.", factor.tensors()) }
+            if let request = task.factorFrom { frames += prefixed("hessian_to_factor.", request.hessian.tensors()) }
             if let hessian = task.hessian {
                 let k = Int(Double(hessian.count).squareRoot())
                 frames.append(NamedTensor("hessian", Tensor(floats: hessian, shape: [k, k])))
@@ -163,6 +164,15 @@ extension WireCodec {
             (m.has_stage, m.stage) = (1, wire(task.stage))
             (m.has_method, m.method) = (1, task.method == .gptq ? CALIBRATE__WIRE__SOLVE_METHOD__GPTQ : CALIBRATE__WIRE__SOLVE_METHOD__RTN)
             m.options = arena.object(o)
+            if let request = task.factorFrom {
+                var f = Calibrate__Wire__FactorOptions()
+                calibrate__wire__factor_options__init(&f)
+                (f.has_damp_percent, f.damp_percent) = (1, request.options.dampingPercent)
+                (f.has_act_order, f.act_order) = (1, request.options.activationOrder ? 1 : 0)
+                (f.has_max_retries, f.max_retries) = (1, UInt32(request.options.maxDampingRetries))
+                (f.has_growth, f.growth) = (1, request.options.dampingGrowth)
+                m.factor_options = arena.object(f)
+            }
             let pieces = task.pieces.map { piece in
                 Optional(arena.object(encodePiece(linear: piece.linear, rows: piece.rows, clip: piece.clip)))
             }
@@ -271,6 +281,18 @@ extension WireCodec {
             try fields(of: m, into: &task)
             let name = "layer \(task.layer) \(stage)"
             task.factor = try converting { try group(tensors, "factor.").map { try GPTQFactor(tensors: $0, name: name) } }
+            let hessian = try converting { try group(tensors, "hessian_to_factor.").map { try GPTQHessian(tensors: $0, name: name) } }
+            switch (m.factor_options?.pointee, hessian) {
+            case (nil, nil): break
+            case (let f?, let hessian?):
+                guard f.has_damp_percent != 0, f.damp_percent.isFinite, f.damp_percent >= 0, f.has_growth != 0, f.growth.isFinite, f.growth > 1,
+                      f.has_max_retries != 0, f.max_retries <= 100 else {
+                    throw WireError(.malformed, "SolveRequest.factor_options: damp_percent \(f.damp_percent), growth \(f.growth), max_retries \(f.max_retries); expected damp ≥ 0, growth > 1, at most 100 retries, all present")
+                }
+                task.factorFrom = FactorRequest(hessian: hessian, options: GPTQFactorOptions(
+                    dampingPercent: f.damp_percent, activationOrder: f.has_act_order != 0 && f.act_order != 0, maxDampingRetries: Int(f.max_retries), dampingGrowth: f.growth))
+            default: throw WireError(.malformed, "SolveRequest: factor_options and \"hessian_to_factor.\" frames come together; one is missing")
+            }
             return .solve(task)
         case .applyLayer:
             let m = envelope.apply_layer.pointee
@@ -375,26 +397,29 @@ extension WireCodec {
         return result
     }
 
-    static func encodePiece(linear: Int, rows: Range<Int>, clip: Bool) -> Calibrate__Wire__SolvePiece {
+    static func encodePiece(linear: Int, rows: Range<Int>, clip: Bool, seconds: Double? = nil) -> Calibrate__Wire__SolvePiece {
         var m = Calibrate__Wire__SolvePiece()
         calibrate__wire__solve_piece__init(&m)
         (m.has_linear, m.linear) = (1, UInt32(linear))
         (m.has_row_begin, m.row_begin) = (1, UInt32(rows.lowerBound))
         (m.has_row_end, m.row_end) = (1, UInt32(rows.upperBound))
         if clip { (m.has_clip, m.clip) = (1, 1) }
+        if let seconds { (m.has_seconds, m.seconds) = (1, seconds) }
         return m
     }
 
     static func decodePieces(_ pieces: UnsafeMutablePointer<UnsafeMutablePointer<Calibrate__Wire__SolvePiece>?>?, _ count: Int,
-                             _ message: String) throws(WireError) -> [(linear: Int, rows: Range<Int>, clip: Bool)] {
-        var result: [(linear: Int, rows: Range<Int>, clip: Bool)] = []
+                             _ message: String) throws(WireError) -> [(linear: Int, rows: Range<Int>, clip: Bool, seconds: Double)] {
+        var result: [(linear: Int, rows: Range<Int>, clip: Bool, seconds: Double)] = []
         for pointer in UnsafeBufferPointer(start: pieces, count: count) {
             guard let p = pointer?.pointee else { throw WireError(.malformed, "\(message).pieces holds a null piece") }
             let linear = Int(try required(p.has_linear, p.linear, "\(message).pieces.linear"))
             let (begin, end) = (Int(try required(p.has_row_begin, p.row_begin, "\(message).pieces.row_begin")),
                                 Int(try required(p.has_row_end, p.row_end, "\(message).pieces.row_end")))
             guard begin < end else { throw WireError(.malformed, "\(message): rows \(begin)..<\(end); expected row_begin < row_end") }
-            result.append((linear, begin..<end, p.has_clip != 0 && p.clip != 0))
+            // A time, only ever read as a hint: anything but a finite non-negative one is 0.
+            let seconds = p.has_seconds != 0 && p.seconds.isFinite && p.seconds >= 0 ? p.seconds : 0
+            result.append((linear, begin..<end, p.has_clip != 0 && p.clip != 0, seconds))
         }
         return result
     }

@@ -75,7 +75,9 @@ public final class CalibrationWorker {
         case .evaluateScales(let search):
             return .losses(try evaluate(search))
         case .solve(let task):
-            return .solved(layer: task.layer, try solve(task))
+            var solving = task
+            let factor = try makeFactor(&solving)
+            return .solved(layer: task.layer, try solve(solving), factor: factor)
         case .apply(let layer, let stage, let weights):
             try apply(layer: layer, stage: stage, weights: weights)
             return .applied(layer: layer, stage: stage)
@@ -247,6 +249,18 @@ public final class CalibrationWorker {
 
     // MARK: - Solve
 
+    /// Makes the task's GPTQ factor from the Hessian it was sent, if it was (the coordinator did
+    /// not make it), and reports its damping and seconds.
+    private func makeFactor(_ task: inout SolveTask) throws -> FactorReport? {
+        guard let request = task.factorFrom else { return nil }
+        let start = ExecutionProfile.now()
+        let factor = try GPTQ.prepareFactor(hessian: request.hessian, options: request.options, name: "layer \(task.layer) \(task.stage)")
+        let seconds = ExecutionProfile.now() - start
+        summary.solveSeconds += seconds
+        (task.factor, task.factorFrom) = (factor, nil)
+        return FactorReport(dampingPercent: factor.dampingPercent, dampingRetries: factor.dampingRetries, seconds: seconds)
+    }
+
     private func solve(_ task: SolveTask) throws -> [SolvedPiece] {
         let (_, weights) = try loaded(task.layer)
         let linears = weights.linears(of: task.stage)
@@ -263,7 +277,9 @@ public final class CalibrationWorker {
             }
             let rows = Matrix(rows: piece.rows.count, columns: matrix.columns,
                               values: Array(matrix.values[(piece.rows.lowerBound * matrix.columns)..<(piece.rows.upperBound * matrix.columns)]))
-            return SolvedPiece(linear: piece.linear, result: try solve(rows, firstRow: piece.rows.lowerBound, clip: piece.clip, task: task, name: name))
+            let started = ExecutionProfile.now()
+            let result = try solve(rows, firstRow: piece.rows.lowerBound, clip: piece.clip, task: task, name: name)
+            return SolvedPiece(linear: piece.linear, result: result, seconds: ExecutionProfile.now() - started)
         }
     }
 

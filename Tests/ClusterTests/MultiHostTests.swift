@@ -49,6 +49,24 @@ final class MultiHostCluster {
 
     func close() { _ = try? Self.script("down", name) }
 
+    /// Starts a `worker` (insecure, port 5555, `threads` threads) on every worker host, waits until
+    /// each listens, and writes their host:port lines to `hostsFile`.
+    /// - Returns: the processes (kill them when done; started ones are in it even when this throws
+    ///   — appended to `processes`) and the host:port of each.
+    func startWorkers(threads: Int, hostsFile: String, into processes: inout [TestProcess]) async throws -> [String] {
+        var hosts: [String] = []
+        for host in (1...workers).map(String.init) {
+            let address = try address(host)
+            let (bash, arguments) = command(on: host, Binaries.worker, ["--listen", "tcp://\(address):5555", "--insecure", "--threads", String(threads), "--exit-with-parent"])
+            let worker = try TestProcess(bash, arguments)
+            processes.append(worker)
+            guard await worker.waitForLine(containing: "listening on ", in: \.errors) != nil else { throw TestFailure("worker on host \(host) did not start: \(worker.errors)") }
+            hosts.append("\(address):5555")
+        }
+        try hosts.joined(separator: "\n").write(toFile: hostsFile, atomically: true, encoding: .utf8)
+        return hosts
+    }
+
     @discardableResult
     static func script(_ arguments: String...) throws -> String {
         let process = Process()
@@ -89,16 +107,7 @@ struct MultiHostTests {
         defer { cluster.close() }
         var processes: [TestProcess] = []
         defer { for process in processes { process.kill(SIGKILL) } }
-        var hosts: [String] = []
-        for host in ["1", "2", "3"] {
-            let address = try cluster.address(host)
-            let (bash, arguments) = cluster.command(on: host, Binaries.worker, ["--listen", "tcp://\(address):5555", "--insecure", "--threads", "1", "--exit-with-parent"])
-            let worker = try TestProcess(bash, arguments)
-            processes.append(worker)
-            guard await worker.waitForLine(containing: "listening on ", in: \.errors) != nil else { throw TestFailure("worker on host \(host) did not start: \(worker.errors)") }
-            hosts.append("\(address):5555")
-        }
-        try hosts.joined(separator: "\n").write(toFile: base + "/hosts.txt", atomically: true, encoding: .utf8)
+        let hosts = try await cluster.startWorkers(threads: 1, hostsFile: base + "/hosts.txt", into: &processes)
         let before = try (1...3).map { try cluster.interfaceBytes(String($0)) }
         let (bash, arguments) = cluster.command(on: "c", Binaries.coordinator, job(base + "/hosts") + ["--workers", base + "/hosts.txt"])
         let coordinator = try TestProcess(bash, arguments)

@@ -34,17 +34,8 @@ struct PlanValidationTests {
             defer { cluster.close() }
             var processes: [TestProcess] = []
             defer { for process in processes { process.kill(SIGKILL) } }
-            var hosts: [String] = []
-            for host in (1...workers).map(String.init) {
-                let address = try cluster.address(host)
-                let (bash, arguments) = cluster.command(on: host, Binaries.worker, ["--listen", "tcp://\(address):5555", "--insecure", "--threads", String(threads), "--exit-with-parent"])
-                let worker = try TestProcess(bash, arguments)
-                processes.append(worker)
-                guard await worker.waitForLine(containing: "listening on ", in: \.errors) != nil else { throw TestFailure("worker on host \(host) did not start: \(worker.errors)") }
-                hosts.append("\(address):5555")
-            }
             let hostsFile = base + "/hosts-\(workers).txt"
-            try hosts.joined(separator: "\n").write(toFile: hostsFile, atomically: true, encoding: .utf8)
+            _ = try await cluster.startWorkers(threads: threads, hostsFile: hostsFile, into: &processes)
             let out = base + "/out-\(workers)-\(rate)"
             let (bash, arguments) = cluster.command(on: "c", Binaries.coordinator, job + ["--calib", base + "/ids.json", "--out", out, "--workers", hostsFile])
             let start = Date()

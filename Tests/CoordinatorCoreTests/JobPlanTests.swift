@@ -1,5 +1,6 @@
 import CoordinatorCore
 import Foundation
+import Model
 import ModelConfiguration
 import Testing
 
@@ -37,8 +38,8 @@ struct JobPlanTests {
     @Test("worker compute halves with twice the workers; link time scales inversely with the link; the coordinator receives a copy of the statistics per worker, the codes once")
     func scaling() {
         let one = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 1, rates: Self.rates())
-        let two = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: Self.rates())
-        let slow = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: Self.rates(link: 1e8))
+        let two = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: Self.rates(), solveWorkers: Int.max)
+        let slow = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: Self.rates(link: 1e8), solveWorkers: Int.max)
         let work = { (plan: JobPlan, phase: String) in plan.layer.first { $0.name == phase }?.seconds[.workers] ?? 0 }
         #expect(abs(work(two, "apply") * 2 - work(one, "apply")) < 1e-9 * work(one, "apply"))
         let link = { (plan: JobPlan) in plan.layerSecondsByResource[.link] ?? 0 }
@@ -47,6 +48,11 @@ struct JobPlanTests {
         #expect(two.layerTraffic.received["solve"] == one.layerTraffic.received["solve"])
         #expect(two.workerPeakBytes < one.workerPeakBytes)
         #expect(abs(two.layerSeconds - two.layer.reduce(0) { $0 + $1.total }) < 1e-12)
+        // Left to the rates, the slow link's solves go to fewer workers: fewer factors on the wire.
+        let placed = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: Self.rates(link: 1e8))
+        #expect(placed.solvers.values.reduce(0, +) < slow.solvers.values.reduce(0, +), "\(placed.solvers) against \(slow.solvers)")
+        #expect((placed.layerTraffic.sent["solve"] ?? 0) < (slow.layerTraffic.sent["solve"] ?? 0))
+        #expect(placed.layerSeconds < slow.layerSeconds)
     }
 
     @Test("70B shapes on 8 workers: the coordinator holds every worker's down_proj sums (9 × 28672²/2 × 16 B ≈ 59 GB), which the printout shows")
@@ -62,6 +68,25 @@ struct JobPlanTests {
         #expect(plan.coordinatorPeakBytes > 59e9 && plan.coordinatorPeakBytes < 80e9, "\(plan.coordinatorPeakBytes)")
         let table = plan.table()
         #expect(table.contains("80 layers") && table.contains("| capture |") && table.contains("critical path"), "\(table)")
+    }
+
+    @Test("factors go to the workers where they are faster (or when told): the coordinator's CPU time falls by the K³ parts, the workers' grows by theirs")
+    func factorPlace() {
+        var fast = Self.rates()
+        fast.workerFactorGFLOPS = 10 * fast.factorGFLOPS
+        let here = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: fast, factorOn: .coordinator)
+        let there = JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: fast)
+        #expect(here.factoredOnWorkers.isEmpty && there.factoredOnWorkers == Set(LayerStage.allCases))
+        let cubes = LayerStage.allCases.reduce(0.0) { $0 + pow(Double($1.inputWidth(Self.smolLM2)), 3) }
+        let cpu = { (plan: JobPlan) in plan.layerSecondsByResource[.coordinator] ?? 0 }
+        let work = { (plan: JobPlan) in plan.layerSecondsByResource[.workers] ?? 0 }
+        #expect(abs(cpu(here) - cpu(there) - cubes / (fast.factorGFLOPS * 1e9)) < 1e-9)
+        #expect(abs(work(there) - work(here) - cubes / (10 * fast.factorGFLOPS * 1e9)) < 1e-9)
+        #expect(there.layerTraffic == here.layerTraffic, "H travels as the factor's bytes")
+        var slow = Self.rates()
+        slow.workerFactorGFLOPS = fast.factorGFLOPS / 4
+        #expect(JobPlan(config: Self.smolLM2, recipe: Self.recipe, workers: 2, rates: slow).factoredOnWorkers.isEmpty)
+        #expect(there.table().contains("(factor there)"))
     }
 
     @Test("rates: bit rates, sizes per second, and a clear refusal")

@@ -26,8 +26,10 @@ struct JobPlanTrafficTests {
         let out = NSTemporaryDirectory() + "calibrate-plan-out-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let workers = try await JobWorkers.embedded(count: 2, configuration: JobOverWireTests.pool, makeHandler: { _ in CalibrationHandler() })
-        let job = try CalibrationJob(inputs: JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: sequences, workerThreads: 1),
-                                     workers: workers.connections)
+        // Solves on every worker in both: the spread the job measures its way to is not what this compares.
+        var inputs = JobInputs(modelPath: model, outputPath: out, overwrite: false, recipe: recipe, sequences: sequences, workerThreads: 1)
+        inputs.solveWorkers = Int.max
+        let job = try CalibrationJob(inputs: inputs, workers: workers.connections)
         let report = try await job.run()
         await workers.shutdown()
 
@@ -37,7 +39,7 @@ struct JobPlanTrafficTests {
         let rates = JobPlan.Rates(forwardGFLOPS: 1, statisticsGFLOPS: 1, solveGFLOPS: 1, factorGFLOPS: 1, packBytesPerSecond: 1e9, unpackBytesPerSecond: 1e9,
                                   mergeBytesPerSecond: 1e9, memoryBytesPerSecond: 1e9, workerLinkBytesPerSecond: 1e9, coordinatorLinkBytesPerSecond: 1e9,
                                   diskBytesPerSecond: 1e9)
-        let plan = JobPlan(config: config, recipe: recipe, workers: 2, rates: rates, sourceBytesPerWeight: 2)
+        let plan = JobPlan(config: config, recipe: recipe, workers: 2, rates: rates, sourceBytesPerWeight: 2, solveWorkers: Int.max)
         let layers = Double(config.numHiddenLayers)
         func check(_ kind: String, sent: Bool, within tolerance: Double) {
             let planned = (sent ? plan.layerTraffic.sent[kind] : plan.layerTraffic.received[kind]) ?? 0

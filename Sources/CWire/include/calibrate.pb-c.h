@@ -39,6 +39,8 @@ typedef struct Calibrate__Wire__ScaleLosses Calibrate__Wire__ScaleLosses;
 typedef struct Calibrate__Wire__SolveOptions Calibrate__Wire__SolveOptions;
 typedef struct Calibrate__Wire__SolvePiece Calibrate__Wire__SolvePiece;
 typedef struct Calibrate__Wire__SolveRequest Calibrate__Wire__SolveRequest;
+typedef struct Calibrate__Wire__FactorOptions Calibrate__Wire__FactorOptions;
+typedef struct Calibrate__Wire__FactorReport Calibrate__Wire__FactorReport;
 typedef struct Calibrate__Wire__SolveResult Calibrate__Wire__SolveResult;
 typedef struct Calibrate__Wire__ApplyLayer Calibrate__Wire__ApplyLayer;
 typedef struct Calibrate__Wire__Applied Calibrate__Wire__Applied;
@@ -793,10 +795,16 @@ struct  Calibrate__Wire__SolvePiece
    */
   protobuf_c_boolean has_clip;
   protobuf_c_boolean clip;
+  /*
+   * Results only: the worker's seconds solving the piece (the coordinator spreads later solves
+   * from them: SolvePlacement).
+   */
+  protobuf_c_boolean has_seconds;
+  double seconds;
 };
 #define CALIBRATE__WIRE__SOLVE_PIECE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_piece__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -818,10 +826,53 @@ struct  Calibrate__Wire__SolveRequest
   Calibrate__Wire__SolveOptions *options;
   size_t n_pieces;
   Calibrate__Wire__SolvePiece **pieces;
+  /*
+   * GPTQ, when the worker makes the factor itself: with frames "hessian_to_factor.<GPTQHessian's
+   * tensors>" instead of "factor.<GPTQFactor's>".
+   */
+  Calibrate__Wire__FactorOptions *factor_options;
 };
 #define CALIBRATE__WIRE__SOLVE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_request__descriptor) \
-    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, 0, CALIBRATE__WIRE__SOLVE_METHOD__SOLVE_METHOD_UNSPECIFIED, NULL, 0,NULL }
+    , 0, 0, 0, CALIBRATE__WIRE__STAGE__STAGE_UNSPECIFIED, 0, CALIBRATE__WIRE__SOLVE_METHOD__SOLVE_METHOD_UNSPECIFIED, NULL, 0,NULL, NULL }
+
+
+/*
+ * GPTQFactorOptions (float32 arithmetic: the only one a Float H gives the coordinator's bits in).
+ */
+struct  Calibrate__Wire__FactorOptions
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_damp_percent;
+  double damp_percent;
+  protobuf_c_boolean has_act_order;
+  protobuf_c_boolean act_order;
+  protobuf_c_boolean has_max_retries;
+  uint32_t max_retries;
+  protobuf_c_boolean has_growth;
+  double growth;
+};
+#define CALIBRATE__WIRE__FACTOR_OPTIONS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__factor_options__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * What a worker that made the factor reports of it.
+ */
+struct  Calibrate__Wire__FactorReport
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean has_damp_percent;
+  double damp_percent;
+  protobuf_c_boolean has_damp_retries;
+  uint32_t damp_retries;
+  protobuf_c_boolean has_seconds;
+  double seconds;
+};
+#define CALIBRATE__WIRE__FACTOR_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__factor_report__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -834,10 +885,11 @@ struct  Calibrate__Wire__SolveResult
   uint32_t layer;
   size_t n_pieces;
   Calibrate__Wire__SolvePiece **pieces;
+  Calibrate__Wire__FactorReport *factor;
 };
 #define CALIBRATE__WIRE__SOLVE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&calibrate__wire__solve_result__descriptor) \
-    , 0, 0, 0,NULL }
+    , 0, 0, 0,NULL, NULL }
 
 
 /*
@@ -1541,6 +1593,44 @@ Calibrate__Wire__SolveRequest *
 void   calibrate__wire__solve_request__free_unpacked
                      (Calibrate__Wire__SolveRequest *message,
                       ProtobufCAllocator *allocator);
+/* Calibrate__Wire__FactorOptions methods */
+void   calibrate__wire__factor_options__init
+                     (Calibrate__Wire__FactorOptions         *message);
+size_t calibrate__wire__factor_options__get_packed_size
+                     (const Calibrate__Wire__FactorOptions   *message);
+size_t calibrate__wire__factor_options__pack
+                     (const Calibrate__Wire__FactorOptions   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__factor_options__pack_to_buffer
+                     (const Calibrate__Wire__FactorOptions   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__FactorOptions *
+       calibrate__wire__factor_options__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__factor_options__free_unpacked
+                     (Calibrate__Wire__FactorOptions *message,
+                      ProtobufCAllocator *allocator);
+/* Calibrate__Wire__FactorReport methods */
+void   calibrate__wire__factor_report__init
+                     (Calibrate__Wire__FactorReport         *message);
+size_t calibrate__wire__factor_report__get_packed_size
+                     (const Calibrate__Wire__FactorReport   *message);
+size_t calibrate__wire__factor_report__pack
+                     (const Calibrate__Wire__FactorReport   *message,
+                      uint8_t             *out);
+size_t calibrate__wire__factor_report__pack_to_buffer
+                     (const Calibrate__Wire__FactorReport   *message,
+                      ProtobufCBuffer     *buffer);
+Calibrate__Wire__FactorReport *
+       calibrate__wire__factor_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   calibrate__wire__factor_report__free_unpacked
+                     (Calibrate__Wire__FactorReport *message,
+                      ProtobufCAllocator *allocator);
 /* Calibrate__Wire__SolveResult methods */
 void   calibrate__wire__solve_result__init
                      (Calibrate__Wire__SolveResult         *message);
@@ -1957,6 +2047,12 @@ typedef void (*Calibrate__Wire__SolvePiece_Closure)
 typedef void (*Calibrate__Wire__SolveRequest_Closure)
                  (const Calibrate__Wire__SolveRequest *message,
                   void *closure_data);
+typedef void (*Calibrate__Wire__FactorOptions_Closure)
+                 (const Calibrate__Wire__FactorOptions *message,
+                  void *closure_data);
+typedef void (*Calibrate__Wire__FactorReport_Closure)
+                 (const Calibrate__Wire__FactorReport *message,
+                  void *closure_data);
 typedef void (*Calibrate__Wire__SolveResult_Closure)
                  (const Calibrate__Wire__SolveResult *message,
                   void *closure_data);
@@ -2047,6 +2143,8 @@ extern const ProtobufCMessageDescriptor calibrate__wire__scale_losses__descripto
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_options__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_piece__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_request__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__factor_options__descriptor;
+extern const ProtobufCMessageDescriptor calibrate__wire__factor_report__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__solve_result__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__apply_layer__descriptor;
 extern const ProtobufCMessageDescriptor calibrate__wire__applied__descriptor;
