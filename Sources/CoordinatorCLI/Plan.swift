@@ -184,7 +184,7 @@ struct Plan: ParsableCommand {
         }
         let d = ContinuousClock.now - start
         guard received == bytes else { throw ValidationError("loopback probe: received \(received) of \(bytes) bytes") }
-        return Double(bytes) / (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        return Double(bytes) / d.seconds
     }
 
     /// 128 MiB written and synced in the temporary directory, bytes per second.
@@ -204,7 +204,7 @@ struct Plan: ParsableCommand {
         }
         fsync(descriptor)
         let d = ContinuousClock.now - start
-        return Double(written) / (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        return Double(written) / d.seconds
     }
 
     /// The plan as JSON-ready values: per-layer phases (seconds by resource), totals, traffic, memory.

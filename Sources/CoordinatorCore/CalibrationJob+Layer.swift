@@ -97,18 +97,33 @@ extension CalibrationJob {
         return (report, written.quantized, written.tensors)
     }
 
-    /// Statistics of `stages`' inputs, merged over the workers in worker order.
+    /// Statistics of `stages`' inputs, merged over the workers as their replies arrive: the sums
+    /// are exact integers, so any order gives the same bits, and the coordinator holds one running
+    /// sum a stage instead of every worker's copy until the last arrives. The "merge" phase is
+    /// what is left after the last reply (the checks); the merging itself overlaps the capture.
     func capture(layer: Int, stages: [LayerStage], timing: inout PhaseTimer) async throws -> [ActivationStatistics] {
         currentPhase = (layer, "capture " + stages.map(\.description).joined(separator: "+"))
-        let replies = try await timing.measure("capture") { try await broadcast("capture") { _ in .capture(layer: layer, stages: stages) } }
-        return try timing.measureSync("merge") {
-            let parts = try replies.compactMap { $0 }.map { reply -> [ActivationStatistics] in
-                guard case .statistics(_, let parts) = reply else {
-                    throw JobError("layer \(layer): a worker answered capture with \(reply.summary)")
+        var merged = [ActivationStatistics?](repeating: nil, count: stages.count)
+        let replies = try await timing.measure("capture") {
+            try await broadcast("capture", absorb: { index, reply in
+                guard case .statistics(let answered, let parts) = reply, parts.count == stages.count else {
+                    throw JobError("layer \(layer): worker \(self.workers[index].address) answered capture of \(stages.count) stage(s) with \(reply.summary)")
                 }
-                return parts
+                for (position, part) in parts.enumerated() {
+                    // The first part is kept as it is (its reply is dropped: no copy), later ones added in place.
+                    if merged[position] == nil { merged[position] = part } else { try merged[position]?.merge(part) }
+                }
+                return .statistics(layer: answered, [])
+            }) { _ in .capture(layer: layer, stages: stages) }
+        }
+        return try timing.measureSync("merge") {
+            for reply in replies.compactMap({ $0 }) {
+                guard case .statistics = reply else { throw JobError("layer \(layer): a worker answered capture with \(reply.summary)") }
             }
-            return try stages.indices.map { position in try ActivationStatistics.merged(parts.map { $0[position] }) }
+            return try stages.indices.map { position in
+                guard let statistics = merged[position] else { throw JobError("layer \(layer): no worker answered capture of \(stages[position])") }
+                return statistics
+            }
         }
     }
 
@@ -145,7 +160,7 @@ extension CalibrationJob {
                     let start = ContinuousClock.now
                     factor = try GPTQ.prepareFactor(statistics: statistics, options: factorOptions, name: context)
                     let d = ContinuousClock.now - start
-                    solveObservations.addFactor(columns: k, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, byWorkers: false)
+                    solveObservations.addFactor(columns: k, seconds: d.seconds, byWorkers: false)
                 }
             case .rtn:
                 hessian = try statistics.hessian()
@@ -197,7 +212,7 @@ extension CalibrationJob {
             }
         }
         if factorFrom != nil { solveObservations.addFactor(columns: k, seconds: slowestFactor, byWorkers: true) }
-        solveObservations.add(stage, wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18,
+        solveObservations.add(stage, wallSeconds: wall.seconds,
                               bytes: moved.sent + moved.received, workers: load.filter { $0.cost > 0 })
         for linear in active {
             let (weights, losses) = try Self.assemble(parts[linear] ?? [], rows: shapes[linear].rows, name: names[linear])

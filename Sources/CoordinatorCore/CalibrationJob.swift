@@ -367,12 +367,18 @@ public final class CalibrationJob {
     /// - Throws: `JobError` naming the worker whose request failed, or whose reply does not
     ///   answer its request (another case, layer or stage, or a part per stage missing);
     ///   otherwise `WorkersLost` when workers were lost (marked lost, their samples orphaned).
-    func broadcast(_ what: String, keepLost: Bool = false, _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
+    /// - Parameter absorb: called with each successful reply as it arrives (any order), returning
+    ///   what to keep of it: a capture merges the statistics there, so the coordinator holds a
+    ///   running sum rather than every worker's copy. What it throws is that worker's failure.
+    func broadcast(_ what: String, keepLost: Bool = false, absorb: ((Int, WorkerReply) throws -> WorkerReply)? = nil,
+                   _ makeRequest: (Int) throws -> WorkerRequest?) async throws -> [WorkerReply?] {
         let requests = try workers.indices.map { alive[$0] ? try makeRequest($0) : nil }
         for index in workers.indices where requests[index] != nil { states[index] = what }
         report()
         // A struct rather than (Int, Result<WorkerReply, any Error>): Swift 6.3's release builds
         // returned a garbage index from child tasks returning that tuple.
+        // Replies `absorb` took (checked against their requests before; what it kept may not answer them).
+        var absorbed = Set<Int>()
         let results = await withTaskGroup(of: Outcome.self) { group in
             for (index, worker) in workers.enumerated() {
                 guard let request = requests[index] else { continue }
@@ -383,7 +389,14 @@ public final class CalibrationJob {
                 }
             }
             var results: [Int: Result<WorkerReply, any Error>] = [:]
-            for await outcome in group { results[outcome.index] = outcome.result }
+            for await outcome in group {
+                guard let absorb, case .success(let reply) = outcome.result, let request = requests[outcome.index], reply.answers(request) else {
+                    results[outcome.index] = outcome.result
+                    continue
+                }
+                results[outcome.index] = Result { try absorb(outcome.index, reply) }
+                absorbed.insert(outcome.index)
+            }
             return results
         }
         var replies = [WorkerReply?](repeating: nil, count: workers.count)
@@ -394,7 +407,9 @@ public final class CalibrationJob {
             states[index] = "idle"
             switch result {
             case .success(let reply):
-                if !reply.answers(request) { failure = failure ?? JobError("worker \(workers[index].address) answered \(what) with \(reply.summary)") }
+                if !absorbed.contains(index) && !reply.answers(request) {
+                    failure = failure ?? JobError("worker \(workers[index].address) answered \(what) with \(reply.summary)")
+                }
                 replies[index] = reply
             case .failure(let error as WorkerLost):
                 lost.append((index, error))

@@ -248,14 +248,15 @@ public struct JobPlan: Sendable {
         // buffer), the layer in Float, the 16-byte sums of what it captures at once and their packed copy.
         workerPeakBytes = Self.processBytes + t * LayerExecutor.calibrationBytesPerToken(config: config) + weightsPerLayer * 4
             + largestCapture * (16 + rates.packedBytesPerSum)
-        // The coordinator: every worker's reply decoded (16-byte sums) and the merged sums; for
+        // The coordinator: every worker's reply decoded (16-byte sums; each is added into the first
+        // as it arrives, so W copies when all arrive at once, fewer when they spread); for
         // the widest stage the factor's K×K Float working matrix and its packed triangle (6·K²
         // bytes), or only H's packed Float triangle (2·K²) when the workers make the factor; the
         // layer's quantized weights, and the output the shard writer buffers (up to the shard size).
         let k = largestFactorColumns
         let widestOnWorkers = LayerStage.allCases.contains { Double($0.inputWidth(config)) == k && factoredOnWorkers.contains($0) }
         let modelOutput = Double(config.numHiddenLayers) * (outputBytes) + outside
-        coordinatorPeakBytes = Self.processBytes + (w + 1) * 16 * largestCapture + (widestOnWorkers ? 2 : 6) * k * k
+        coordinatorPeakBytes = Self.processBytes + w * 16 * largestCapture + (widestOnWorkers ? 2 : 6) * k * k
             + layerWireWeights * wireBytesPerWeight + min(Double(recipe.maxShardSize), modelOutput)
     }
 

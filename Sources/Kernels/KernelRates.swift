@@ -1,3 +1,5 @@
+import Tensors
+
 /// Rates of the job's kernels measured on this machine, on random inputs, with the BLAS thread
 /// count set at the time: what `coordinator plan` divides by when no rate is given, and what the
 /// benchmarks print as their same-run references. Each is the fastest of a few repetitions.
@@ -97,7 +99,7 @@ public enum KernelRates {
 
     private static func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
-        return max(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, 1e-9)
+        return max(d.seconds, 1e-9)
     }
 
     /// Uniform values on [-1, 1) from xorshift64.

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import ModelConfiguration
+import Tensors
 
 /// The forward pass's cost model and its rate measured on its own code.
 ///
@@ -57,7 +58,7 @@ public enum ForwardRate {
             try executor.begin(weights)
             for stage in LayerStage.allCases { try executor.apply(stage) }
             let d = ContinuousClock.now - start
-            best = min(best, max(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, 1e-9))
+            best = min(best, max(d.seconds, 1e-9))
         }
         return layerFlops(config: probe, tokens: Double(batch.tokenCount), sequenceLength: Double(length)) / best / 1e9
     }

@@ -10,11 +10,7 @@ final class MultiHostCluster {
     static let script = Repository.root + "/deploy/netns-cluster.sh"
 
     /// Why the cluster cannot be made here, or nil when it can.
-    static let unavailable: String? = {
-        guard getuid() == 0 else { return "needs root for ip netns" }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip"), FileManager.default.isExecutableFile(atPath: "/usr/sbin/tc") else { return "needs iproute2 (ip, tc)" }
-        return nil
-    }()
+    static var unavailable: String? { NetworkNamespaces.unavailable }
 
     let name: String
     let workers: Int

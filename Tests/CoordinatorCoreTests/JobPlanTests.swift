@@ -55,7 +55,7 @@ struct JobPlanTests {
         #expect(placed.layerSeconds < slow.layerSeconds)
     }
 
-    @Test("70B shapes on 8 workers: the coordinator holds every worker's down_proj sums (9 × 28672²/2 × 16 B ≈ 59 GB), which the printout shows")
+    @Test("70B shapes on 8 workers: the coordinator holds every worker's down_proj sums at worst (8 × 28672²/2 × 16 B ≈ 53 GB), which the printout shows")
     func seventyB() throws {
         let config = try ModelConfig(parsing: Data("""
             {"model_type": "llama", "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64,
@@ -65,7 +65,7 @@ struct JobPlanTests {
         var recipe = Self.recipe
         recipe.sequenceLength = 2048
         let plan = JobPlan(config: config, recipe: recipe, workers: 8, rates: Self.rates(link: 25e9 / 8))
-        #expect(plan.coordinatorPeakBytes > 59e9 && plan.coordinatorPeakBytes < 80e9, "\(plan.coordinatorPeakBytes)")
+        #expect(plan.coordinatorPeakBytes > 53e9 && plan.coordinatorPeakBytes < 70e9, "\(plan.coordinatorPeakBytes)")
         let table = plan.table()
         #expect(table.contains("80 layers") && table.contains("| capture |") && table.contains("critical path"), "\(table)")
     }

@@ -5,6 +5,7 @@ import JobProtocol
 import RemoteWorkers
 import Tensors
 import Testing
+import TestSupport
 import Transport
 import Wire
 import WorkerCore
@@ -14,18 +15,10 @@ import WorkerCore
 /// coordinator in this process: real TCP between separate network stacks. Needs root and
 /// iproute2 (these machines and CI have both); skipped, saying why, elsewhere.
 final class NamespaceCluster {
-    static let ip = "/usr/sbin/ip"
-    static let tc = "/usr/sbin/tc"
+    static let (ip, tc) = (NetworkNamespaces.ip, NetworkNamespaces.tc)
 
-    /// Why the test cannot run here, or nil when it can (a namespace can be made and removed).
-    static let unavailable: String? = {
-        guard getuid() == 0 else { return "needs root for ip netns" }
-        guard FileManager.default.isExecutableFile(atPath: ip), FileManager.default.isExecutableFile(atPath: tc) else { return "needs iproute2 (ip, tc)" }
-        let probe = "calprobe\(getpid() % 100_000)"
-        guard (try? run(ip, "netns", "add", probe)) != nil else { return "ip netns add fails here (no CAP_SYS_ADMIN / CAP_NET_ADMIN?)" }
-        try? run(ip, "netns", "del", probe)
-        return nil
-    }()
+    /// Why the test cannot run here, or nil when it can.
+    static var unavailable: String? { NetworkNamespaces.unavailable }
 
     let tag = String(getpid() % 100_000)
     let count: Int
