@@ -190,7 +190,7 @@ extension CalibrationJob {
         let wall = ContinuousClock.now - started
         let moved = await traffic() - trafficBefore
         var parts: [Int: [GPTQSolveResult]] = [:]
-        var load = [(cost: Double, seconds: Double)](repeating: (0, 0), count: live.count)
+        var load = [(cost: Double, seconds: Double, busy: Double)](repeating: (0, 0, 0), count: live.count)
         for piece in plan.pieces { load[piece.worker].cost += piece.cost }
         var damping = factor.map { (percent: $0.dampingPercent, retries: $0.dampingRetries) }
         var slowestFactor = 0.0
@@ -208,7 +208,9 @@ extension CalibrationJob {
                 slowestFactor = max(slowestFactor, made.seconds)
             }
             if let position = live.firstIndex(of: index), position < load.count {
-                load[position].seconds += pieces.reduce(0) { $0 + $1.seconds } + (made?.seconds ?? 0)
+                let solving = pieces.reduce(0) { $0 + $1.seconds }
+                load[position].seconds += solving
+                load[position].busy += solving + (made?.seconds ?? 0)
             }
         }
         if factorFrom != nil { solveObservations.addFactor(columns: k, seconds: slowestFactor, byWorkers: true) }

@@ -109,10 +109,11 @@ struct SolveObservations: Sendable {
     }
 
     /// One solve: its broadcast's wall time, the bytes it moved (requests and replies), and per
-    /// worker the pieces' cost and the seconds the worker reported solving them. The link's
-    /// part is the wall time less the busiest worker's solving.
-    mutating func add(_ stage: LayerStage, wallSeconds: Double, bytes moved: Int, workers: [(cost: Double, seconds: Double)]) {
-        let busiest = workers.map(\.seconds).max() ?? 0
+    /// worker the pieces' cost, the seconds the worker reported solving them and its busy seconds
+    /// in all (a factor it made included). The link's part is the wall time less the busiest
+    /// worker's busy time; the solve rate is the solving alone.
+    mutating func add(_ stage: LayerStage, wallSeconds: Double, bytes moved: Int, workers: [(cost: Double, seconds: Double, busy: Double)]) {
+        let busiest = workers.map(\.busy).max() ?? 0
         let solved = workers.reduce(0) { $0 + $1.seconds }
         guard moved > 0, solved > 0, wallSeconds.isFinite else { return }   // in process, or workers that report no times
         linkSeconds += max(0, wallSeconds - busiest)

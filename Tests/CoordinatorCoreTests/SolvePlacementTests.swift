@@ -51,15 +51,16 @@ struct SolvePlacementTests {
         #expect((4...5).contains(large.solvers), "\(large.solvers)")
     }
 
-    @Test("observations: the link's part is the wall time less the busiest worker's solving; nothing is learnt without bytes or reported times")
+    @Test("observations: the link's part is the wall time less the busiest worker's busy time; the solve rate is the solving alone; nothing is learnt without bytes or reported times")
     func observations() throws {
         var seen = SolveObservations()
-        seen.add(.down, wallSeconds: 1, bytes: 0, workers: [(1e9, 0.5)])   // in process
-        seen.add(.down, wallSeconds: 1, bytes: 100, workers: [(1e9, 0)])   // a worker that reports no times
+        seen.add(.down, wallSeconds: 1, bytes: 0, workers: [(1e9, 0.5, 0.5)])   // in process
+        seen.add(.down, wallSeconds: 1, bytes: 100, workers: [(1e9, 0, 0)])   // a worker that reports no times
         #expect(seen.rates(.down) == nil)
-        seen.add(.down, wallSeconds: 1.0, bytes: 100_000_000, workers: [(1e9, 0.4), (1e9, 0.5)])
+        // Each worker also made the factor (0.1 s): busy, but not solving.
+        seen.add(.down, wallSeconds: 1.0, bytes: 100_000_000, workers: [(1e9, 0.3, 0.4), (1e9, 0.4, 0.5)])
         let rates = try #require(seen.rates(.down))
-        #expect(abs(rates.secondsPerByte - 0.5 / 1e8) < 1e-18 && abs(rates.secondsPerCost - 0.9 / 2e9) < 1e-18)
+        #expect(abs(rates.secondsPerByte - 0.5 / 1e8) < 1e-18 && abs(rates.secondsPerCost - 0.7 / 2e9) < 1e-18)
         #expect(seen.rates(.qkv) == nil, "the solve's rate is kept per stage")
     }
 }
