@@ -102,8 +102,8 @@ public enum KernelRates {
         return max(d.seconds, 1e-9)
     }
 
-    /// Uniform values on [-1, 1) from xorshift64.
-    private static func randomValues(_ count: Int, seed: UInt64) -> [Float] {
+    /// Uniform values on [-1, 1) from xorshift64 (probe inputs; `ForwardRate` uses them too).
+    public static func randomValues(_ count: Int, seed: UInt64) -> [Float] {
         var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
         return (0..<count).map { _ in
             state ^= state >> 12

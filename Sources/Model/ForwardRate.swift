@@ -33,14 +33,10 @@ public enum ForwardRate {
         let length = max(1, min(sequenceLength, 2048))
         let lengths = [Int](repeating: length, count: max(1, tokens / length))
         let batch = try SequenceBatch(lengths: lengths)
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var seed: UInt64 = 10
         func random(_ count: Int, scale: Float) -> [Float] {
-            (0..<count).map { _ in
-                state ^= state >> 12
-                state ^= state << 25
-                state ^= state >> 27
-                return scale * Float(Int64(bitPattern: state &* 0x2545_F491_4F6C_DD1D) >> 40) / Float(1 << 23)
-            }
+            seed += 1
+            return KernelRates.randomValues(count, seed: seed).map { $0 * scale }
         }
         func linear(_ rows: Int, _ columns: Int) -> Linear {
             Linear(weight: Matrix(rows: rows, columns: columns, values: random(rows * columns, scale: Float(3.0 / Double(columns)).squareRoot())))
